@@ -1,0 +1,3 @@
+"""nsclean-gui: paint NIRSpec background masks and remove correlated read noise."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,59 @@
+"""The ``nsclean`` command line: one entry point, one module per subcommand.
+
+Each subcommand module defines ``add_parser(subparsers)`` (which registers its
+parser and sets ``func``) and a ``run(args) -> int``. Errors meant for the user are
+raised as :class:`app.core.errors.NSCleanError` and printed as one line on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from app import __version__
+from app.core.errors import NSCleanError
+
+# Subcommand modules, in the order ``nsclean --help`` lists them.
+SUBCOMMANDS = ("clean", "simulate", "mask", "tune")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the ``nsclean`` argument parser with every available subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="nsclean",
+        description="Remove correlated read noise (NSClean) from JWST NIRSpec rate images.",
+    )
+    parser.add_argument("--version", action="version", version=f"nsclean {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in SUBCOMMANDS:
+        try:
+            module = importlib.import_module(f"app.cli.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"app.cli.{name}":
+                continue  # subcommand not built yet
+            raise
+        module.add_parser(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``nsclean``; return the process exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except NSCleanError as exc:
+        print(f"nsclean: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("nsclean: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

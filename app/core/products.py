@@ -1,0 +1,230 @@
+"""Read and write NIRSpec pipeline products: ``rate``, ``rateints`` and ``cal`` files.
+
+A :class:`Product` always holds SCI as a float32 cube ``(nints, ny, nx)`` in DMS
+orientation (a 2-D ``rate`` file has ``nints == 1``), the DQ cube if present, and the
+headers. Readers raise :class:`~app.core.errors.InputError` with a message that names
+the file and the problem; they never let an astropy traceback through.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+from astropy.io import fits
+
+from app import __version__
+from app.core.atomic import atomic_path
+from app.core.errors import InputError
+
+#: JWST DQ bit 0: the pixel must not be used.
+DO_NOT_USE = 1
+
+DETECTORS = ("NRS1", "NRS2")
+
+
+@dataclass
+class Product:
+    """One science product read from disk.
+
+    Attributes
+    ----------
+    path : Path
+        The file it came from.
+    sci : ndarray
+        Count rates, float32, shape ``(nints, ny, nx)``, DMS orientation.
+    dq : ndarray or None
+        Data-quality flags, uint32, same shape as ``sci``, or None if the file has none.
+    primary_header, sci_header : astropy.io.fits.Header
+        Copies of the primary and SCI headers.
+    is_cube : bool
+        True when SCI was 3-D on disk (``rateints``); the writer keeps that shape.
+    """
+
+    path: Path
+    sci: np.ndarray
+    dq: np.ndarray | None
+    primary_header: fits.Header
+    sci_header: fits.Header
+    is_cube: bool
+    extras: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def nints(self) -> int:
+        """Number of integrations (1 for a ``rate`` file)."""
+        return int(self.sci.shape[0])
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """Image shape ``(ny, nx)`` of one integration."""
+        return (int(self.sci.shape[1]), int(self.sci.shape[2]))
+
+    @property
+    def detector(self) -> str | None:
+        """``NRS1``, ``NRS2`` or None when the header does not say."""
+        value = str(self.primary_header.get("DETECTOR", "")).strip().upper()
+        return value or None
+
+    @property
+    def exp_type(self) -> str:
+        """The ``EXP_TYPE`` keyword, or an empty string."""
+        return str(self.primary_header.get("EXP_TYPE", "")).strip()
+
+    def usable(self, integration: int) -> np.ndarray:
+        """Return the pixels of one integration that hold data: finite and not DO_NOT_USE."""
+        good = np.isfinite(self.sci[integration])
+        if self.dq is not None:
+            good &= (self.dq[integration] & DO_NOT_USE) == 0
+        return good
+
+
+def _read_hdul(path: Path) -> fits.HDUList:
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder, not a FITS file")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            hdul = fits.open(path, memmap=False, lazy_load_hdus=False)
+            for hdu in hdul:  # force reading now so truncation shows up here
+                _ = hdu.data
+    except (OSError, ValueError, TypeError, IndexError, EOFError) as exc:
+        raise InputError(f"{path}: not a readable FITS file ({_short(exc)})") from exc
+    return hdul
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def read_product(path: str | Path) -> Product:
+    """Read a ``rate``, ``rateints`` or ``cal`` file (plain or gzipped).
+
+    Parameters
+    ----------
+    path : str or Path
+        The FITS file.
+
+    Returns
+    -------
+    Product
+        SCI as a float32 cube in DMS orientation, DQ if present, and headers.
+
+    Raises
+    ------
+    InputError
+        If the file is missing, not FITS, truncated, has no SCI image, or SCI is not
+        2-D or 3-D numeric data.
+    """
+    path = Path(path)
+    hdul = _read_hdul(path)
+    with hdul:
+        if "SCI" not in hdul:
+            raise InputError(f"{path}: has no SCI extension (is it a JWST rate/cal product?)")
+        sci_hdu = hdul["SCI"]
+        data = sci_hdu.data
+        if data is None:
+            raise InputError(f"{path}: the SCI extension holds no data")
+        if not np.issubdtype(data.dtype, np.number) or data.ndim not in (2, 3):
+            raise InputError(
+                f"{path}: SCI must be a 2-D or 3-D numeric image, found {data.ndim}-D {data.dtype}"
+            )
+        is_cube = data.ndim == 3
+        sci = np.array(data, dtype=np.float32, ndmin=3, copy=True)
+        dq = None
+        if "DQ" in hdul and hdul["DQ"].data is not None:
+            dq_data = np.asarray(hdul["DQ"].data)
+            if dq_data.shape == sci.shape[1:]:
+                dq_data = np.broadcast_to(dq_data, sci.shape)
+            if dq_data.shape != sci.shape:
+                raise InputError(
+                    f"{path}: DQ shape {dq_data.shape} does not match SCI shape {data.shape}"
+                )
+            dq = np.array(dq_data, dtype=np.uint32, copy=True)
+        return Product(
+            path=path,
+            sci=sci,
+            dq=dq,
+            primary_header=hdul[0].header.copy(),
+            sci_header=sci_hdu.header.copy(),
+            is_cube=is_cube,
+        )
+
+
+def resolve_detector(product: Product, detector: str | None = None) -> str:
+    """Return the detector to clean ``product`` as: the argument, else the header's.
+
+    Raises
+    ------
+    InputError
+        If neither names NRS1 or NRS2.
+    """
+    name = (detector or product.detector or "").strip().upper()
+    if name not in DETECTORS:
+        where = "the --detector argument" if detector else "the DETECTOR keyword"
+        found = name or "nothing"
+        raise InputError(
+            f"{product.path}: {where} says {found!r}; expected NRS1 or NRS2 "
+            "(pass --detector to choose)"
+        )
+    return name
+
+
+def write_cleaned(
+    product: Product,
+    cleaned: np.ndarray,
+    target: str | Path,
+    provenance: dict[str, object],
+    history: list[str] | None = None,
+    *,
+    overwrite: bool = False,
+) -> Path:
+    """Write a cleaned copy of ``product``: every HDU and header kept, SCI replaced.
+
+    Parameters
+    ----------
+    product : Product
+        What was cleaned; its file is re-read so that every HDU is copied.
+    cleaned : ndarray
+        The cleaned SCI cube ``(nints, ny, nx)``.
+    target : str or Path
+        Output file name (``.fits`` or ``.fits.gz``). Never the input file.
+    provenance : dict
+        Keyword → value pairs added to the primary header (8-character keys).
+    history : list of str, optional
+        HISTORY lines added to the primary header.
+    overwrite : bool
+        Whether an existing ``target`` may be replaced.
+
+    Returns
+    -------
+    Path
+        The written file.
+    """
+    target = Path(target)
+    if target.resolve() == product.path.resolve():
+        raise InputError(f"{target}: refusing to overwrite the input file")
+    if cleaned.shape != product.sci.shape:
+        raise InputError(f"{target}: cleaned shape {cleaned.shape} != {product.sci.shape}")
+    hdul = _read_hdul(product.path)
+    with hdul:
+        sci = cleaned.astype(np.float32, copy=False)
+        hdul["SCI"].data = sci if product.is_cube else sci[0]
+        header = hdul[0].header
+        header["NSC_VER"] = (__version__, "nsclean-gui version that cleaned this file")
+        header["NSC_DATE"] = (
+            datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S"),
+            "UTC time of cleaning",
+        )
+        for key, value in provenance.items():
+            header[key] = value
+        for line in history or []:
+            header.add_history(line)
+        with atomic_path(target, overwrite=overwrite) as tmp:
+            hdul.writeto(tmp, overwrite=True, output_verify="silentfix")
+    return target

@@ -1,0 +1,1 @@
+"""The mask library shipped with nsclean-gui (data only; see README.md here)."""

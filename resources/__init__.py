@@ -1,0 +1,1 @@
+"""Run-time resources for the GUI: icons and style sheets (data only)."""
