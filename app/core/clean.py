@@ -1,0 +1,264 @@
+"""The public cleaning API: ``clean`` for arrays, ``clean_product`` for pipeline files.
+
+>>> result = clean(image, mask, detector="NRS1")          # doctest: +SKIP
+>>> result.cleaned, result.model, result.diagnostics.unfit_lines  # doctest: +SKIP
+
+Images and masks are in DMS orientation (as in ``*_rate.fits``); the mapping to detector
+lines happens inside. A full 2048×2048 frame is cleaned with the per-line Fourier fit
+("fft"); any other shape with the subarray variant; "median" is the simple baseline.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+
+import numpy as np
+
+from app.core.errors import InputError, MaskError
+from app.core.fourier import BORDER, FitSettings, LineFitter
+from app.core.median import median_model
+from app.core.orientation import DETECTORS, dms_to_detector_coords
+from app.core.products import DO_NOT_USE
+from app.core.subarray import subarray_model
+
+FULL_FRAME = (2048, 2048)
+METHODS = ("fft", "median")
+
+
+@dataclass(frozen=True)
+class CleanParams:
+    """Every cleaning parameter, named and defaulted.
+
+    Attributes
+    ----------
+    method : {"fft", "median"}
+        "fft": NSClean's Fourier fit (the subarray variant is used automatically for
+        frames other than 2048×2048). "median": subtract each line's background median.
+    fc : float
+        Half-power frequency of the low-pass filter, in cycles per pixel along a detector
+        line. The default 1/256 keeps 8 cycles per 2048-pixel line: banding that varies
+        more slowly than ~256 pixels along a DMS column is modelled, finer structure is not.
+    kw : float or None
+        Width of the cosine roll-off around ``fc`` ("kill width"), cycles per pixel.
+        None means ``fc / 4``.
+    sigrej : float
+        Background samples farther than ``sigrej`` σ (1.4826 × MAD) from their line's
+        median are replaced by the median before the fit (cosmic rays, hot pixels).
+    weight_sigma : float
+        σ in pixels of the Gaussian that measures the local density of background samples
+        along a line; samples are weighted by its reciprocal so that large dark areas do
+        not dominate the fit.
+    buff : bool
+        Smooth the fitted model across neighbouring lines (the dispersion direction)
+        before subtracting it ("buffing").
+    buff_sigma : float
+        σ of that smoothing, in lines (DMS columns).
+    legacy_kernels : bool
+        Reproduce the published implementations exactly, including their kernels centred
+        one line and one pixel off. Only for comparison with the JWST pipeline.
+    background : {"median", "none"}
+        Level removed from the data before the fit and restored afterwards, so that the
+        cleaner models only the noise: the median of the background pixels, or nothing.
+    by_channel : bool
+        Median method only: one median per 512-pixel readout channel of each line.
+    """
+
+    method: str = "fft"
+    fc: float = 1.0 / 256.0
+    kw: float | None = None
+    sigrej: float = 3.0
+    weight_sigma: float = 32.0
+    buff: bool = True
+    buff_sigma: float = 1.5
+    legacy_kernels: bool = False
+    background: str = "median"
+    by_channel: bool = False
+
+    @property
+    def kill_width(self) -> float:
+        """The roll-off width actually used (``kw`` or ``fc / 4``)."""
+        return self.fc / 4.0 if self.kw is None else float(self.kw)
+
+    def validated(self) -> CleanParams:
+        """Return self after checking ranges; raise :class:`InputError` with the reason."""
+        if self.method not in METHODS:
+            raise InputError(f"unknown method {self.method!r}; expected one of {METHODS}")
+        if not 0.0 < self.fc < 0.5 or not self.kill_width >= 0.0 or self.fc + self.kill_width / 2 >= 0.5:
+            raise InputError(f"fc={self.fc:g}, kw={self.kill_width:g}: need 0 < fc ± kw/2 < 0.5")
+        for name in ("sigrej", "weight_sigma", "buff_sigma"):
+            if not getattr(self, name) > 0:
+                raise InputError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.background not in ("median", "none"):
+            raise InputError(f"background must be 'median' or 'none', got {self.background!r}")
+        return self
+
+    def fit_settings(self) -> FitSettings:
+        """The settings of the full-frame fitter."""
+        return FitSettings(
+            fc=self.fc, kw=self.kill_width, sigrej=self.sigrej, weight_sigma=self.weight_sigma,
+            buff=self.buff, buff_sigma=self.buff_sigma, legacy_kernels=self.legacy_kernels,
+        )
+
+    def as_dict(self) -> dict[str, object]:
+        """Plain dict (for headers, sessions and JSON)."""
+        return asdict(self)
+
+
+@dataclass
+class Diagnostics:
+    """What the fit could and could not do, per detector line.
+
+    Attributes
+    ----------
+    samples_per_line : ndarray of int
+        Usable background samples on each detector line (index = detector line).
+    unfit_lines : ndarray of int
+        Detector lines (outside the reference border) with too few samples to be fit;
+        their model is zero and they are not cleaned.
+    min_samples : int
+        Samples a line needs to be fit (more than the number of fitted frequencies).
+    background_level : float
+        The level removed before the fit and restored after.
+    method : str
+        "fft", "fft-subarray" or "median".
+    """
+
+    samples_per_line: np.ndarray
+    unfit_lines: np.ndarray
+    min_samples: int
+    background_level: float
+    method: str
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class CleanResult:
+    """The outcome of :func:`clean`: all arrays in DMS orientation."""
+
+    cleaned: np.ndarray
+    model: np.ndarray
+    diagnostics: Diagnostics
+    params: CleanParams
+    detector: str
+    coefficients: np.ndarray | None = None  # fft: g_k per DMS column, for incremental refits
+
+
+def usable_background(image: np.ndarray, mask: np.ndarray, dq: np.ndarray | None = None
+                      ) -> np.ndarray:
+    """Background samples the fit may use: mask ∧ finite ∧ not DO_NOT_USE ∧ not border."""
+    usable = np.asarray(mask, dtype=bool) & np.isfinite(image)
+    if dq is not None:
+        usable &= (dq & DO_NOT_USE) == 0
+    return usable & ~reference_pixels(usable.shape)
+
+
+def reference_pixels(shape: tuple[int, int]) -> np.ndarray:
+    """True on the 4-pixel reference border.
+
+    The border lies along an axis only where the image spans the whole detector (2048
+    pixels) along it: a 2048×32 subarray has reference columns but no reference rows.
+    """
+    border = np.zeros(shape, dtype=bool)
+    if shape[0] == FULL_FRAME[0]:
+        border[:BORDER] = border[-BORDER:] = True
+    if shape[1] == FULL_FRAME[1]:
+        border[:, :BORDER] = border[:, -BORDER:] = True
+    return border
+
+
+def check_inputs(image: np.ndarray, mask: np.ndarray, detector: str) -> str:
+    """Validate shapes, type and detector; return the detector name in upper case."""
+    if image.ndim != 2:
+        raise InputError(f"image must be 2-D, got shape {image.shape}")
+    mask = np.asarray(mask)
+    if mask.shape != image.shape:
+        raise MaskError(f"mask shape {mask.shape} does not match image shape {image.shape}")
+    if mask.dtype != bool and not np.issubdtype(mask.dtype, np.integer):
+        raise MaskError(f"mask must be boolean or integer, got {mask.dtype}")
+    name = str(detector or "").strip().upper()
+    if name not in DETECTORS:
+        raise InputError(f"detector must be NRS1 or NRS2, got {detector!r}")
+    if min(image.shape) <= 2 * BORDER:
+        raise InputError(f"image shape {image.shape} is too small to clean")
+    return name
+
+
+def clean(
+    image: np.ndarray,
+    mask: np.ndarray,
+    detector: str = "NRS1",
+    method: str = "fft",
+    *,
+    dq: np.ndarray | None = None,
+    params: CleanParams | None = None,
+    **overrides: object,
+) -> CleanResult:
+    """Remove correlated read noise from one DMS-oriented image.
+
+    Parameters
+    ----------
+    image : ndarray, shape (ny, nx)
+        Count rates in DMS orientation; NaN pixels are never background and stay NaN.
+    mask : ndarray of bool, same shape
+        True where the pixel is background (dark): the samples the model is fit to.
+    detector : {"NRS1", "NRS2"}
+        Which detector the image comes from (fixes the mapping to detector lines).
+    method : {"fft", "median"}
+        See :class:`CleanParams`.
+    dq : ndarray of int, optional
+        DQ flags; DO_NOT_USE pixels are never background.
+    params : CleanParams, optional
+        All parameters at once; keyword ``overrides`` (``fc=``, ``buff=`` ...) replace
+        single fields.
+
+    Returns
+    -------
+    CleanResult
+        Cleaned image, fitted model and per-line diagnostics.
+
+    Raises
+    ------
+    InputError, MaskError
+        For wrong shapes, an unknown detector or method, or a mask without any usable
+        background sample.
+    """
+    params = replace(params or CleanParams(), method=method, **overrides).validated()
+    name = check_inputs(image, mask, detector)
+    data = np.asarray(image, dtype=np.float32)
+    usable = usable_background(data, mask, dq)
+    if not usable.any():
+        raise MaskError("the mask leaves no usable background pixel (all False, NaN or border)")
+    level = float(np.median(data[usable])) if params.background == "median" else 0.0
+    shifted = data - np.float32(level)
+    coeffs = None
+    if params.method == "median":
+        model, counts, unfit = median_model(shifted, usable, by_channel=params.by_channel)
+        needed, kind = 1, "median"
+    elif data.shape == FULL_FRAME:
+        fitter = LineFitter(data.shape, name, params.fit_settings())
+        coeffs, counts = fitter.fit_lines(shifted, usable)
+        model = fitter.model(coeffs)
+        needed, kind = fitter.nvec + 1, "fft"
+        unfit = counts < needed
+    else:
+        model, counts, unfit = subarray_model(shifted, usable, name,
+                                              legacy_kernels=params.legacy_kernels)
+        needed, kind = 1, "fft-subarray"
+    cleaned = data - model
+    diagnostics = line_diagnostics(counts, unfit, needed, name, data.shape, level, kind)
+    return CleanResult(cleaned.astype(np.float32, copy=False), model, diagnostics, params, name,
+                       coeffs)
+
+
+def line_diagnostics(counts: np.ndarray, unfit_columns: np.ndarray, needed: int, detector: str,
+                     shape: tuple[int, int], level: float, method: str) -> Diagnostics:
+    """Per-detector-line sample counts and the lines (outside the border) left unfit."""
+    columns = np.arange(shape[1])
+    lines = np.asarray(dms_to_detector_coords(columns, 0, detector, shape)[0])
+    per_line = np.zeros(shape[1], dtype=np.int64)
+    per_line[lines] = counts
+    unfit = np.zeros(shape[1], dtype=bool)
+    unfit[lines] = unfit_columns
+    if shape[1] == FULL_FRAME[1]:  # the reference lines are never fit: not a failure
+        unfit[:BORDER] = unfit[-BORDER:] = False
+    return Diagnostics(per_line, np.flatnonzero(unfit), needed, level, method)
