@@ -173,7 +173,8 @@ class ImageStats:
         lo, hi = np.percentile(self.sample, [0.1, 99.9])
         pad = 0.2 * (hi - lo)
         lo, hi = _nonempty(max(lo - pad, self.vmin), min(hi + pad, self.vmax))
-        self.hist_counts, self.hist_edges = np.histogram(self.sample, bins=bins, range=(lo, hi))
+        counts, edges = np.histogram(self.sample, bins=bins, range=(lo, hi))
+        self.hist_counts, self.hist_edges = counts, edges.astype(np.float64)
 
     def limits(self, name: str) -> tuple[float, float]:
         """Return the ``(lo, hi)`` of limit algorithm ``name`` (cached)."""

@@ -1,0 +1,348 @@
+"""The nsclean-gui main window: composes the widgets and wires them to the core models.
+
+The window owns no numerics: :class:`~app.core.stack.ImageStack` holds the products and
+the working image, :class:`~app.core.stretch.DisplayModel` the display settings; the
+widgets bind to those. Loading and combining run in :class:`~app.widgets.workers.TaskRunner`
+threads, and a result computed for an older stack is dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Sequence
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from PyQt6.QtCore import QSettings, Qt
+from PyQt6.QtGui import (
+    QAction,
+    QActionGroup,
+    QCloseEvent,
+    QDragEnterEvent,
+    QDropEvent,
+    QIcon,
+    QKeySequence,
+)
+from PyQt6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QProgressBar,
+    QWidget,
+)
+
+from app.core.errors import NSCleanError
+from app.core.stack import COMBINE_METHODS, ImageStack, iter_combine, iter_load
+from app.core.stretch import COLORMAPS, LIMITS, STRETCHES, DisplayModel, ImageStats
+from app.widgets.file_list import FileList
+from app.widgets.header_viewer import HeaderViewer
+from app.widgets.image_view import ImageView
+from app.widgets.readout import Readout
+from app.widgets.stretch_panel import StretchPanel
+from app.widgets.workers import TaskRunner
+
+FITS_FILTER = "FITS products (*.fits *.fits.gz *.fit *.fts);;All files (*)"
+MAX_RECENT = 10
+
+
+def _load_demo() -> Generator[tuple[float, str], None, tuple[list, list[str]]]:
+    yield 0.0, "simulating a NIRSpec IFU exposure"
+    from app.core.simulate import demo_products
+
+    return demo_products(), []
+
+
+def _combine_and_measure(products: Sequence, method: str) -> Generator:
+    image = yield from iter_combine(products, method)
+    yield 1.0, "image statistics"
+    return image, ImageStats(image)
+
+
+class MainWindow(QMainWindow):
+    """DS9-like viewer for NIRSpec rate/rateints/cal products."""
+
+    def __init__(self, settings: QSettings | None = None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.settings = settings or QSettings("nsclean-gui", "nsclean-gui")
+        self.stack = ImageStack()
+        self.display = DisplayModel()
+        self.runner = TaskRunner(self)
+        self.setWindowTitle("nsclean-gui")
+        self.setAcceptDrops(True)
+        self.resize(1400, 900)
+        from app.core.paths import resources_dir
+
+        icon = resources_dir() / "nsclean-gui.svg"
+        if icon.is_file():
+            self.setWindowIcon(QIcon(str(icon)))
+
+        self.view = ImageView()
+        self.view.bind_display(self.display)
+        self.setCentralWidget(self.view)
+        self.files = FileList()
+        self.stretch_panel = StretchPanel(self.display)
+        self.files_dock = self._dock("Files", self.files, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.display_dock = self._dock(
+            "Display", self.stretch_panel, Qt.DockWidgetArea.RightDockWidgetArea
+        )
+        self.header_viewer: HeaderViewer | None = None
+
+        self.readout = Readout()
+        self.status = QLabel("Nothing loaded: File ▸ Open, or drop FITS files here")
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setMaximumWidth(220)
+        self.progress.setVisible(False)
+        bar = self.statusBar()
+        bar.addWidget(self.readout, 1)
+        bar.addPermanentWidget(self.progress)
+        bar.addPermanentWidget(self.status)
+
+        self._build_menus()
+        self.stack.connect(self._on_stack_changed)
+        self.display.connect(lambda what: self._sync_menus())
+        self.view.sigCursor.connect(self.readout.show_at)
+        self.view.sigCursorLeft.connect(self.readout.clear)
+        self.files.removeRequested.connect(self.stack.remove)
+        self.files.headerRequested.connect(self.show_header)
+        self.runner.progress.connect(self._on_progress)
+        self.runner.busyChanged.connect(self.progress.setVisible)
+
+    # --- construction ------------------------------------------------------------------
+    def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(title)
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _action(
+        self, menu: QMenu, text: str, slot: Any, shortcut: str | list[str] | None = None,
+        checkable: bool = False, group: QActionGroup | None = None,
+    ) -> QAction:
+        action = QAction(text, self)
+        if shortcut:
+            keys = [shortcut] if isinstance(shortcut, str) else shortcut
+            action.setShortcuts([QKeySequence(k) for k in keys])
+        action.setCheckable(checkable)
+        action.triggered.connect(slot)
+        if group is not None:
+            group.addAction(action)
+        menu.addAction(action)
+        return action
+
+    def _choice_menu(self, menu: QMenu, items: dict[str, str], slot: Any) -> dict[str, QAction]:
+        group = QActionGroup(self)
+        return {
+            name: self._action(menu, label, partial(slot, name), checkable=True, group=group)
+            for name, label in items.items()
+        }
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file = bar.addMenu("&File")
+        self._action(file, "&Open…", self.choose_files, "Ctrl+O")
+        self._action(file, "&Add to stack…", partial(self.choose_files, False), "Ctrl+Shift+O")
+        self.recent_menu = file.addMenu("Open &Recent")
+        self._action(file, "Open &demo data", self.open_demo)
+        file.addSeparator()
+        self._action(file, "&Header…", self.show_header, "Ctrl+H")
+        file.addSeparator()
+        self._action(file, "&Quit", self.close, "Ctrl+Q")
+        self._fill_recent_menu()
+
+        view = bar.addMenu("&View")
+        self._action(view, "&Fit to window", self.view.fit, "F")
+        self._action(view, "Zoom &1:1", self.view.one_to_one, "1")
+        self._action(view, "Zoom &in", partial(self.view.zoom, 2.0), ["+", "="])
+        self._action(view, "Zoom &out", partial(self.view.zoom, 0.5), "-")
+        view.addSeparator()
+        self.detector_action = self._action(
+            view, "&Detector orientation (fast scan horizontal)", self._toggle_orientation,
+            "D", checkable=True,
+        )
+        cmaps = view.addMenu("&Colour map")
+        self.cmap_actions = self._choice_menu(
+            cmaps, {c: c for c in COLORMAPS}, lambda name: self.display.update(colormap=name)
+        )
+        self.invert_action = self._action(
+            view, "&Invert colours", lambda on: self.display.update(invert=bool(on)), "I",
+            checkable=True,
+        )
+        view.addSeparator()
+        view.addAction(self.files_dock.toggleViewAction())
+        view.addAction(self.display_dock.toggleViewAction())
+
+        scale = bar.addMenu("&Scale")
+        self.stretch_actions = self._choice_menu(
+            scale, {k: v[0] for k, v in STRETCHES.items()},
+            lambda name: self.display.update(stretch=name),
+        )
+        scale.addSeparator()
+        self.limit_actions = self._choice_menu(
+            scale, {k: v for k, v in LIMITS.items() if k != "manual"},
+            lambda name: self.display.update(limits=name),
+        )
+
+        combine = bar.addMenu("&Combine")
+        self.combine_actions = self._choice_menu(combine, COMBINE_METHODS, self.stack.set_method)
+        self._sync_menus()
+
+    def _sync_menus(self) -> None:
+        s = self.display.settings
+        self.cmap_actions[s.colormap].setChecked(True)
+        self.stretch_actions[s.stretch].setChecked(True)
+        for name, action in self.limit_actions.items():
+            action.setChecked(name == s.limits)
+        self.invert_action.setChecked(s.invert)
+        self.combine_actions[self.stack.method].setChecked(True)
+
+    # --- loading -------------------------------------------------------------------------
+    def choose_files(self, replace: bool = True) -> None:
+        """Ask for files with a dialog; ``replace`` the stack or add to it."""
+        start = self.settings.value("lastDirectory", "", type=str)
+        paths, _ = QFileDialog.getOpenFileNames(self, "Open NIRSpec products", start, FITS_FILTER)
+        if paths:
+            self.settings.setValue("lastDirectory", str(Path(paths[0]).parent))
+            self.open_files(paths, replace=replace)
+
+    def open_files(self, paths: Sequence[str | Path], replace: bool = True) -> None:
+        """Read ``paths`` in a worker thread, then replace (or add to) the stack."""
+        paths = [str(p) for p in paths]
+        self.runner.submit(
+            "load", iter_load, paths,
+            on_done=partial(self._on_loaded, replace), on_error=self._on_task_error,
+        )
+
+    def open_demo(self) -> None:
+        """Open simulated data (no download)."""
+        self.runner.submit(
+            "load", _load_demo, on_done=partial(self._on_loaded, True),
+            on_error=self._on_task_error,
+        )
+
+    def _on_loaded(self, replace: bool, result: tuple[list, list[str]]) -> None:
+        products, problems = result
+        accepted, refused = self.stack.accept(products, replace=replace)
+        problems = problems + refused
+        if accepted:
+            if replace:
+                self.stack.set_products(accepted)
+            else:
+                self.stack.add(accepted)
+            self._remember([p.path for p in accepted if p.path.is_file()])
+        if problems:
+            text = "\n\n".join(problems)
+            if not accepted and self.stack.products:
+                text += "\n\nThe files already loaded are kept."
+            self.show_message("Some files were not loaded", text)
+
+    def _on_task_error(self, exc: BaseException) -> None:
+        if isinstance(exc, NSCleanError):
+            self.show_message("nsclean-gui", str(exc))
+        else:
+            self.show_message("Unexpected error", f"{type(exc).__name__}: {exc}", critical=True)
+
+    def show_message(self, title: str, text: str, critical: bool = False) -> None:
+        """Tell the user something went wrong (one place, easy to intercept in tests)."""
+        if critical:
+            QMessageBox.critical(self, title, text)
+        else:
+            QMessageBox.warning(self, title, text)
+
+    # --- recent files --------------------------------------------------------------------
+    def recent_files(self) -> list[str]:
+        """Most recently opened files first."""
+        value = self.settings.value("recentFiles", [], type=list)
+        return [str(v) for v in value]
+
+    def _remember(self, paths: Sequence[Path]) -> None:
+        recent = [str(p.resolve()) for p in paths]
+        recent += [p for p in self.recent_files() if p not in recent]
+        self.settings.setValue("recentFiles", recent[:MAX_RECENT])
+        self._fill_recent_menu()
+
+    def _fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        for path in self.recent_files():
+            self._action(self.recent_menu, path, partial(self.open_files, [path]))
+        self.recent_menu.setEnabled(bool(self.recent_files()))
+
+    # --- combining and display -----------------------------------------------------------
+    def _on_stack_changed(self, what: frozenset[str]) -> None:
+        if "products" in what:
+            self.files.set_products(self.stack.products)
+            if self.header_viewer is not None:
+                self.header_viewer.set_products(self.stack.products)
+        if what & {"products", "method"}:
+            self._sync_menus()
+            if self.stack.products:
+                generation = self.stack.generation
+                self.runner.submit(
+                    "combine", _combine_and_measure, list(self.stack.products), self.stack.method,
+                    on_done=partial(self._on_combined, generation),
+                    on_error=self._on_task_error,
+                )
+            else:
+                self.runner.cancel("combine")
+                self.view.set_image(None)
+                self.readout.set_image(None, None)
+                self.display.set_stats(None)
+        self._update_status()
+
+    def _on_combined(self, generation: int, result: tuple) -> None:
+        image, stats = result
+        if self.stack.set_image(image, generation):
+            self.view.set_image(image, self.stack.detector)
+            self.display.set_stats(stats)
+            self.readout.set_image(image, self.stack.detector)
+            self._update_status()
+
+    def _on_progress(self, key: str, fraction: float, message: str) -> None:
+        self.progress.setValue(int(1000 * fraction))
+        self.progress.setFormat(message)
+        self.progress.setToolTip(message)
+
+    def _update_status(self) -> None:
+        stack = self.stack
+        if not stack.products:
+            self.status.setText("Nothing loaded")
+            self.setWindowTitle("nsclean-gui")
+            return
+        ny, nx = stack.shape or (0, 0)
+        state = "" if stack.image is not None else " (combining…)"
+        self.status.setText(
+            f"{stack.detector or '?'} · {len(stack.products)} file(s) · {stack.nframes} "
+            f"integration(s) · {COMBINE_METHODS[stack.method].lower()} · {ny}×{nx}{state}"
+        )
+        more = f" (+{len(stack.products) - 1})" if len(stack.products) > 1 else ""
+        self.setWindowTitle(f"nsclean-gui — {stack.products[0].path.name}{more}")
+
+    def _toggle_orientation(self, detector_view: bool) -> None:
+        self.view.set_orientation("detector" if detector_view else "dms")
+
+    def show_header(self, index: int | bool = 0) -> None:
+        """Open the header viewer on file ``index``."""
+        if self.header_viewer is None:
+            self.header_viewer = HeaderViewer(self)
+        self.header_viewer.set_products(self.stack.products, int(index))
+        self.header_viewer.show()
+        self.header_viewer.raise_()
+
+    # --- drag and drop -------------------------------------------------------------------
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if any(url.isLocalFile() for url in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        paths = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
+        if paths:
+            event.acceptProposedAction()
+            self.open_files(paths, replace=not self.stack.products)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.runner.shutdown()
+        super().closeEvent(event)
