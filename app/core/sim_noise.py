@@ -87,6 +87,8 @@ class NoiseModel:
     ----------
     white : float
         Read noise per pixel (uncorrelated).
+    alpha : float
+        Spectral index of the 1/f noise, ``P(f) ∝ f^-alpha``.
     common_1f : float
         RMS of the 1/f series shared by all outputs, over one full-frame read.
     output_1f : float
@@ -105,6 +107,7 @@ class NoiseModel:
     """
 
     white: float = 0.010
+    alpha: float = 1.0
     common_1f: float = 0.015
     output_1f: float = 0.005
     acn_offset: float = 0.004
@@ -115,22 +118,37 @@ class NoiseModel:
 
 
 @functools.lru_cache(maxsize=8)
-def _unit_amplitude(length: int) -> np.ndarray:
-    """``sqrt(L/|k|)`` for the two-sided DFT bins of a length-``L`` series (0 at DC)."""
+def _unit_amplitude(length: int, alpha: float) -> np.ndarray:
+    """``sqrt(f_k^-α / 2)`` for the two-sided DFT bins of a length-``L`` series.
+
+    ``f_k = |k|/L`` in cycles per tick; 0 at DC. With ``E|Z_k|² = f_k^-α`` the real and
+    imaginary parts of the inverse FFT (norm="ortho") each have spectrum ``f^-α``.
+    """
     k = np.abs(scipy.fft.fftfreq(length) * length)
     amplitude = np.zeros(length, dtype=np.float32)
-    amplitude[k > 0] = np.sqrt(length / k[k > 0] * 0.5)
+    amplitude[k > 0] = np.sqrt(0.5 * (k[k > 0] / length) ** -alpha)
     amplitude.flags.writeable = False
     return amplitude
 
 
+@functools.lru_cache(maxsize=8)
+def _unit_variance(n_reference: int, alpha: float) -> float:
+    """Expected variance of a length-``n`` series with spectrum ``f^-α`` (A = 1)."""
+    k = np.arange(1, n_reference // 2 + 1)
+    return float(np.sum((k / n_reference) ** -alpha) / n_reference)
+
+
 def one_over_f_series(
-    n: int, rms_reference: np.ndarray, n_reference: int, rng: np.random.Generator
+    n: int,
+    rms_reference: np.ndarray,
+    n_reference: int,
+    rng: np.random.Generator,
+    alpha: float = 1.0,
 ) -> np.ndarray:
     """Return independent 1/f noise series of length ``n`` (float32), one per RMS given.
 
-    The one-sided spectrum is ``P(f) = A²/f`` (no DC term), with ``A`` chosen so that a
-    series of ``n_reference`` samples has expected RMS ``rms_reference``. Each complex
+    The one-sided spectrum is ``P(f) = A²/f^α`` (no DC term), with ``A`` chosen so that
+    a series of ``n_reference`` samples has expected RMS ``rms_reference``. Each complex
     inverse FFT yields two independent real series (its real and imaginary parts).
 
     Parameters
@@ -143,6 +161,8 @@ def one_over_f_series(
         The length at which ``rms_reference`` holds.
     rng : numpy.random.Generator
         Source of randomness.
+    alpha : float
+        Spectral index (1 = pink noise).
 
     Returns
     -------
@@ -155,11 +175,9 @@ def one_over_f_series(
     z = np.empty((npairs, length), dtype=np.complex64)
     z.real = rng.standard_normal((npairs, length), dtype=np.float32)
     z.imag = rng.standard_normal((npairs, length), dtype=np.float32)
-    # E|Z_k|² = L/|k| gives each real part the spectrum 1/f with A = 1 (see module doc).
-    z *= _unit_amplitude(length)
+    z *= _unit_amplitude(length, float(alpha))
     series = scipy.fft.ifft(z, axis=-1, norm="ortho", overwrite_x=True)
-    # The variance of a real series with P = A²/f from 1/T to Nyquist is A²·ln(n/2).
-    scale = (rms / np.sqrt(np.log(max(n_reference, 4) / 2.0))).astype(np.float32)
+    scale = (rms / np.sqrt(_unit_variance(int(n_reference), float(alpha)))).astype(np.float32)
     out = np.empty((rms.size, n), dtype=np.float32)
     for i in range(rms.size):
         part = series[i // 2].real if i % 2 == 0 else series[i // 2].imag
@@ -221,7 +239,7 @@ def correlated_noise(
     full_ticks = FULL_SIZE * (FULL_SIZE // OUTPUTS_FULL_FRAME + LINE_OVERHEAD_TICKS)
 
     rms = [model.common_1f] + [model.output_1f] * noutputs
-    series = one_over_f_series(nticks, np.array(rms), full_ticks, rng)
+    series = one_over_f_series(nticks, np.array(rms), full_ticks, rng, model.alpha)
     acn = one_over_f_series(nlines, np.full(noutputs, model.acn_drift), FULL_SIZE, rng)
     acn += (rng.standard_normal(noutputs) * model.acn_offset).astype(np.float32)[:, None]
 
