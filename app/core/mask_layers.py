@@ -245,7 +245,7 @@ class MaskLayers:
         return name
 
     def _swap_state(self, values: dict[str, object]) -> dict[str, object]:
-        previous = {"dark_edited": self._dark_edited}
+        previous: dict[str, object] = {"dark_edited": self._dark_edited}
         self._dark_edited = bool(values["dark_edited"])
         return previous
 
@@ -495,7 +495,7 @@ class MaskLayers:
             style,
             visible=style.visible if visible is None else bool(visible),
             opacity=style.opacity if opacity is None else opacity,
-            color=style.color if color is None else tuple(int(c) for c in color),
+            color=style.color if color is None else (int(color[0]), int(color[1]), int(color[2])),
         )
         self._lut = None
         self._notify(None, (name,), kind="style")

@@ -16,7 +16,6 @@ from collections.abc import Iterator, Sequence
 from typing import NamedTuple
 
 import numpy as np
-from scipy import ndimage
 
 #: Slack when comparing squared distances, so pixels exactly on the brush edge count.
 _EDGE_TOLERANCE = 1e-9
@@ -252,6 +251,8 @@ def flood_region(
     (Box, ndarray) or None
         The region's tight bounding box and footprint; None if the seed is outside.
     """
+    from scipy import ndimage  # deferred: scipy is slow to import and only fills need it
+
     if connectivity not in (4, 8):
         raise ValueError(f"connectivity must be 4 or 8, not {connectivity!r}")
     area = (limit or Box.full(array.shape)).clip(array.shape)
