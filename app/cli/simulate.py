@@ -75,10 +75,10 @@ def run(args: argparse.Namespace) -> int:
     output: Path = args.output
     if args.subsize is not None and args.scene != "bots":
         raise InputError(f"--subsize applies to --scene bots only, not {args.scene}")
+    if output.is_dir():
+        raise InputError(f"{output}: is a folder; give a file name")
     if output.exists() and not args.overwrite:
         raise InputError(f"{output}: exists already (pass --overwrite to replace it)")
-    if output.exists() and output.is_dir():
-        raise InputError(f"{output}: is a folder; give a file name")
     if not output.name.lower().endswith((".fits", ".fits.gz")):
         raise InputError(f"{output}: the output name must end in .fits or .fits.gz")
     shape = (args.subsize, FULL_SIZE) if args.subsize is not None else None
