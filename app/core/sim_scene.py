@@ -14,6 +14,9 @@ ideal background mask well defined.
   faint sky continuum in every slit.
 - ``bots``: one bright point-source trace centred in a 2048-wide subarray.
 Spectra are a smooth continuum plus unresolved emission lines (σ ≈ 1.2 px).
+
+:func:`placement` and :func:`exposure_headers` say where the image sits on the detector
+and which observing mode, optics and subarray its headers name.
 """
 
 from __future__ import annotations
@@ -21,8 +24,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from astropy.io import fits
 
-from app.core.sim_noise import FULL_SIZE, REFERENCE_BORDER, Window
+from app import __version__
+from app.core.sim_noise import FULL_SIZE, REFERENCE_BORDER, NoiseModel, Window
 
 SCENES = ("ifu", "mos", "fs", "bots")
 DO_NOT_USE = 1
@@ -31,6 +36,19 @@ DEAD = 1024
 HOT = 2048
 REFERENCE_PIXEL = 1 << 31
 
+_EXP_TYPES = {
+    "ifu": "NRS_IFU",
+    "mos": "NRS_MSASPEC",
+    "fs": "NRS_FIXEDSLIT",
+    "bots": "NRS_BRIGHTOBJ",
+}
+_OPTICS = {
+    "ifu": ("G395H", "F290LP"),
+    "mos": ("G140M", "F100LP"),
+    "fs": ("G235H", "F170LP"),
+    "bots": ("G395H", "F290LP"),
+}
+_BOTS_SUBARRAYS = {32: ("SUB2048", 1031), 512: ("SUB2048X512", 768)}
 _EDGE = 1.5  # width (px) of the linear taper at the slit edges
 _LINE_SIGMA = 1.2  # px, unresolved emission line
 
@@ -217,3 +235,60 @@ def transients(window: Window, rng: np.random.Generator) -> np.ndarray:
         blob[r > 3 * radius] = 0.0
         image[ya:yb, xa:xb] += blob.astype(np.float32)
     return image
+
+
+def placement(scene: str, shape: tuple[int, int]) -> Window:
+    """Where an image of ``shape`` sits on the detector: the BOTS subarrays where the
+    pipeline puts them (SUB2048 rows 1032–1063, 1-based), anything else centred."""
+    ny, nx = shape
+    if scene == "bots" and nx == FULL_SIZE and ny in _BOTS_SUBARRAYS:
+        return Window(x0=0, y0=_BOTS_SUBARRAYS[ny][1], nx=nx, ny=ny)
+    return Window(x0=(FULL_SIZE - nx) // 2, y0=(FULL_SIZE - ny) // 2, nx=nx, ny=ny)
+
+
+def _subarray_name(scene: str, window: Window) -> str:
+    if window.is_full:
+        return "FULL"
+    if scene == "bots" and window.nx == FULL_SIZE and window.ny in _BOTS_SUBARRAYS:
+        return _BOTS_SUBARRAYS[window.ny][0]
+    return f"SUB{window.nx}X{window.ny}"
+
+
+def exposure_headers(
+    scene: str, detector: str, window: Window, nints: int, seed: int, model: NoiseModel
+) -> tuple[fits.Header, fits.Header]:
+    """Primary and SCI headers of a simulated product: the keywords that matter
+    (DETECTOR, EXP_TYPE, SUBARRAY, SUBSTRT1/2, SUBSIZE1/2, ...) and how it was made."""
+    grating, filt = _OPTICS[scene]
+    primary = fits.Header()
+    primary["TELESCOP"] = ("JWST", "simulated")
+    primary["INSTRUME"] = "NIRSPEC"
+    primary["DETECTOR"] = detector
+    primary["EXP_TYPE"] = _EXP_TYPES[scene]
+    primary["GRATING"] = grating
+    primary["FILTER"] = filt
+    primary["READPATT"] = "NRSIRS2RAPID" if window.is_full else "NRSRAPID"
+    primary["SUBARRAY"] = _subarray_name(scene, window)
+    primary["SUBSTRT1"] = (window.x0 + 1, "first column of the subarray (1-based)")
+    primary["SUBSTRT2"] = (window.y0 + 1, "first row of the subarray (1-based)")
+    primary["SUBSIZE1"] = (window.nx, "number of columns")
+    primary["SUBSIZE2"] = (window.ny, "number of rows")
+    primary["FASTAXIS"] = 2 if detector == "NRS1" else -2
+    primary["SLOWAXIS"] = 1 if detector == "NRS1" else -1
+    primary["NINTS"] = nints
+    primary["EFFEXPTM"] = (model.exposure_seconds, "[s] effective exposure time")
+    primary["DATAMODL"] = (
+        "CubeModel" if nints > 1 else ("IFUImageModel" if scene == "ifu" else "ImageModel")
+    )
+    primary["NSC_SIM"] = (True, "simulated by nsclean-gui")
+    primary["NSC_VER"] = (__version__, "nsclean-gui version")
+    primary["SIMSCENE"] = (scene, "simulated scene")
+    primary["SIMSEED"] = (seed, "random seed of the simulation")
+    primary["SIMWHITE"] = (model.white, "[DN/s] white read noise per pixel")
+    primary["SIMALPHA"] = (model.alpha, "spectral index of the 1/f noise")
+    primary["SIM1F"] = (model.common_1f, "[DN/s] RMS of common 1/f noise per frame")
+    primary["SIMOUT1F"] = (model.output_1f, "[DN/s] RMS of per-output 1/f noise")
+    sci = fits.Header()
+    sci["EXTNAME"] = "SCI"
+    sci["BUNIT"] = "DN/s"
+    return primary, sci

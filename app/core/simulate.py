@@ -27,31 +27,24 @@ from pathlib import Path
 import numpy as np
 from astropy.io import fits
 
-from app import __version__
 from app.core.atomic import atomic_path
 from app.core.errors import InputError
 from app.core.products import DETECTORS, Product, read_product
 from app.core.sim_noise import FULL_SIZE, NoiseModel, Window, correlated_noise, white_noise
 from app.core.sim_noise import expected_error as _expected_error
-from app.core.sim_scene import SCENES, build_scene, static_defects, transients
+from app.core.sim_scene import (
+    SCENES,
+    build_scene,
+    exposure_headers,
+    placement,
+    static_defects,
+    transients,
+)
 
 #: Signal below this (DN/s, 1 % of the white noise) counts as none for the ideal mask.
 SIGNAL_THRESHOLD = 1e-4
-MAX_PIXELS = 16 * FULL_SIZE * FULL_SIZE  # nints·ny·nx; about 1 GB per truth cube
+MAX_PIXELS = 16 * FULL_SIZE * FULL_SIZE  # nints·ny·nx: 16 full frames, ~1.7 GB of arrays
 
-_EXP_TYPES = {
-    "ifu": "NRS_IFU",
-    "mos": "NRS_MSASPEC",
-    "fs": "NRS_FIXEDSLIT",
-    "bots": "NRS_BRIGHTOBJ",
-}
-_OPTICS = {
-    "ifu": ("G395H", "F290LP"),
-    "mos": ("G140M", "F100LP"),
-    "fs": ("G235H", "F170LP"),
-    "bots": ("G395H", "F290LP"),
-}
-_BOTS_SUBARRAYS = {32: ("SUB2048", 1031), 512: ("SUB2048X512", 768)}
 TRUTH_EXTENSIONS = ("TRUTH_SCENE", "TRUTH_NOISE", "TRUTH_CR", "TRUTH_MASK")
 
 
@@ -131,57 +124,7 @@ def _check_inputs(
             f"{nints} integrations of {ny}×{nx} is too much to simulate at once "
             f"(limit {MAX_PIXELS // (ny * nx)} integrations at this size)"
         )
-    y0 = (
-        _BOTS_SUBARRAYS[ny][1]
-        if scene_name == "bots" and nx == FULL_SIZE and ny in (_BOTS_SUBARRAYS)
-        else (FULL_SIZE - ny) // 2
-    )
-    return scene_name, det, Window(x0=(FULL_SIZE - nx) // 2, y0=y0, nx=nx, ny=ny)
-
-
-def _subarray_name(scene: str, window: Window) -> str:
-    if window.is_full:
-        return "FULL"
-    if scene == "bots" and window.nx == FULL_SIZE and window.ny in _BOTS_SUBARRAYS:
-        return _BOTS_SUBARRAYS[window.ny][0]
-    return f"SUB{window.nx}X{window.ny}"
-
-
-def _headers(
-    scene: str, detector: str, window: Window, nints: int, seed: int, model: NoiseModel
-) -> tuple[fits.Header, fits.Header]:
-    grating, filt = _OPTICS[scene]
-    primary = fits.Header()
-    primary["TELESCOP"] = ("JWST", "simulated")
-    primary["INSTRUME"] = "NIRSPEC"
-    primary["DETECTOR"] = detector
-    primary["EXP_TYPE"] = _EXP_TYPES[scene]
-    primary["GRATING"] = grating
-    primary["FILTER"] = filt
-    primary["READPATT"] = "NRSIRS2RAPID" if window.is_full else "NRSRAPID"
-    primary["SUBARRAY"] = _subarray_name(scene, window)
-    primary["SUBSTRT1"] = (window.x0 + 1, "first column of the subarray (1-based)")
-    primary["SUBSTRT2"] = (window.y0 + 1, "first row of the subarray (1-based)")
-    primary["SUBSIZE1"] = (window.nx, "number of columns")
-    primary["SUBSIZE2"] = (window.ny, "number of rows")
-    primary["FASTAXIS"] = 2 if detector == "NRS1" else -2
-    primary["SLOWAXIS"] = 1 if detector == "NRS1" else -1
-    primary["NINTS"] = nints
-    primary["EFFEXPTM"] = (model.exposure_seconds, "[s] effective exposure time")
-    primary["DATAMODL"] = (
-        "CubeModel" if nints > 1 else ("IFUImageModel" if scene == "ifu" else "ImageModel")
-    )
-    primary["NSC_SIM"] = (True, "simulated by nsclean-gui")
-    primary["NSC_VER"] = (__version__, "nsclean-gui version")
-    primary["SIMSCENE"] = (scene, "simulated scene")
-    primary["SIMSEED"] = (seed, "random seed of the simulation")
-    primary["SIMWHITE"] = (model.white, "[DN/s] white read noise per pixel")
-    primary["SIM1F"] = (model.common_1f, "[DN/s] RMS of common 1/f noise per frame")
-    primary["SIMOUT1F"] = (model.output_1f, "[DN/s] RMS of per-output 1/f noise")
-    sci = fits.Header()
-    sci["EXTNAME"] = "SCI"
-    sci["BUNIT"] = "DN/s"
-    return primary, sci
+    return scene_name, det, placement(scene_name, (ny, nx))
 
 
 def simulate_exposure(
@@ -249,7 +192,7 @@ def simulate_exposure(
     ideal &= (defects.dq & 1) == 0
     ideal &= ~defects.nan & ~window.reference_pixels()
 
-    primary, sci_header = _headers(scene_name, det, window, nints, seed, model)
+    primary, sci_header = exposure_headers(scene_name, det, window, nints, seed, model)
     kind = "rateints" if nints > 1 else "rate"
     product = Product(
         path=Path(f"sim_{scene_name}_{det.lower()}_{kind}.fits"),
@@ -273,9 +216,20 @@ def simulate_exposure(
     )
 
 
-def demo_products(nints: int = 3, seed: int = 2024) -> list[Product]:
-    """The exposure ``nsclean-gui --demo`` opens: a simulated NRS1 IFU ``rateints``."""
-    return [simulate_exposure("ifu", "NRS1", nints=nints, seed=seed).product]
+DEMO_SEED = 2024
+
+
+def demo_simulation(nints: int = 3, seed: int = DEMO_SEED) -> Simulation:
+    """The exposure ``nsclean-gui --demo`` opens, with its truth (e.g. the ideal mask).
+
+    A full-frame NRS1 IFU ``rateints`` product of ``nints`` integrations.
+    """
+    return simulate_exposure("ifu", "NRS1", nints=nints, seed=seed)
+
+
+def demo_products(nints: int = 3, seed: int = DEMO_SEED) -> list[Product]:
+    """The products ``nsclean-gui --demo`` opens: :func:`demo_simulation`'s product."""
+    return [demo_simulation(nints, seed).product]
 
 
 def write_simulation(sim: Simulation, path: str | Path, overwrite: bool = False) -> Path:
@@ -353,5 +307,17 @@ def read_simulation(path: str | Path) -> Simulation:
         err=np.array(truth["ERR"], dtype=np.float32, ndmin=3).reshape(shape3),
         scene_name=str(header.get("SIMSCENE", "")),
         seed=int(header.get("SIMSEED", 0)),
-        noise_model=NoiseModel(),
+        noise_model=_noise_model_from(header),
+    )
+
+
+def _noise_model_from(header: fits.Header) -> NoiseModel:
+    """The amplitudes recorded in the header; defaults for those not recorded."""
+    default = NoiseModel()
+    return NoiseModel(
+        white=float(header.get("SIMWHITE", default.white)),
+        alpha=float(header.get("SIMALPHA", default.alpha)),
+        common_1f=float(header.get("SIM1F", default.common_1f)),
+        output_1f=float(header.get("SIMOUT1F", default.output_1f)),
+        exposure_seconds=float(header.get("EFFEXPTM", default.exposure_seconds)),
     )

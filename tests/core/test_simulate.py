@@ -14,6 +14,7 @@ from app.core.sim_noise import NoiseModel, Window, one_over_f_series
 from app.core.simulate import (
     SIGNAL_THRESHOLD,
     demo_products,
+    demo_simulation,
     read_simulation,
     simulate_exposure,
     write_simulation,
@@ -227,6 +228,9 @@ def test_headers_and_product(ifu_full):
 
 def test_demo_products():
     (product,) = demo_products(nints=2)
+    truth = demo_simulation(nints=2)
+    np.testing.assert_array_equal(product.sci, truth.product.sci)
+    assert truth.ideal_mask.any()
     assert product.is_cube and product.sci.shape == (2, 2048, 2048)
     assert product.exp_type == "NRS_IFU" and product.detector == "NRS1"
     assert product.path.name.endswith("_rateints.fits")
@@ -252,6 +256,7 @@ def test_write_and_read_back(tmp_path, nints):
     np.testing.assert_array_equal(back.ideal_mask, sim.ideal_mask)
     np.testing.assert_allclose(back.white_noise, sim.white_noise, atol=1e-5)
     assert (back.scene_name, back.seed) == ("mos", 9)
+    assert back.noise_model == sim.noise_model
 
 
 def test_write_refuses_to_overwrite_and_leaves_no_debris(tmp_path):
