@@ -219,7 +219,7 @@ def transients(window: Window, rng: np.random.Generator) -> np.ndarray:
     ny, nx = window.shape
     image = np.zeros(window.shape, dtype=np.float32)
     for _ in range(rng.poisson(3e-5 * ny * nx)):
-        y, x = rng.integers(0, ny), rng.integers(0, nx)
+        y, x = int(rng.integers(0, ny)), int(rng.integers(0, nx))
         for _step in range(rng.integers(1, 5)):
             image[y, x] += np.float32(np.exp(rng.uniform(np.log(0.05), np.log(2.0))))
             y = int(np.clip(y + rng.integers(-1, 2), 0, ny - 1))

@@ -250,13 +250,14 @@ def write_simulation(sim: Simulation, path: str | Path, overwrite: bool = False)
     def cube(a: np.ndarray) -> np.ndarray:
         return a if prod.is_cube else a[0]
 
+    dq = prod.dq if prod.dq is not None else np.zeros(prod.sci.shape, np.uint32)
     primary = prod.primary_header.copy()
     primary["FILENAME"] = path.name
     hdus = [
         fits.PrimaryHDU(header=primary),
         fits.ImageHDU(cube(prod.sci), header=prod.sci_header.copy(), name="SCI"),
         fits.ImageHDU(cube(sim.err), name="ERR"),
-        fits.ImageHDU(cube(prod.dq), name="DQ"),
+        fits.ImageHDU(cube(dq), name="DQ"),
         fits.ImageHDU(sim.scene, name="TRUTH_SCENE"),
         fits.ImageHDU(cube(sim.correlated_noise), name="TRUTH_NOISE"),
         fits.ImageHDU(cube(sim.transients), name="TRUTH_CR"),
