@@ -88,6 +88,9 @@ class MainWindow(QMainWindow):
         self.display_dock = self._dock(
             "Display", self.stretch_panel, Qt.DockWidgetArea.RightDockWidgetArea
         )
+        # the image gets most of the window; the docks start narrow
+        self.resizeDocks([self.files_dock], [420], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.files_dock, self.display_dock], [170, 560], Qt.Orientation.Vertical)
         self.header_viewer: HeaderViewer | None = None
 
         self.readout = Readout()

@@ -66,6 +66,16 @@ _CMAPS: dict[str, tuple[Channel, ...]] = {
 }
 COLORMAPS: tuple[str, ...] = tuple(_CMAPS)
 
+# NaN (unusable) pixels get a colour that no value of the map can take, so a bad pixel
+# is never mistaken for signal (DS9 uses white, which looks like a hot pixel on gray).
+NAN_COLORS: dict[str, tuple[int, int, int]] = {
+    "gray": (205, 60, 60),
+    "heat": (70, 140, 255),
+    "cool": (255, 150, 40),
+    "rainbow": (128, 128, 128),
+    "viridis": (205, 60, 60),
+}
+
 
 def colormap_table(name: str) -> np.ndarray:
     """Return colour map ``name`` as a ``(256, 3)`` uint8 table."""
@@ -254,6 +264,11 @@ class DisplayModel:
     def levels(self) -> tuple[float, float]:
         """Data values mapped to the first and last LUT entries."""
         return self._levels
+
+    @property
+    def nan_color(self) -> tuple[int, int, int]:
+        """RGB shown for NaN pixels; changes with the colour map (announced as "lut")."""
+        return NAN_COLORS[self.settings.colormap]
 
     @property
     def lut(self) -> np.ndarray:

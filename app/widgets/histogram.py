@@ -23,6 +23,7 @@ class HistogramWidget(pg.PlotWidget):
         self._syncing = False
         self.setBackground(QColor(32, 33, 36))
         self.setMinimumHeight(110)
+        self.setMaximumHeight(260)
         self.setMenuEnabled(False)
         self.setMouseEnabled(x=False, y=False)
         self.hideButtons()

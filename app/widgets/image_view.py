@@ -2,12 +2,20 @@
 
 FITS origin at the bottom left (the ViewBox y axis points up), square pixels (aspect
 locked), wheel zoom about the cursor and left-drag pan (pyqtgraph's own), DS9-style
-right-drag for contrast/bias. The image item always holds the image in DMS pixel
-coordinates; the detector view is a transform on the layers, so overlays added through
-:meth:`ImageView.add_overlay` follow the orientation without copying any array.
+right-drag for contrast/bias. Every layer lives in DMS pixel coordinates; the detector
+view is a transform on the layers, so overlays added through :meth:`ImageView.add_overlay`
+follow the orientation without copying any array.
+
+Like ginga, the view renders only what the screen can show: the image item holds a
+*tile*, the visible part of the image (plus a margin for panning) taken every ``k``-th
+pixel when zoomed out, ``k`` being the whole number nearest to image pixels per screen
+pixel. Qt drops pixels when it scales an image down anyway, so the picture hardly changes,
+but a LUT or level change then costs about a screen's worth of pixels, not a whole frame.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import pyqtgraph as pg
@@ -18,10 +26,10 @@ from PyQt6.QtWidgets import QGraphicsItem, QGraphicsRectItem, QWidget
 from app.core.orientation import dms_to_detector_coords
 from app.core.stretch import DisplayModel
 
-#: Colour of NaN pixels (drawn behind the image, which is transparent there), as in DS9.
-NAN_COLOR = QColor(255, 255, 255)
 BACKGROUND = QColor(32, 33, 36)
 ORIENTATIONS = ("dms", "detector")
+#: Extra fraction of the visible size rendered on each side, so small pans need no re-render.
+TILE_MARGIN = 0.15
 
 
 class ImageViewBox(pg.ViewBox):
@@ -88,35 +96,39 @@ class ImageView(pg.GraphicsLayoutWidget):
         self.image_item = pg.ImageItem(axisOrder="row-major")
         self.image_item.setZValue(0)
         self._backdrop = QGraphicsRectItem()
-        self._backdrop.setBrush(QBrush(NAN_COLOR))
+        self.set_nan_color((205, 60, 60))
         self._backdrop.setPen(QPen(Qt.PenStyle.NoPen))
         self._backdrop.setZValue(-10)
         self._backdrop.setVisible(False)
         self.view.addItem(self._backdrop, ignoreBounds=True)
         self.view.addItem(self.image_item)
-        self._layers: list[QGraphicsItem] = [self._backdrop, self.image_item]
+        # layers in plain DMS coordinates (the image item adds its tile placement)
+        self._layers: list[QGraphicsItem] = [self._backdrop]
+        self._image: np.ndarray | None = None
+        self._tile: tuple[int, int, int, int, int] | None = None  # k, x0, y0, x1, y1
         self._shape: tuple[int, int] | None = None
         self._orientation = "dms"
         self._detector: str | None = None
         self._levels: tuple[float, float] = (0.0, 1.0)
         self._lut: np.ndarray | None = None
         self.scene().sigMouseMoved.connect(self._on_mouse_moved)
+        self.view.sigRangeChanged.connect(lambda *_: self._update_tile())
 
     # --- data ---------------------------------------------------------------------------
     @property
     def image(self) -> np.ndarray | None:
-        """The displayed float32 image (DMS orientation), or None."""
-        return self.image_item.image
+        """The whole displayed float32 image (DMS orientation), or None."""
+        return self._image
 
     def set_image(self, image: np.ndarray | None, detector: str | None = None) -> None:
-        """Show ``image`` (float32, C-contiguous is fastest) with the current levels/LUT."""
+        """Show ``image`` (2-D float32) with the current levels and LUT."""
+        self._image, self._tile = image, None
         if image is None:
             self.image_item.clear()
             self._backdrop.setVisible(False)
             self._shape = None
             return
         new_shape = (int(image.shape[0]), int(image.shape[1]))
-        self.image_item.setImage(image, autoLevels=False, levels=self._levels, lut=self._lut)
         self._backdrop.setRect(QRectF(0, 0, new_shape[1], new_shape[0]))
         self._backdrop.setVisible(True)
         refit = new_shape != self._shape or detector != self._detector
@@ -124,6 +136,43 @@ class ImageView(pg.GraphicsLayoutWidget):
         self._apply_orientation()
         if refit:
             self.fit()
+        self._update_tile()
+
+    def _update_tile(self) -> None:
+        """Re-cut the rendered tile if the view left it or the zoom needs another step."""
+        if self._image is None or self._shape is None:
+            return
+        ny, nx = self._shape
+        view_rect = self.view.viewRect()
+        if self.view.width() < 2 or view_rect.width() <= 0:  # not laid out yet
+            k = 1
+        else:
+            # nearest whole step to one image pixel per screen pixel
+            k = max(1, round(view_rect.width() / self.view.width()))
+        inverse, _ = self._transform().inverted()
+        visible = inverse.mapRect(view_rect).intersected(QRectF(0, 0, nx, ny))
+        if self._tile is not None:
+            tk, x0, y0, x1, y1 = self._tile
+            if tk == k and QRectF(x0, y0, x1 - x0, y1 - y0).contains(visible):
+                return
+        mx, my = TILE_MARGIN * visible.width(), TILE_MARGIN * visible.height()
+        x0 = max(0, math.floor((visible.left() - mx) / k) * k)
+        y0 = max(0, math.floor((visible.top() - my) / k) * k)
+        x1 = min(nx, math.ceil(visible.right() + mx))
+        y1 = min(ny, math.ceil(visible.bottom() + my))
+        if x1 <= x0 or y1 <= y0:  # nothing of the image is visible
+            x0, y0, x1, y1 = 0, 0, min(nx, k), min(ny, k)
+        tile = np.ascontiguousarray(self._image[y0:y1:k, x0:x1:k])
+        self._tile = (k, x0, y0, x1, y1)
+        self.image_item.setImage(tile, autoLevels=False, levels=self._levels, lut=self._lut)
+        self._place_image_item()
+
+    def _place_image_item(self) -> None:
+        if self._tile is None:
+            return
+        k, x0, y0, _x1, _y1 = self._tile
+        placement = QTransform.fromScale(k, k) * QTransform.fromTranslate(x0, y0)
+        self.image_item.setTransform(placement * self._transform())
 
     def set_levels(self, levels: tuple[float, float]) -> None:
         """Data values at the first and last LUT entry; the image is not touched."""
@@ -135,6 +184,10 @@ class ImageView(pg.GraphicsLayoutWidget):
         self._lut = lut
         self.image_item.setLookupTable(lut)
 
+    def set_nan_color(self, rgb: tuple[int, int, int]) -> None:
+        """Colour of NaN pixels (a backdrop seen through the transparent NaN pixels)."""
+        self._backdrop.setBrush(QBrush(QColor(*rgb)))
+
     def bind_display(self, model: DisplayModel) -> None:
         """Follow ``model``'s levels and LUT, and feed right-drags back to it."""
 
@@ -143,11 +196,13 @@ class ImageView(pg.GraphicsLayoutWidget):
                 self.set_levels(model.levels)
             if "lut" in what:
                 self.set_lut(model.lut)
+                self.set_nan_color(model.nan_color)
 
         model.connect(on_change)
         self.view.sigContrastBias.connect(model.drag_contrast_bias)
         self.set_levels(model.levels)
         self.set_lut(model.lut)
+        self.set_nan_color(model.nan_color)
 
     # --- overlays (hook for the mask layers) ------------------------------------------
     def add_overlay(self, item: QGraphicsItem, z: float = 10.0) -> None:
@@ -162,7 +217,7 @@ class ImageView(pg.GraphicsLayoutWidget):
 
     def remove_overlay(self, item: QGraphicsItem) -> None:
         """Remove an item added with :meth:`add_overlay`."""
-        if item in self._layers[2:]:
+        if item in self._layers[1:]:
             self._layers.remove(item)
             self.view.removeItem(item)
 
@@ -178,8 +233,10 @@ class ImageView(pg.GraphicsLayoutWidget):
             raise ValueError(f"orientation must be one of {ORIENTATIONS}")
         if orientation != self._orientation:
             self._orientation = orientation
+            self._tile = None
             self._apply_orientation()
             self.fit()
+            self._update_tile()
 
     def _transform(self) -> QTransform:
         if self._orientation == "detector" and self._shape and self._detector:
@@ -190,6 +247,7 @@ class ImageView(pg.GraphicsLayoutWidget):
         transform = self._transform()
         for item in self._layers:
             item.setTransform(transform)
+        self._place_image_item()
 
     def image_rect(self) -> QRectF:
         """The image's bounds in view coordinates (after the orientation transform)."""
@@ -225,8 +283,17 @@ class ImageView(pg.GraphicsLayoutWidget):
         if self._shape is None or not self.view.sceneBoundingRect().contains(scene_pos):
             self.sigCursorLeft.emit()
             return
-        pos = self.image_item.mapFromScene(scene_pos)
+        pos = self.dms_from_scene(scene_pos)
         self.sigCursor.emit(pos.x(), pos.y())
+
+    def dms_from_scene(self, scene_pos: QPointF) -> QPointF:
+        """DMS pixel coordinates of a scene point (whatever the orientation)."""
+        return self._backdrop.mapFromScene(scene_pos)
+
+    def scene_from_dms(self, x: float, y: float) -> QPointF:
+        """Scene point of DMS pixel coordinates ``(x, y)``."""
+        self.view.updateMatrix()  # the ViewBox applies range changes lazily
+        return self._backdrop.mapToScene(QPointF(x, y))
 
     def leaveEvent(self, ev):
         self.sigCursorLeft.emit()

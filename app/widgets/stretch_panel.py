@@ -71,6 +71,7 @@ class StretchPanel(QWidget):
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.histogram, 1)
         layout.addLayout(form)
+        layout.addStretch(0)
 
         self.stretch.currentIndexChanged.connect(
             lambda: model.update(stretch=self.stretch.currentData())

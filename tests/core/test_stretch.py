@@ -109,6 +109,14 @@ def test_colormaps() -> None:
         colormap_table("jet")
 
 
+def test_nan_colour_stands_out_from_every_colour_of_its_map() -> None:
+    model = DisplayModel()
+    for name in COLORMAPS:
+        model.update(colormap=name)
+        distance = np.abs(colormap_table(name).astype(int) - model.nan_color).sum(axis=1)
+        assert distance.min() > 60, name
+
+
 def test_contrast_bias_is_ds9_formula() -> None:
     v = np.linspace(0, 1, 11)
     np.testing.assert_allclose(contrast_bias(v, 1.0, 0.5), v)

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from PyQt6.QtCore import QEvent, QPoint, QPointF, Qt
+from PyQt6.QtCore import QEvent, QPoint, QPointF, QRectF, Qt
 from PyQt6.QtGui import QImage, QMouseEvent, QWheelEvent
 from PyQt6.QtWidgets import QApplication
 
@@ -146,6 +146,34 @@ def test_stretch_change_swaps_the_lut_not_the_image(view: ImageView) -> None:
     assert view.image_item.levels == pytest.approx(model.levels)
 
 
+@pytest.mark.parametrize("orientation", ["dms", "detector"])
+def test_only_a_screenful_of_pixels_is_rendered(view: ImageView, orientation: str) -> None:
+    image = ramp((1200, 1600))
+    show(view, image, detector="NRS2")
+    view.set_orientation(orientation)
+    k, x0, y0, _, _ = view._tile
+    assert k == round(view.view.viewRect().width() / view.view.width()) >= 2
+    tile = view.image_item.image
+    np.testing.assert_array_equal(tile, image[y0::k, x0::k][: tile.shape[0], : tile.shape[1]])
+    for i, j in ((0, 0), (7, 3), (tile.shape[0] - 1, tile.shape[1] - 1)):
+        # tile pixel (i, j) is drawn where DMS pixel (x0 + k j, y0 + k i) is
+        corner = view.image_item.mapToItem(view._backdrop, QPointF(j + 0.01, i + 0.01))
+        assert (int(corner.x()), int(corner.y())) == (x0 + k * j, y0 + k * i)
+    # zoomed in, the tile is full resolution and covers the visible part
+    view.zoom(8.0)
+    view.view.translateBy(x=-300.0, y=200.0)
+    k, x0, y0, x1, y1 = view._tile
+    visible = view.view.viewRect()
+    inverse, _ = view.image_item.transform().inverted()  # view -> tile pixels
+    assert k == 1
+    assert QRectF(0, 0, x1 - x0, y1 - y0).contains(inverse.mapRect(visible))
+    assert view.image_item.image.size < image.size / 4
+    centre = visible.center()
+    dms = view.dms_from_scene(view.view.mapViewToScene(centre))
+    back = view.view.mapSceneToView(view.scene_from_dms(dms.x(), dms.y()))
+    assert (back.x(), back.y()) == pytest.approx((centre.x(), centre.y()), abs=1e-3)
+
+
 @pytest.mark.parametrize("detector", ["NRS1", "NRS2"])
 def test_detector_view_matches_the_engine_orientation(detector: str) -> None:
     image = ramp((5, 7))
@@ -191,7 +219,9 @@ def _compare_golden(view: ImageView, name: str) -> None:
 def test_golden_dms_gray_linear(view: ImageView) -> None:
     image = ramp()
     image[10:12, 20:40] = np.nan  # NaN shows the backdrop colour
-    show(view, image, limits="manual", manual_levels=(0.0, 140.0))
+    model = show(view, image, limits="manual", manual_levels=(0.0, 140.0))
+    nan_pixel = view.view.mapViewToScene(QPointF(30.5, 11.0))
+    assert grab(view)[int(nan_pixel.y()), int(nan_pixel.x())].tolist() == list(model.nan_color)
     _compare_golden(view, "dms_gray_linear.png")
 
 

@@ -154,8 +154,7 @@ def test_readout_follows_the_pointer(qtbot, window, make_product) -> None:
         window.detector_action.setChecked(orientation)
         window.detector_action.triggered.emit(orientation)
         qtbot.wait(20)  # let the view apply its new range; pyqtgraph rate-limits moves
-        scene = window.view.image_item.mapToScene(QPointF(10.5, 20.5))
-        pos = QPointF(window.view.mapFromScene(scene))
+        pos = QPointF(window.view.mapFromScene(window.view.scene_from_dms(10.5, 20.5)))
         QApplication.sendEvent(viewport, QMouseEvent(
             QEvent.Type.MouseMove, pos, QPointF(viewport.mapToGlobal(pos.toPoint())),
             Qt.MouseButton.NoButton, Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier,
