@@ -47,6 +47,21 @@ def load_style(app: object) -> None:
         app.setStyleSheet(qss.read_text(encoding="utf-8"))  # type: ignore[attr-defined]
 
 
+def _report_unexpected(kind: type[BaseException], exc: BaseException, tb: object) -> None:
+    """Show a bug as a message and keep running (PyQt would abort on an uncaught error)."""
+    import traceback
+
+    traceback.print_exception(kind, exc, tb)  # type: ignore[arg-type]
+    from PyQt6.QtWidgets import QApplication, QMessageBox
+
+    if QApplication.instance() is not None:
+        QMessageBox.critical(
+            None, "nsclean-gui: unexpected error",
+            f"{kind.__name__}: {exc}\n\nThe details were printed on the terminal. "
+            "Your loaded data and masks are kept.",
+        )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Open the main window; returns the exit status of the Qt event loop."""
     args = build_parser().parse_args(argv)
@@ -54,6 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from PyQt6.QtWidgets import QApplication
 
     configure_pyqtgraph()
+    sys.excepthook = _report_unexpected
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("nsclean-gui")
     app.setOrganizationName("nsclean-gui")

@@ -62,6 +62,7 @@ class FileList(QWidget):
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.table)
         layout.addLayout(row)
+        self.set_products([])
 
     def set_products(self, products: Sequence[Product]) -> None:
         """Show ``products``, one row each."""

@@ -45,8 +45,12 @@ class HistogramWidget(pg.PlotWidget):
 
     def _on_model_changed(self, what: frozenset[str]) -> None:
         stats = self._model.stats
-        if "stats" in what and stats is not None:
-            self.curve.setData(stats.hist_edges, np.log10(1.0 + stats.hist_counts))
+        if "stats" in what:
+            self.region.setVisible(stats is not None)
+            if stats is None:
+                self.curve.setData([], [])
+            else:
+                self.curve.setData(stats.hist_edges, np.log10(1.0 + stats.hist_counts))
         if "levels" in what and not self._syncing:
             self._syncing = True  # moving the region must not echo back as manual limits
             try:

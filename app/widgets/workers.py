@@ -15,6 +15,7 @@ thread (and with pytest's warning capture).
 from __future__ import annotations
 
 import inspect
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -170,8 +171,10 @@ class TaskRunner(QObject):
         request = self._current(rid)
         if request is None:
             return
-        if request.on_error is None:
-            raise exc if isinstance(exc, BaseException) else RuntimeError(str(exc))
+        if request.on_error is None:  # never lose an error: report it like an uncaught one
+            error = exc if isinstance(exc, BaseException) else RuntimeError(str(exc))
+            sys.excepthook(type(error), error, error.__traceback__)
+            return
         request.on_error(exc)  # type: ignore[arg-type]
 
     def _on_ended(self, rid: int) -> None:
