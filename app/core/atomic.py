@@ -45,6 +45,10 @@ def atomic_path(target: str | os.PathLike[str], *, overwrite: bool = True) -> It
         raise InputError(f"{target}: cannot write here ({exc.strerror})") from exc
     os.close(fd)
     tmp = Path(tmp_name)
+    # mkstemp creates 0600 files; give the result the permissions a plain open() would.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
     try:
         yield tmp
         os.replace(tmp, target)

@@ -83,7 +83,8 @@ class CleanParams:
         """Return self after checking ranges; raise :class:`InputError` with the reason."""
         if self.method not in METHODS:
             raise InputError(f"unknown method {self.method!r}; expected one of {METHODS}")
-        if not 0.0 < self.fc < 0.5 or not self.kill_width >= 0.0 or self.fc + self.kill_width / 2 >= 0.5:
+        top = self.fc + self.kill_width / 2
+        if not 0.0 < self.fc < 0.5 or not self.kill_width >= 0.0 or top >= 0.5:
             raise InputError(f"fc={self.fc:g}, kw={self.kill_width:g}: need 0 < fc ± kw/2 < 0.5")
         for name in ("sigrej", "weight_sigma", "buff_sigma"):
             if not getattr(self, name) > 0:

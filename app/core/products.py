@@ -86,6 +86,7 @@ def _read_hdul(path: Path) -> fits.HDUList:
         raise InputError(f"{path}: no such file")
     if path.is_dir():
         raise InputError(f"{path}: is a folder, not a FITS file")
+    hdul = None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -93,6 +94,8 @@ def _read_hdul(path: Path) -> fits.HDUList:
             for hdu in hdul:  # force reading now so truncation shows up here
                 _ = hdu.data
     except (OSError, ValueError, TypeError, IndexError, EOFError) as exc:
+        if hdul is not None:
+            hdul.close()
         raise InputError(f"{path}: not a readable FITS file ({_short(exc)})") from exc
     return hdul
 

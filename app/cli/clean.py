@@ -1,0 +1,176 @@
+"""``nsclean clean``: clean many rate/rateints/cal files with one mask, in parallel."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from app.cli.progress import Progress
+from app.core.errors import InputError, NSCleanError
+
+HELP = """\
+Fit NSClean's model of the correlated read noise to the background pixels of each file
+(the mask) and subtract it. Inputs are never modified: each cleaned file is written, with
+all HDUs and headers of its input plus provenance keywords (NSC_*), as
+<name><suffix>.fits beside the input or in -o DIR.
+"""
+
+
+def add_cleaning_options(parser: argparse.ArgumentParser) -> None:
+    """Add the cleaning parameters (shared with other subcommands)."""
+    from app.core.clean import CleanParams
+
+    d = CleanParams()
+    g = parser.add_argument_group("cleaning parameters")
+    g.add_argument("--method", choices=("fft", "median"), default=d.method,
+                   help="fft: NSClean's Fourier fit (subarrays use its subarray variant); "
+                        "median: subtract each detector line's background median (baseline)")
+    g.add_argument("--fc", type=float, default=d.fc, metavar="F",
+                   help="half-power frequency of the low-pass filter in cycles per pixel along "
+                        "a detector line (default 1/256: 8 cycles per 2048-pixel line)")
+    g.add_argument("--kw", type=float, default=None, metavar="W",
+                   help="width of the filter's cosine roll-off, cycles per pixel (default fc/4)")
+    g.add_argument("--sigrej", type=float, default=d.sigrej, metavar="S",
+                   help="background samples beyond S sigma of their line's median are replaced "
+                        "by the median before fitting (default %(default)s)")
+    g.add_argument("--weight-sigma", type=float, default=d.weight_sigma, metavar="PX",
+                   help="sigma (pixels) of the kernel that measures the density of background "
+                        "samples; samples are weighted by its reciprocal (default %(default)s)")
+    g.add_argument("--no-buff", dest="buff", action="store_false",
+                   help="do not smooth the model across neighbouring lines (buffing is on)")
+    g.add_argument("--buff-sigma", type=float, default=d.buff_sigma, metavar="LINES",
+                   help="sigma of the buffing smooth across lines (default %(default)s)")
+    g.add_argument("--legacy-kernels", action="store_true",
+                   help="reproduce the published implementations' off-by-one kernels "
+                        "(for comparison with the JWST pipeline only)")
+    g.add_argument("--background", choices=("median", "none"), default=d.background,
+                   help="level removed before the fit and restored after (default median)")
+    g.add_argument("--by-channel", action="store_true",
+                   help="median method: one median per 512-pixel readout channel")
+    g.add_argument("--detector", choices=("NRS1", "NRS2"), type=str.upper, default=None,
+                   help="override the DETECTOR header keyword")
+
+
+def params_from_args(args: argparse.Namespace):
+    """Build :class:`~app.core.clean.CleanParams` from parsed options (validated)."""
+    from app.core.clean import CleanParams
+
+    return CleanParams(method=args.method, fc=args.fc, kw=args.kw, sigrej=args.sigrej,
+                       weight_sigma=args.weight_sigma, buff=args.buff,
+                       buff_sigma=args.buff_sigma, legacy_kernels=args.legacy_kernels,
+                       background=args.background, by_channel=args.by_channel).validated()
+
+
+def add_parser(subparsers) -> None:
+    """Register ``nsclean clean``."""
+    p = subparsers.add_parser("clean", help="clean rate/rateints/cal files with a mask",
+                              description=HELP,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("files", nargs="+", type=Path, metavar="FILE", help="input FITS products")
+    p.add_argument("--mask", required=True, type=Path,
+                   help="background mask: NSClean FITS, JWST ImageModel/CubeModel, or GIMP PNG")
+    p.add_argument("--mask-plane", type=int, default=None, metavar="N",
+                   help="plane of a CubeModel mask to use (0-based)")
+    out = p.add_mutually_exclusive_group()
+    out.add_argument("-o", "--output-dir", type=Path, default=None, metavar="DIR",
+                     help="write cleaned files here (default: beside each input)")
+    p.add_argument("--suffix", default="_nsclean",
+                   help="added to each output name before .fits (default %(default)s)")
+    p.add_argument("-j", "--jobs", type=int, default=1, metavar="N",
+                   help="files cleaned in parallel (default 1)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    add_cleaning_options(p)
+    p.set_defaults(func=run)
+
+
+# Worker-process state: the mask is sent once per process, not once per file.
+_WORKER: dict[str, object] = {}
+
+
+def _init_worker(mask, params, detector, mask_name, overwrite) -> None:
+    from app.core.perf import tune_allocator
+
+    tune_allocator()
+    _WORKER.update(mask=mask, params=params, detector=detector, mask_name=mask_name,
+                   overwrite=overwrite)
+
+
+def _clean_one(source: Path, target: Path) -> tuple[str, list[str]]:
+    """Clean one file in a worker; return ("ok"|"error", messages)."""
+    from app.core.batch import clean_file
+
+    try:
+        result = clean_file(source, _WORKER["mask"], target, params=_WORKER["params"],
+                            detector=_WORKER["detector"], mask_name=_WORKER["mask_name"],
+                            overwrite=_WORKER["overwrite"])
+    except NSCleanError as exc:
+        return "error", [str(exc)]
+    except Exception as exc:  # a bug must not stop the other files or print a traceback
+        return "error", [f"{source}: internal error ({type(exc).__name__}: {exc})"]
+    warnings = []
+    for i, diag in enumerate(result.diagnostics):
+        if len(diag.unfit_lines):
+            where = f" integration {i + 1}" if len(result.diagnostics) > 1 else ""
+            warnings.append(
+                f"{source}{where}: warning: {len(diag.unfit_lines)} detector lines have fewer "
+                f"than {diag.min_samples} background samples and were not cleaned "
+                f"(lines {_ranges(diag.unfit_lines)})")
+    return "ok", warnings
+
+
+def _ranges(lines) -> str:
+    parts, start, prev = [], None, None
+    for line in [*list(lines), None]:
+        if start is None:
+            start = prev = line
+        elif line is not None and line == prev + 1:
+            prev = line
+        else:
+            parts.append(f"{start}" if start == prev else f"{start}-{prev}")
+            start = prev = line
+    return ", ".join(parts[:8]) + (" ..." if len(parts) > 8 else "")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Clean every file; return 0 if all succeeded, 1 otherwise."""
+    from app.core.batch import output_path
+    from app.core.maskio import read_mask
+
+    params = params_from_args(args)
+    if args.jobs < 1:
+        raise InputError(f"--jobs must be at least 1, got {args.jobs}")
+    if args.output_dir is not None and not args.output_dir.is_dir():
+        raise InputError(f"{args.output_dir}: output folder does not exist")
+    mask = read_mask(args.mask, args.mask_plane).mask
+    jobs = []
+    seen = set()
+    for source in args.files:
+        target = output_path(source, args.output_dir, args.suffix)
+        if target.resolve() == source.resolve() or target in seen:
+            raise InputError(f"{source}: output name {target} would overwrite an input or "
+                             "another output; choose another --suffix or -o")
+        seen.add(target)
+        jobs.append((source, target))
+    progress = Progress(len(jobs))
+    failures = 0
+    init = (mask, params, args.detector, str(args.mask), args.overwrite)
+    workers = min(args.jobs, len(jobs), os.cpu_count() or 1)
+    if workers == 1:
+        _init_worker(*init)
+        outcomes = (_clean_one(s, t) for s, t in jobs)
+    else:
+        pool = ProcessPoolExecutor(workers, initializer=_init_worker, initargs=init)
+        outcomes = pool.map(_clean_one, *zip(*jobs, strict=True))
+    for (source, target), (status, messages) in zip(jobs, outcomes, strict=True):
+        for text in messages:
+            progress.message(f"nsclean: {'error: ' if status == 'error' else ''}{text}")
+        failures += status == "error"
+        progress.advance(str(source), f"-> {target}" if status == "ok" else "FAILED")
+    progress.close()
+    if workers > 1:
+        pool.shutdown()
+    if failures:
+        progress.message(f"nsclean: {failures} of {len(jobs)} files failed")
+    return 1 if failures else 0
