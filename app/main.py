@@ -65,6 +65,9 @@ def _report_unexpected(kind: type[BaseException], exc: BaseException, tb: object
 def main(argv: Sequence[str] | None = None) -> int:
     """Open the main window; returns the exit status of the Qt event loop."""
     args = build_parser().parse_args(argv)
+    from app.core.perf import tune_allocator
+
+    tune_allocator()  # before numpy arrives with Qt/pyqtgraph: see app/core/perf.py
     from PyQt6.QtCore import QTimer
     from PyQt6.QtWidgets import QApplication
 

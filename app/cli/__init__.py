@@ -40,6 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``nsclean``; return the process exit status."""
+    from app.core.perf import tune_allocator
+
+    tune_allocator()  # large-frame allocations without page-fault storms (app/core/perf.py)
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
