@@ -13,7 +13,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from PyQt6.QtCore import QSettings, Qt
+from PyQt6.QtCore import QSettings, Qt, pyqtSignal
 from PyQt6.QtGui import (
     QAction,
     QActionGroup,
@@ -35,8 +35,10 @@ from PyQt6.QtWidgets import (
 )
 
 from app.core.errors import NSCleanError
+from app.core.mask_layers import MaskLayers
 from app.core.stack import COMBINE_METHODS, ImageStack, iter_combine, iter_load
 from app.core.stretch import COLORMAPS, LIMITS, STRETCHES, DisplayModel, ImageStats
+from app.mask_controller import MaskController
 from app.widgets.file_list import FileList
 from app.widgets.header_viewer import HeaderViewer
 from app.widgets.image_view import ImageView
@@ -62,7 +64,17 @@ def _combine_and_measure(products: Sequence, method: str) -> Generator:
 
 
 class MainWindow(QMainWindow):
-    """DS9-like viewer for NIRSpec rate/rateints/cal products."""
+    """DS9-like viewer for NIRSpec rate/rateints/cal products.
+
+    Signals
+    -------
+    maskChanged(Box)
+        The background mask changed inside this :class:`~app.core.paint.Box` (once per
+        stroke, fill, threshold, import or undo; the full frame for new layers). Read
+        :attr:`mask_layers` afresh in the slot: it is replaced for a new image shape.
+    """
+
+    maskChanged = pyqtSignal(object)
 
     def __init__(self, settings: QSettings | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -70,6 +82,8 @@ class MainWindow(QMainWindow):
         self.stack = ImageStack()
         self.display = DisplayModel()
         self.runner = TaskRunner(self)
+        self.masks = MaskController(self)
+        self.masks.maskChanged.connect(self.maskChanged)
         self.setWindowTitle("nsclean-gui")
         self.setAcceptDrops(True)
         self.resize(1400, 900)
@@ -113,6 +127,11 @@ class MainWindow(QMainWindow):
         self.files.headerRequested.connect(self.show_header)
         self.runner.progress.connect(self._on_progress)
         self.runner.busyChanged.connect(self.progress.setVisible)
+
+    @property
+    def mask_layers(self) -> MaskLayers | None:
+        """Light/dark/exclude layers of the working image (None before an image is loaded)."""
+        return self.masks.layers
 
     # --- construction ------------------------------------------------------------------
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
@@ -299,6 +318,7 @@ class MainWindow(QMainWindow):
     def _on_combined(self, generation: int, result: tuple) -> None:
         image, stats = result
         if self.stack.set_image(image, generation):
+            self.masks.image_changed(image, self.stack.detector)
             self.view.set_image(image, self.stack.detector)
             self.display.set_stats(stats)
             self.readout.set_image(image, self.stack.detector)
