@@ -13,7 +13,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from PyQt6.QtCore import QSettings, Qt, pyqtSignal
+from PyQt6.QtCore import QSettings, Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import (
     QAction,
     QActionGroup,
@@ -38,10 +38,15 @@ from app.core.errors import NSCleanError
 from app.core.mask_layers import MaskLayers
 from app.core.stack import COMBINE_METHODS, ImageStack, iter_combine, iter_load
 from app.core.stretch import COLORMAPS, LIMITS, STRETCHES, DisplayModel, ImageStats
+from app.mask_actions import MaskActions
 from app.mask_controller import MaskController
+from app.session_actions import SessionActions
 from app.widgets.file_list import FileList
 from app.widgets.header_viewer import HeaderViewer
 from app.widgets.image_view import ImageView
+from app.widgets.layers_panel import LayersPanel
+from app.widgets.mask_overlay import OVERLAY_Z, MaskOverlay
+from app.widgets.paint_tool import PaintTool
 from app.widgets.readout import Readout
 from app.widgets.stretch_panel import StretchPanel
 from app.widgets.workers import TaskRunner
@@ -76,7 +81,10 @@ class MainWindow(QMainWindow):
 
     maskChanged = pyqtSignal(object)
 
-    def __init__(self, settings: QSettings | None = None, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, settings: QSettings | None = None, parent: QWidget | None = None,
+        *, offer_recovery: bool = False,
+    ) -> None:
         super().__init__(parent)
         self.settings = settings or QSettings("nsclean-gui", "nsclean-gui")
         self.stack = ImageStack()
@@ -96,6 +104,14 @@ class MainWindow(QMainWindow):
         self.view = ImageView()
         self.view.bind_display(self.display)
         self.setCentralWidget(self.view)
+        self.overlay = MaskOverlay()
+        self.view.add_overlay(self.overlay, OVERLAY_Z)
+        self.masks.layersReplaced.connect(self.overlay.bind)
+        self.paint_tool = PaintTool(self.view, self.masks, self)
+        self.demo_loaded = False
+        self._demo_mask_pending = False
+        self.sessions = SessionActions(self)
+        self.mask_actions = MaskActions(self)
         self.files = FileList()
         self.stretch_panel = StretchPanel(self.display)
         self.files_dock = self._dock("Files", self.files, Qt.DockWidgetArea.RightDockWidgetArea)
@@ -119,6 +135,13 @@ class MainWindow(QMainWindow):
         bar.addPermanentWidget(self.status)
 
         self._build_menus()
+        self.layers_panel = LayersPanel(
+            self.masks, self.paint_tool, self.mask_actions.tool_actions, self.mask_actions.actions
+        )
+        self.mask_dock = self._dock("Mask", self.layers_panel, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.resizeDocks([self.mask_dock], [300], Qt.Orientation.Horizontal)
+        self.view_menu.addAction(self.mask_dock.toggleViewAction())
+        self.readout.set_layer_provider(self._layers_under)
         self.stack.connect(self._on_stack_changed)
         self.display.connect(lambda what: self._sync_menus())
         self.view.sigCursor.connect(self.readout.show_at)
@@ -127,6 +150,8 @@ class MainWindow(QMainWindow):
         self.files.headerRequested.connect(self.show_header)
         self.runner.progress.connect(self._on_progress)
         self.runner.busyChanged.connect(self.progress.setVisible)
+        if offer_recovery:
+            QTimer.singleShot(0, self.sessions.offer_recovery)
 
     @property
     def mask_layers(self) -> MaskLayers | None:
@@ -171,14 +196,21 @@ class MainWindow(QMainWindow):
         self.recent_menu = file.addMenu("Open &Recent")
         self._action(file, "Open &demo data", self.open_demo)
         file.addSeparator()
+        self._action(file, "Open &session…", lambda: self.sessions.open(), "Ctrl+Alt+O")
+        self._action(file, "&Save session", lambda: self.sessions.save(), "Ctrl+S")
+        self._action(file, "Save session &as…", self.sessions.save_as, "Ctrl+Shift+S")
+        file.addSeparator()
         self._action(file, "&Header…", self.show_header, "Ctrl+H")
         file.addSeparator()
         self._action(file, "&Quit", self.close, "Ctrl+Q")
         self._fill_recent_menu()
 
+        self.mask_actions.build(bar)  # Edit (undo/redo) and Mask menus
         view = bar.addMenu("&View")
+        self.view_menu = view
         self._action(view, "&Fit to window", self.view.fit, "F")
-        self._action(view, "Zoom &1:1", self.view.one_to_one, "1")
+        # Ctrl+1 as in Photoshop: 1/2/3 choose the mask layer (napari-like)
+        self._action(view, "Zoom &1:1", self.view.one_to_one, "Ctrl+1")
         self._action(view, "Zoom &in", partial(self.view.zoom, 2.0), ["+", "="])
         self._action(view, "Zoom &out", partial(self.view.zoom, 0.5), "-")
         view.addSeparator()
@@ -239,15 +271,21 @@ class MainWindow(QMainWindow):
             on_done=partial(self._on_loaded, replace), on_error=self._on_task_error,
         )
 
-    def open_demo(self) -> None:
-        """Open simulated data (no download)."""
+    def open_demo(self, with_mask: bool = True) -> None:
+        """Open simulated data (no download); ``with_mask`` starts from the library mask."""
         self.runner.submit(
-            "load", _load_demo, on_done=partial(self._on_loaded, True),
+            "load", _load_demo, on_done=partial(self._on_loaded, True, demo=with_mask),
             on_error=self._on_task_error,
         )
+        self._demo_mask_pending = False
 
-    def _on_loaded(self, replace: bool, result: tuple[list, list[str]]) -> None:
+    def _on_loaded(
+        self, replace: bool, result: tuple[list, list[str]], demo: bool | None = None
+    ) -> None:
         products, problems = result
+        if replace and products:
+            self.demo_loaded = demo is not None
+            self._demo_mask_pending = bool(demo)
         accepted, refused = self.stack.accept(products, replace=replace)
         problems = problems + refused
         if accepted:
@@ -319,6 +357,9 @@ class MainWindow(QMainWindow):
         image, stats = result
         if self.stack.set_image(image, generation):
             self.masks.image_changed(image, self.stack.detector)
+            if self._demo_mask_pending:
+                self._demo_mask_pending = False
+                self._load_default_mask()
             self.view.set_image(image, self.stack.detector)
             self.display.set_stats(stats)
             self.readout.set_image(image, self.stack.detector)
@@ -344,6 +385,23 @@ class MainWindow(QMainWindow):
         more = f" (+{len(stack.products) - 1})" if len(stack.products) > 1 else ""
         self.setWindowTitle(f"nsclean-gui — {stack.products[0].path.name}{more}")
 
+    def _load_default_mask(self) -> None:
+        """Start the demo from the library's known-dark mask of its detector and mode."""
+        from app.core.mask_library import default_entry
+
+        product = self.stack.products[0]
+        entry = default_entry(product.detector, str(product.primary_header.get("EXP_TYPE", "")))
+        if entry is not None and self.mask_actions.load_library(entry):
+            self.sessions.mark_clean()
+
+    def _layers_under(self, x: int, y: int) -> str:
+        """Readout text: the mask layers under DMS pixel (x, y)."""
+        layers = self.masks.layers
+        if layers is None:
+            return ""
+        names = ["background" if n == "dark" else n for n in layers.layers_at(y, x)]
+        return "mask " + (", ".join(names) if names else "—")
+
     def _toggle_orientation(self, detector_view: bool) -> None:
         self.view.set_orientation("detector" if detector_view else "dms")
 
@@ -367,5 +425,8 @@ class MainWindow(QMainWindow):
             self.open_files(paths, replace=not self.stack.products)
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        if not self.sessions.confirm_close():
+            event.ignore()
+            return
         self.runner.shutdown()
         super().closeEvent(event)

@@ -1,9 +1,11 @@
 """Owns the window's mask layers and reports their changes as Qt signals.
 
-The layers follow the working image: an image of a new shape or detector gets fresh
-layers (the old undo history belongs to other pixels); a new image of the same shape and
+The layers follow the working image: an image of a new shape or detector gets its own
+layers (the undo history belongs to those pixels); a new image of the same shape and
 detector (another combination, one more file) keeps the painting and only refreshes the
 unusable pixels (NaN in the combined image = no usable frame, DO_NOT_USE included).
+Layers of the last few shape/detector pairs are kept, so opening an NRS2 file after
+painting on NRS1 and going back finds the NRS1 painting again.
 
 Pixel changes are batched per user action: during a brush stroke the model reports every
 mouse move (the overlay needs that), but :attr:`MaskController.maskChanged` fires once
@@ -38,12 +40,19 @@ class MaskController(QObject):
     layersReplaced = pyqtSignal(object)
     styleChanged = pyqtSignal()
 
+    #: How many (shape, detector) layer sets are kept for switching back.
+    KEEP = 4
+
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._layers: MaskLayers | None = None
         self._detector: str | None = None
+        self._kept: dict[tuple[tuple[int, int], str | None], MaskLayers] = {}
         self._pending: Box | None = None
         self._holding = 0
+        #: Counts user edits (pixels changed by tools, imports, undo; new layers from a
+        #: session); autosave compares it. Unusable-pixel refreshes do not count.
+        self.edits = 0
 
     @property
     def layers(self) -> MaskLayers | None:
@@ -56,16 +65,22 @@ class MaskController(QObject):
         return self._detector
 
     def image_changed(self, image: np.ndarray | None, detector: str | None) -> MaskLayers | None:
-        """Follow a new working image; returns the layers (new or kept)."""
+        """Follow a new working image; returns the layers (kept, restored or new)."""
         if image is None:
             return self._layers
         shape = (int(image.shape[0]), int(image.shape[1]))
         unusable = ~np.isfinite(image)
-        if self._layers is not None and self._layers.shape == shape and detector == self._detector:
-            self._layers.set_unusable(unusable)
-            return self._layers
-        self.set_layers(MaskLayers(shape, unusable=unusable), detector)
-        return self._layers
+        layers = self._layers
+        if layers is not None and layers.shape == shape and detector == self._detector:
+            layers.set_unusable(unusable)
+            return layers
+        layers = self._kept.get((shape, detector))
+        if layers is not None:
+            layers.set_unusable(unusable)  # before listening: one report, from set_layers
+        else:
+            layers = MaskLayers(shape, unusable=unusable)
+        self.set_layers(layers, detector)
+        return layers
 
     def set_layers(self, layers: MaskLayers | None, detector: str | None) -> None:
         """Adopt ``layers`` (new image, opened session, recovery)."""
@@ -74,6 +89,11 @@ class MaskController(QObject):
         self._layers, self._detector = layers, detector
         self._pending, self._holding = None, 0
         if layers is not None:
+            key = (layers.shape, detector)
+            self._kept.pop(key, None)
+            self._kept[key] = layers
+            while len(self._kept) > self.KEEP:
+                self._kept.pop(next(iter(self._kept)))
             layers.add_listener(self._on_change)
         self.layersReplaced.emit(layers)
         if layers is not None:
@@ -96,6 +116,8 @@ class MaskController(QObject):
             return
         if change.box is None or self._layers is None:
             return
+        if change.layers != ("unusable",):
+            self.edits += 1
         self._pending = change.box.union(self._pending)
         if not self._holding:
             self._flush()

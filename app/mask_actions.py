@@ -1,0 +1,301 @@
+"""The Mask menu and its shortcuts: tools, layers, undo, import, export and the library.
+
+Every action that changes pixels goes through :class:`~app.core.mask_layers.MaskLayers`,
+so each is one undo item; every file problem becomes one dialog naming the file and
+saying that the layers are unchanged (the core readers check everything before the
+layers are touched, and writers are atomic).
+
+Shortcuts (napari-like; see README "Painting masks"): B brush, E eraser, R rectangle,
+P polygon/lasso, G fill, L row/column band, H pan (or hold Space), [ and ] brush size,
+1/2/3 light/dark/exclude layer, V show/hide the active layer, Ctrl+Z / Ctrl+Shift+Z.
+Zoom 1:1 moved from ``1`` to Ctrl+1 (as in Photoshop) to free the number keys.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+from PyQt6.QtCore import QObject
+from PyQt6.QtGui import QAction, QActionGroup, QKeySequence
+from PyQt6.QtWidgets import QFileDialog, QInputDialog, QMenu, QMenuBar
+
+from app.core.errors import NSCleanError
+from app.core.mask_library import LibraryEntry, library_entries
+from app.core.maskio import inspect_mask, read_mask, write_jwst_mask, write_nsclean_fits, write_png
+
+if TYPE_CHECKING:
+    from app.main_window import MainWindow
+
+TOOL_ITEMS = {  # name: (menu text, shortcut)
+    "brush": ("&Brush", "B"), "eraser": ("&Eraser", "E"), "rectangle": ("&Rectangle", "R"),
+    "polygon": ("&Polygon / lasso", "P"), "fill": ("&Fill", "G"),
+    "band": ("Row/column &band", "L"), "pan": ("Pa&n", "H"),
+}
+LAYER_ITEMS = {"light": ("&Light (signal)", "1"), "dark": ("&Dark (background)", "2"),
+               "exclude": ("E&xclude", "3")}
+IMPORT_MODES = {
+    "replace": "&Replace background…", "add": "&Add to background…",
+    "intersect": "&Intersect with background…",
+}
+MASK_FILTER = "Masks (*.fits *.fits.gz *.fit *.png);;All files (*)"
+EXPORTS = {  # kind: (menu text, dialog filter, default suffix)
+    "nsclean": ("Export &NSClean mask (FITS)…", "NSClean mask (*.fits *.fits.gz)", ".fits"),
+    "jwst": ("Export &JWST pipeline user_mask…", "JWST user_mask (*.fits)", "_user_mask.fits"),
+    "png": ("Export GIMP &PNG…", "PNG picture (*.png)", ".png"),
+}
+
+
+class MaskActions(QObject):
+    """Builds the Edit (undo/redo) and Mask menus of ``window`` and runs their actions."""
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        self.window = window
+        self.masks, self.tool = window.masks, window.paint_tool
+        self.tool_actions: dict[str, QAction] = {}
+        self.layer_actions: dict[str, QAction] = {}
+        self.actions: dict[str, QAction] = {}
+        self.library_menu: QMenu | None = None
+
+    def _new(self, text: str, slot: object, shortcut: str | list[str] | None = None,
+             checkable: bool = False, group: QActionGroup | None = None) -> QAction:
+        action = QAction(text, self.window)
+        if shortcut:
+            keys = [shortcut] if isinstance(shortcut, str) else shortcut
+            action.setShortcuts([QKeySequence(k) for k in keys])
+            action.setToolTip(f"{text.replace('&', '').rstrip('…')} ({keys[0]})")
+        action.setCheckable(checkable)
+        action.triggered.connect(slot)
+        if group is not None:
+            group.addAction(action)
+        return action
+
+    def build(self, bar: QMenuBar) -> None:
+        """Add the Edit and Mask menus to ``bar`` (call once)."""
+        edit = bar.addMenu("&Edit")
+        undo = self._new("&Undo", self.undo, QKeySequence(QKeySequence.StandardKey.Undo).toString())
+        redo = self._new("&Redo", self.redo, ["Ctrl+Shift+Z", "Ctrl+Y"])
+        self.actions.update(undo=undo, redo=redo)
+        edit.addActions([undo, redo])
+
+        menu = bar.addMenu("&Mask")
+        tools = menu.addMenu("&Tool")
+        group = QActionGroup(self)
+        for name, (text, key) in TOOL_ITEMS.items():
+            action = self._new(text, partial(self.tool.set_tool, name), key, True, group)
+            self.tool_actions[name] = action
+            tools.addAction(action)
+        tools.addSeparator()
+        bigger = self._new("Brush &larger", self.tool.grow, "]")
+        smaller = self._new("Brush &smaller", self.tool.shrink, "[")
+        tools.addActions([bigger, smaller])
+        layers = menu.addMenu("&Layer")
+        group = QActionGroup(self)
+        for name, (text, key) in LAYER_ITEMS.items():
+            action = self._new(text, partial(self.tool.set_layer, name), key, True, group)
+            self.layer_actions[name] = action
+            layers.addAction(action)
+        layers.addSeparator()
+        self.actions["toggle"] = self._new("Show/hide active layer", self.toggle_visible, "V")
+        layers.addAction(self.actions["toggle"])
+        menu.addSeparator()
+        imports = menu.addMenu("&Import mask")
+        for how, text in IMPORT_MODES.items():
+            imports.addAction(self._new(text, partial(self.import_mask, how), None))
+        self.library_menu = menu.addMenu("Start from &library")
+        self.library_menu.aboutToShow.connect(self._fill_library)
+        self._fill_library()
+        menu.addSeparator()
+        for kind, (text, _filter, _suffix) in EXPORTS.items():
+            self.actions[f"export_{kind}"] = self._new(text, partial(self.export_mask, kind))
+            menu.addAction(self.actions[f"export_{kind}"])
+        menu.addSeparator()
+        self.actions["computed"] = self._new("Use &computed background", self.use_computed)
+        self.actions["computed"].setToolTip(
+            "Background = everything not light, excluded or unusable (live)"
+        )
+        self.actions["clear"] = self._new("&Clear active layer", self.clear_layer)
+        menu.addActions([self.actions["computed"], self.actions["clear"]])
+        self.mask_menu = menu
+
+        self.tool.toolChanged.connect(lambda name: self.tool_actions[name].setChecked(True))
+        self.tool.layerChanged.connect(lambda name: self.layer_actions[name].setChecked(True))
+        self.tool_actions[self.tool.tool].setChecked(True)
+        self.layer_actions[self.tool.layer].setChecked(True)
+        self.masks.maskChanged.connect(lambda _box: self._sync())
+        self.masks.layersReplaced.connect(lambda _layers: self._sync())
+        self._sync()
+
+    def _sync(self) -> None:
+        layers = self.masks.layers
+        history = layers.history if layers is not None else None
+        undo, redo = self.actions["undo"], self.actions["redo"]
+        undo.setEnabled(bool(history and history.can_undo))
+        redo.setEnabled(bool(history and history.can_redo))
+        undo.setText(f"&Undo {history.undo_label}" if history and history.can_undo else "&Undo")
+        redo.setText(f"&Redo {history.redo_label}" if history and history.can_redo else "&Redo")
+        for name in ("toggle", "computed", "clear", *(f"export_{k}" for k in EXPORTS)):
+            self.actions[name].setEnabled(layers is not None)
+
+    # --- editing ---------------------------------------------------------------------
+    def undo(self) -> None:
+        """Undo the newest stroke, fill, threshold or import."""
+        self.tool.finish()
+        if self.masks.layers is not None:
+            self.masks.layers.undo()
+
+    def redo(self) -> None:
+        """Redo what was undone last."""
+        self.tool.finish()
+        if self.masks.layers is not None:
+            self.masks.layers.redo()
+
+    def toggle_visible(self) -> None:
+        """Show or hide the active layer (V)."""
+        if self.masks.layers is not None:
+            self.masks.layers.toggle_visible(self.tool.layer)
+
+    def use_computed(self) -> None:
+        """Background computed live again from light, exclude and unusable pixels."""
+        if self.masks.layers is not None:
+            self.tool.finish()
+            self.masks.layers.use_computed_dark()
+
+    def clear_layer(self) -> None:
+        """Erase the whole active layer (one undo item)."""
+        if self.masks.layers is not None:
+            self.tool.finish()
+            self.masks.layers.clear(self.tool.layer)
+
+    # --- import ----------------------------------------------------------------------
+    def import_mask(self, how: str = "replace", path: str | Path | None = None) -> bool:
+        """Read a mask file (dialog when ``path`` is None) into the background; True if done.
+
+        JWST ``CubeModel`` masks (one plane per integration) ask which plane to use.
+        """
+        layers = self.masks.layers
+        if layers is None:
+            self.window.show_message("No image", "Open an image before importing a mask.")
+            return False
+        if path is None:
+            start = self.window.settings.value("lastMaskDirectory", "", type=str)
+            path, _ = QFileDialog.getOpenFileName(self.window, "Import mask", start, MASK_FILTER)
+            if not path:
+                return False
+        path = Path(path)
+        try:
+            info = inspect_mask(path)
+            plane = None
+            if info.kind == "jwst-cube" and info.nplanes > 1:
+                plane, ok = QInputDialog.getInt(
+                    self.window, "Choose a plane",
+                    f"{path.name} holds {info.nplanes} masks, one per integration.\n"
+                    "Which one should be imported?", 0, 0, info.nplanes - 1,
+                )
+                if not ok:
+                    return False
+            mask = read_mask(path, plane, shape=layers.shape, border=layers.border).mask
+            return self._apply_import(mask, how, path.name)
+        except NSCleanError as exc:
+            self.window.show_message("Mask not imported", f"{exc}\n\nThe layers are unchanged.")
+            return False
+        finally:
+            self.window.settings.setValue("lastMaskDirectory", str(path.parent))
+
+    def _apply_import(self, mask: np.ndarray, how: str, name: str) -> bool:
+        layers = self.masks.layers
+        if layers is None:
+            return False
+        self.tool.finish()
+        refused = layers.import_background(mask, how)
+        note = f" ({refused:,} of its pixels are border, unusable or excluded)" if refused else ""
+        self.window.statusBar().showMessage(f"Imported {name}{note}", 6000)
+        return True
+
+    def _fill_library(self) -> None:
+        menu = self.library_menu
+        if menu is None:
+            return
+        menu.clear()
+        detector = self.masks.detector
+        entries = sorted(library_entries(), key=lambda e: (e.detector != detector, e.name))
+        for entry in entries:
+            action = menu.addAction(f"{entry.name}  ({entry.detector} {entry.mode})")
+            action.setToolTip(entry.description)
+            action.setEnabled(self.masks.layers is not None and entry.detector == detector)
+            action.triggered.connect(partial(self.load_library, entry))
+        menu.setToolTipsVisible(True)
+
+    def load_library(self, entry: LibraryEntry) -> bool:
+        """Replace the background with a library mask (one undo item)."""
+        layers = self.masks.layers
+        if layers is None:
+            return False
+        try:
+            mask = read_mask(entry.path, shape=layers.shape, border=layers.border).mask
+        except NSCleanError as exc:
+            self.window.show_message("Mask not loaded", f"{exc}\n\nThe layers are unchanged.")
+            return False
+        return self._apply_import(mask, "replace", entry.name)
+
+    # --- export ----------------------------------------------------------------------
+    def export_mask(self, kind: str, path: str | Path | None = None) -> Path | None:
+        """Write the background as ``kind`` (``nsclean``, ``jwst``, ``png``); the path."""
+        layers = self.masks.layers
+        if layers is None:
+            return None
+        text, file_filter, suffix = EXPORTS[kind]
+        if path is None:
+            start = self.window.settings.value("lastMaskDirectory", "", type=str)
+            stem = self._source_stem()
+            default = str(Path(start) / f"{stem}_nsclean_mask{suffix}") if stem else start
+            path, _ = QFileDialog.getSaveFileName(
+                self.window, text.replace("&", "").rstrip("…"), default, file_filter
+            )
+            if not path:
+                return None
+        path = Path(path)
+        self.tool.finish()
+        mask = layers.background()
+        extra = {"NSC_SRC": (self._source_stem()[:60], "image the mask was painted on")}
+        try:
+            if kind == "nsclean":
+                written = write_nsclean_fits(path, mask, extra=extra)
+            elif kind == "jwst":
+                written = write_jwst_mask(path, mask, detector=self.masks.detector, extra=extra)
+            else:
+                written = write_png(path, mask, gray=self._gray_picture(), extra=extra)
+        except (NSCleanError, OSError) as exc:
+            self.window.show_message(
+                "Mask not exported", f"{exc}\n\nNothing was written; the layers are unchanged."
+            )
+            return None
+        self.window.settings.setValue("lastMaskDirectory", str(path.parent))
+        self.window.statusBar().showMessage(f"Wrote {written}", 6000)
+        return written
+
+    def _source_stem(self) -> str:
+        products = self.window.stack.products
+        if not products:
+            return ""
+        name = products[0].path.name
+        for ending in (".fits.gz", ".fits", ".fit", ".fts"):
+            if name.endswith(ending):
+                return name[: -len(ending)]
+        return name
+
+    def _gray_picture(self) -> np.ndarray | None:
+        """The image as shown (current limits and stretch), as gray bytes for the PNG."""
+        image = self.window.view.image
+        layers = self.masks.layers
+        if image is None or layers is None or image.shape != layers.shape:
+            return None
+        lo, hi = self.window.display.levels
+        lut = np.asarray(self.window.display.lut)[:, :3].mean(axis=1)
+        with np.errstate(invalid="ignore"):
+            scaled = np.clip((image - lo) / max(hi - lo, 1e-30), 0.0, 1.0)
+        index = np.nan_to_num(scaled * (len(lut) - 1), nan=0.0).astype(np.intp)
+        return np.round(lut[index]).astype(np.uint8)

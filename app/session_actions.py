@@ -1,0 +1,289 @@
+"""Session files and crash recovery for the main window.
+
+File ▸ Save session / Save session as / Open session write and read one
+``.nsclean-session`` file (:mod:`app.core.session`): the image sources, the painted
+layers, the display stretch, the cleaning parameters and the view. A QTimer calls
+:meth:`~app.core.session.Autosaver.tick` every few seconds; it writes a recovery file at
+most every 30 s while there are unsaved edits. The next start offers recovery files left
+by processes that died; a clean exit deletes its own.
+
+Failures never lose work: a failed save leaves the old file and the layers as they were
+and says why; a session that cannot be read changes nothing.
+
+Other panels store their settings through two hooks: ``cleaning_provider() -> dict``
+(saved) and ``cleaning_consumer(dict)`` (restored); see :meth:`SessionActions.register_cleaning`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PyQt6.QtCore import QObject, QTimer
+from PyQt6.QtGui import QGuiApplication
+from PyQt6.QtWidgets import QFileDialog, QMessageBox
+
+from app.core.errors import NSCleanError
+from app.core.mask_layers import LAYERS, MaskLayers
+from app.core.session import (
+    SESSION_SUFFIX,
+    Autosaver,
+    Session,
+    discard_recovery,
+    find_recoveries,
+    load_session,
+    save_session,
+)
+
+if TYPE_CHECKING:
+    from app.main_window import MainWindow
+
+SESSION_FILTER = f"nsclean-gui sessions (*{SESSION_SUFFIX});;All files (*)"
+TICK_MS = 5_000
+AUTOSAVE_SECONDS = 30.0
+STYLE_NAMES = (*LAYERS, "unusable")
+
+
+class SessionActions(QObject):
+    """Save, open, autosave and recover the work of ``window``."""
+
+    def __init__(self, window: MainWindow, autosave_seconds: float = AUTOSAVE_SECONDS) -> None:
+        super().__init__(window)
+        self.window = window
+        self.path: Path | None = None
+        self._unsaved_marks = 0  # bumped when recovered work must count as unsaved
+        self.cleaning_provider: Callable[[], dict[str, Any]] = dict
+        self.cleaning_consumer: Callable[[dict[str, Any]], None] | None = None
+        self.autosaver = Autosaver(self.build_session, self._revision, interval=autosave_seconds)
+        self.timer = QTimer(self)
+        self.timer.setInterval(TICK_MS)
+        self.timer.timeout.connect(self.autosave)
+        self.timer.start()
+
+    def register_cleaning(
+        self, provider: Callable[[], dict[str, Any]], consumer: Callable[[dict[str, Any]], None]
+    ) -> None:
+        """Let the cleaning panel save (``provider``) and restore (``consumer``) its settings."""
+        self.cleaning_provider, self.cleaning_consumer = provider, consumer
+
+    def _revision(self) -> int:
+        return self.window.masks.edits + self._unsaved_marks
+
+    @property
+    def dirty(self) -> bool:
+        """True when there are mask edits not in a session file."""
+        return self.autosaver.dirty
+
+    # --- building and applying -------------------------------------------------------
+    def build_session(self) -> Session:
+        """The current work as a :class:`Session` (layers copied)."""
+        window = self.window
+        layers = window.masks.layers
+        if layers is None:
+            raise NSCleanError("there is no mask to save: open an image first")
+        view = {
+            "detector": window.masks.detector,
+            "orientation": window.view.orientation,
+            "combine": window.stack.method,
+            "demo": window.demo_loaded,
+            "tool": window.paint_tool.tool,
+            "layer": window.paint_tool.layer,
+            "brush_size": window.paint_tool.size,
+            "styles": {name: {"visible": layers.styles[name].visible,
+                              "opacity": layers.styles[name].opacity} for name in STYLE_NAMES},
+        }
+        sources = [] if window.demo_loaded else [
+            {"path": str(p.path)} for p in window.stack.products
+        ]
+        return Session(
+            layers=layers.snapshot(), sources=sources,
+            stretch=dataclasses.asdict(window.display.settings),
+            cleaning=dict(self.cleaning_provider()), view=view,
+        )
+
+    def apply_session(self, session: Session) -> list[str]:
+        """Adopt ``session``: layers at once, images reloaded in the background.
+
+        Returns notes for the user (missing files, settings that could not be restored).
+        """
+        window, notes = self.window, []
+        view = session.view
+        layers = MaskLayers.from_snapshot(session.layers)
+        for name, style in dict(view.get("styles", {})).items():
+            if name in STYLE_NAMES and isinstance(style, dict):
+                layers.set_style(name, visible=style.get("visible"), opacity=style.get("opacity"))
+        window.paint_tool.finish()
+        window.masks.set_layers(layers, view.get("detector"))  # type: ignore[arg-type]
+        try:
+            stretch = dict(session.stretch)
+            if "manual_levels" in stretch:
+                stretch["manual_levels"] = tuple(stretch["manual_levels"])  # type: ignore[arg-type]
+            window.display.update(**stretch)
+        except (TypeError, ValueError) as exc:
+            notes.append(f"The display settings were not restored ({exc}).")
+        if session.cleaning and self.cleaning_consumer is not None:
+            try:
+                self.cleaning_consumer(dict(session.cleaning))
+            except (NSCleanError, TypeError, ValueError) as exc:
+                notes.append(f"The cleaning settings were not restored ({exc}).")
+        try:
+            window.paint_tool.set_layer(str(view.get("layer", "light")))
+            window.paint_tool.set_size(float(view.get("brush_size", window.paint_tool.size)))
+        except (TypeError, ValueError):
+            pass
+        if view.get("combine") in ("mean", "median", "clipped"):
+            window.stack.set_method(str(view["combine"]))
+        orientation = view.get("orientation")
+        if orientation in ("dms", "detector"):
+            window.detector_action.setChecked(orientation == "detector")
+            window.view.set_orientation(str(orientation))
+        if view.get("demo"):
+            window.open_demo(with_mask=False)
+        else:
+            paths = [Path(str(s["path"])) for s in session.sources if "path" in s]
+            found = [p for p in paths if p.is_file()]
+            missing = [str(p) for p in paths if not p.is_file()]
+            if missing:
+                notes.append(
+                    "These image files were not found, so they are not shown (the mask "
+                    "layers are loaded; open the images again to see them):\n"
+                    + "\n".join(missing)
+                )
+            if found:
+                window.open_files(found, replace=True)
+        return notes
+
+    # --- file actions ----------------------------------------------------------------
+    def save(self, path: str | Path | None = None) -> bool:
+        """Save to ``path``, else the current session file, else ask; True when saved."""
+        target = Path(path) if path is not None else self.path
+        if target is None:
+            return self.save_as()
+        return self._save_to(target)
+
+    def save_as(self) -> bool:
+        """Ask for a file name and save there."""
+        start = str(self.path or self.window.settings.value("lastDirectory", "", type=str))
+        path, _ = QFileDialog.getSaveFileName(self.window, "Save session", start, SESSION_FILTER)
+        if not path:
+            return False
+        if not path.endswith(SESSION_SUFFIX):
+            path += SESSION_SUFFIX
+        return self._save_to(Path(path))
+
+    def _save_to(self, target: Path) -> bool:
+        self.window.paint_tool.finish()
+        try:
+            written = save_session(target, self.build_session())
+        except NSCleanError as exc:
+            self.window.show_message(
+                "Session not saved", f"{exc}\n\nYour work is still open and nothing was lost."
+            )
+            return False
+        self.path = written
+        self.mark_clean()
+        self.window.statusBar().showMessage(f"Saved session {written}", 6000)
+        return True
+
+    def open(self, path: str | Path | None = None) -> bool:
+        """Open a session file (dialog when ``path`` is None); True when opened."""
+        if path is None:
+            start = self.window.settings.value("lastDirectory", "", type=str)
+            path, _ = QFileDialog.getOpenFileName(
+                self.window, "Open session", start, SESSION_FILTER
+            )
+            if not path:
+                return False
+        try:
+            session = load_session(path)
+        except NSCleanError as exc:
+            self.window.show_message("Session not opened", f"{exc}\n\nNothing was changed.")
+            return False
+        notes = self.apply_session(session)
+        self.path = Path(path)
+        self.mark_clean()
+        if notes:
+            self.window.show_message("Session opened with notes", "\n\n".join(notes))
+        return True
+
+    # --- autosave and recovery -------------------------------------------------------
+    def mark_clean(self) -> None:
+        """The current mask needs no saving (for example the demo's starting mask)."""
+        with contextlib.suppress(NSCleanError):
+            self.autosaver.saved()
+
+    def autosave(self) -> Path | None:
+        """Timer slot: write the recovery file when due (never mid-stroke)."""
+        if self.window.masks.layers is None or self.window.paint_tool.busy:
+            return None
+        return self.autosaver.tick()
+
+    def offer_recovery(self) -> bool:
+        """At start: offer work left by a process that died; True if it was recovered."""
+        found = find_recoveries()
+        if not found:
+            return False
+        answer = self.ask_recovery(found[0], len(found))
+        if answer == "later":
+            return False
+        recovered = False
+        if answer == "recover":
+            try:
+                session = load_session(found[0])
+            except NSCleanError as exc:
+                self.window.show_message("Recovery failed", str(exc))
+                return False
+            notes = self.apply_session(session)
+            self._unsaved_marks += 1  # recovered work is unsaved until the user saves it
+            self.autosaver.tick(force=True)  # now it is safe in this process's recovery file
+            if notes:
+                self.window.show_message("Recovered with notes", "\n\n".join(notes))
+            recovered = True
+        for path in found:
+            with contextlib.suppress(NSCleanError):
+                discard_recovery(path)
+        return recovered
+
+    def ask_recovery(self, newest: Path, count: int) -> str:
+        """``"recover"``, ``"discard"`` or ``"later"`` (a dialog; tests replace it)."""
+        box = QMessageBox(self.window)
+        box.setIcon(QMessageBox.Icon.Question)
+        box.setWindowTitle("Recover unsaved mask work?")
+        more = f" ({count - 1} older one(s) too)" if count > 1 else ""
+        box.setText(
+            "nsclean-gui did not exit cleanly last time. Recover the mask work that was "
+            f"autosaved?\n\n{newest}{more}"
+        )
+        recover = box.addButton("Recover", QMessageBox.ButtonRole.AcceptRole)
+        discard = box.addButton("Discard", QMessageBox.ButtonRole.DestructiveRole)
+        box.addButton("Not now", QMessageBox.ButtonRole.RejectRole)
+        box.exec()
+        clicked = box.clickedButton()
+        return "recover" if clicked is recover else "discard" if clicked is discard else "later"
+
+    def confirm_close(self) -> bool:
+        """Before the window closes: offer to save unsaved edits; False keeps it open."""
+        if self.dirty:
+            choice = self.ask_save()
+            if choice == "cancel" or (choice == "save" and not self.save()):
+                return False
+        self.timer.stop()
+        with contextlib.suppress(NSCleanError):
+            self.autosaver.close()
+        return True
+
+    def ask_save(self) -> str:
+        """``"save"``, ``"discard"`` or ``"cancel"`` (a dialog; tests replace it)."""
+        if QGuiApplication.platformName() in ("offscreen", "minimal"):
+            return "discard"  # no one to ask (tests, scripted screenshots)
+        answer = QMessageBox.question(
+            self.window, "Unsaved mask",
+            "The mask has changes that are not saved in a session. Save them?",
+            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
+            | QMessageBox.StandardButton.Cancel,
+        )
+        return {QMessageBox.StandardButton.Save: "save",
+                QMessageBox.StandardButton.Discard: "discard"}.get(answer, "cancel")

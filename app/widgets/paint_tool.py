@@ -1,0 +1,431 @@
+"""Mouse and keyboard painting on the image view: turns events into :class:`MaskLayers` calls.
+
+The tool watches the view's viewport with an event filter. With a paint tool active,
+left-button events paint and are not passed on, so they never pan; the wheel still zooms,
+the middle button pans, the right button still sets contrast/bias, and holding Space (as
+in napari) or choosing the pan tool lets left-drags pan again.
+
+Tools: ``brush`` and ``eraser`` (round, size = diameter in pixels; a stroke is one undo
+item, Shift-drag paints a straight line, Shift-click joins the previous stroke's end),
+``rectangle``, ``polygon`` (click corners; double-click, Enter or a click on the first
+corner closes it; a drag draws a freehand lasso), ``fill`` (flood fill of the clicked
+region), ``band`` (drag across rows or columns to mark whole rows or columns: the drag's
+longer direction picks which) and ``pan``. Ctrl or Alt with any tool erases instead.
+
+Coordinates: the view reports DMS positions where pixel ``i`` spans ``[i, i+1)``; the
+model puts pixel centres at integers, hence the ``- 0.5`` in :meth:`PaintTool._model_point`.
+"""
+
+from __future__ import annotations
+
+import math
+
+from PyQt6.QtCore import QEvent, QObject, QPointF, QRectF, Qt, pyqtSignal
+from PyQt6.QtGui import QBrush, QColor, QKeyEvent, QMouseEvent, QPainterPath, QPen
+from PyQt6.QtWidgets import QGraphicsEllipseItem, QGraphicsPathItem
+
+from app.core.mask_layers import LAYERS, MaskLayers
+from app.mask_controller import MaskController
+from app.widgets.image_view import ImageView
+
+TOOLS = ("brush", "eraser", "rectangle", "polygon", "fill", "band", "pan")
+MIN_SIZE, MAX_SIZE = 1.0, 400.0
+#: A click this close (screen pixels) to the first polygon corner closes the polygon.
+CLOSE_DISTANCE = 8.0
+#: A polygon-tool press that moves this far (screen pixels) becomes a freehand lasso.
+LASSO_START = 4.0
+PREVIEW_Z = 20.0
+_ERASE_MODIFIERS = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier
+
+
+class PaintTool(QObject):
+    """Paints on the layers of a :class:`MaskController` through an :class:`ImageView`.
+
+    Signals
+    -------
+    toolChanged(str), layerChanged(str), sizeChanged(float)
+        The active tool, active layer or brush size changed.
+    hint(str)
+        A short instruction for the status bar (empty to clear).
+    """
+
+    toolChanged = pyqtSignal(str)
+    layerChanged = pyqtSignal(str)
+    sizeChanged = pyqtSignal(float)
+    hint = pyqtSignal(str)
+
+    def __init__(self, view: ImageView, masks: MaskController, parent: QObject | None = None):
+        super().__init__(parent)
+        self.view, self.masks = view, masks
+        self._tool, self._layer, self._size = "brush", "light", 15.0
+        self._space = False
+        self._drag: str | None = None  # "stroke", "line", "rectangle", "band", "lasso"
+        self._press: QPointF | None = None  # DMS position of the press
+        self._erase = False
+        self._last_stroke_end: tuple[float, float] | None = None
+        self._vertices: list[QPointF] = []
+        self._lasso_new = False
+        self._cursor = QGraphicsEllipseItem()
+        self._cursor.setPen(_cosmetic_pen(QColor(255, 255, 255, 230)))
+        self._cursor.setVisible(False)
+        self._preview = QGraphicsPathItem()
+        self._preview.setVisible(False)
+        view.add_overlay(self._cursor, PREVIEW_Z + 1)
+        view.add_overlay(self._preview, PREVIEW_Z)
+        view.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        view.viewport().installEventFilter(self)
+        view.installEventFilter(self)
+
+    # --- state -----------------------------------------------------------------------
+    @property
+    def tool(self) -> str:
+        """The active tool (one of :data:`TOOLS`)."""
+        return self._tool
+
+    @property
+    def layer(self) -> str:
+        """The layer painted on: ``"light"``, ``"dark"`` or ``"exclude"``."""
+        return self._layer
+
+    @property
+    def size(self) -> float:
+        """Brush diameter in image pixels."""
+        return self._size
+
+    @property
+    def busy(self) -> bool:
+        """True while a stroke, drag or polygon is in progress."""
+        return self._drag is not None or bool(self._vertices)
+
+    def set_tool(self, tool: str) -> None:
+        """Switch tools (an unfinished polygon or drag is dropped)."""
+        if tool not in TOOLS:
+            raise ValueError(f"unknown tool {tool!r}; expected one of {', '.join(TOOLS)}")
+        self.cancel()
+        if tool != self._tool:
+            self._tool = tool
+            self.toolChanged.emit(tool)
+        self._cursor.setVisible(False)
+        self.hint.emit(_HINTS[tool])
+
+    def set_layer(self, layer: str) -> None:
+        """Paint on ``layer`` from now on."""
+        if layer not in LAYERS:
+            raise ValueError(f"unknown layer {layer!r}")
+        if layer != self._layer:
+            self.finish()
+            self._layer = layer
+            self.layerChanged.emit(layer)
+
+    def set_size(self, size: float) -> None:
+        """Brush diameter in pixels (clamped to 1–400)."""
+        size = min(max(float(size), MIN_SIZE), MAX_SIZE)
+        if size != self._size:
+            self._size = size
+            self._update_cursor_radius()
+            self.sizeChanged.emit(size)
+
+    def grow(self, factor: float = 1.25) -> None:
+        """Bigger brush (the ``]`` key): ×``factor``, at least one pixel more."""
+        self.set_size(max(self._size * factor, self._size + 1))
+
+    def shrink(self, factor: float = 1.25) -> None:
+        """Smaller brush (the ``[`` key)."""
+        self.set_size(min(self._size / factor, self._size - 1))
+
+    # --- finishing -------------------------------------------------------------------
+    def finish(self) -> None:
+        """End a stroke in progress (before undo, a layer switch, a menu action)."""
+        if self._drag == "stroke":
+            layers = self.masks.layers
+            if layers is not None:
+                layers.end_stroke()
+            self.masks.release()
+        self._drag = None
+        self._press = None
+
+    def cancel(self) -> None:
+        """Finish any stroke and drop an unfinished shape (Escape)."""
+        self.finish()
+        self._vertices.clear()
+        self._preview.setVisible(False)
+        self.hint.emit("")
+
+    # --- events ----------------------------------------------------------------------
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+        kind = event.type()
+        if obj is self.view:
+            if kind in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease):
+                return self._key(event, kind == QEvent.Type.KeyPress)  # type: ignore[arg-type]
+            if kind == QEvent.Type.FocusOut:
+                self._space = False
+            return False
+        if kind == QEvent.Type.MouseButtonPress:
+            return self._on_press(event)  # type: ignore[arg-type]
+        if kind == QEvent.Type.MouseButtonDblClick:
+            return self._on_double_click(event)  # type: ignore[arg-type]
+        if kind == QEvent.Type.MouseMove:
+            return self._on_move(event)  # type: ignore[arg-type]
+        if kind == QEvent.Type.MouseButtonRelease:
+            return self._on_release(event)  # type: ignore[arg-type]
+        if kind == QEvent.Type.Leave:
+            self._cursor.setVisible(False)
+        return False
+
+    def _paints(self, event: QMouseEvent) -> bool:
+        return (
+            event.button() == Qt.MouseButton.LeftButton and self._tool != "pan"
+            and not self._space and self.masks.layers is not None
+        )
+
+    def _dms(self, event: QMouseEvent) -> QPointF:
+        return self.view.dms_from_scene(self.view.mapToScene(event.position().toPoint()))
+
+    @property
+    def _layers(self) -> MaskLayers:
+        layers = self.masks.layers
+        if layers is None:  # the handlers run only with layers (see _paints)
+            raise RuntimeError("no mask layers")
+        return layers
+
+    @staticmethod
+    def _model_point(p: QPointF) -> tuple[float, float]:
+        return p.y() - 0.5, p.x() - 0.5
+
+    def _on_press(self, event: QMouseEvent) -> bool:
+        if not self._paints(event):
+            return False
+        self.view.setFocus()
+        self.finish()
+        pos = self._dms(event)
+        self._erase = bool(event.modifiers() & _ERASE_MODIFIERS) != (self._tool == "eraser")
+        self._press = pos
+        shift = bool(event.modifiers() & Qt.KeyboardModifier.ShiftModifier)
+        if self._tool in ("brush", "eraser"):
+            if shift:
+                self._drag = "line"
+                self._show_line(pos, pos)
+            else:
+                self._begin_stroke(pos)
+        elif self._tool in ("rectangle", "band"):
+            self._drag = self._tool
+            self._show_drag(pos, pos)
+        elif self._tool == "polygon":
+            self._lasso_new = not self._vertices
+            self._drag = "vertex"
+            self._polygon_click(pos)
+        elif self._tool == "fill":
+            y, x = self._model_point(pos)
+            self._layers.fill(self._layer, y, x, not self._erase)
+        return True
+
+    def _on_double_click(self, event: QMouseEvent) -> bool:
+        if not self._paints(event):
+            return False
+        if self._tool == "polygon":
+            self._commit_polygon()
+            return True
+        if self._tool in ("brush", "eraser"):
+            return self._on_press(event)
+        return True  # a second fill/rectangle would only repeat the first
+
+    def _on_move(self, event: QMouseEvent) -> bool:
+        if self.masks.layers is None:
+            return False
+        pos = self._dms(event)
+        self._move_cursor(pos)
+        if self._drag is None:
+            if self._vertices:
+                self._show_polygon(pos)
+            return False
+        self.view.sigCursor.emit(pos.x(), pos.y())  # the scene does not see consumed moves
+        if self._drag == "stroke":
+            self._layers.stroke_to(*self._model_point(pos))
+        elif self._drag == "line":
+            self._show_line(self._line_start(pos, self._press or pos), pos)
+        elif self._drag in ("rectangle", "band"):
+            self._show_drag(self._press or pos, pos)
+        elif self._drag in ("vertex", "lasso") and self._vertices:
+            # a drag (not a shaky click) draws freehand: a new lasso, or more outline
+            px = self.view.view.viewPixelSize()[0]
+            if self._drag == "vertex" and _far(self._press or pos, pos, LASSO_START * px):
+                self._drag = "lasso"
+            if self._drag == "lasso" and _far(self._vertices[-1], pos, max(px, 0.5)):
+                self._vertices.append(pos)
+            self._show_polygon(None if self._drag == "lasso" else pos)
+        return True
+
+    def _on_release(self, event: QMouseEvent) -> bool:
+        if event.button() != Qt.MouseButton.LeftButton or self._drag is None:
+            return False
+        layers, pos, drag = self._layers, self._dms(event), self._drag
+        start = self._press or pos
+        end = self._model_point(pos)
+        if drag == "stroke":
+            layers.stroke_to(*end)
+            self._last_stroke_end = end
+            self.finish()
+            return True
+        self._drag = self._press = None
+        value = not self._erase
+        if drag == "line":
+            p0 = self._model_point(self._line_start(pos, start))
+            layers.line(self._layer, p0, end, self._size / 2, value)
+            self._last_stroke_end = end
+        elif drag == "rectangle":
+            layers.rectangle(self._layer, self._model_point(start), end, value)
+        elif drag == "band":
+            axis, lo, stop = _band(start, pos)
+            layers.band(self._layer, lo, stop - 1, axis, value)  # first and last index
+        elif drag == "lasso" and self._lasso_new and len(self._vertices) >= 3:
+            self._commit_polygon()
+            return True
+        if drag not in ("vertex", "lasso"):
+            self._preview.setVisible(False)
+        return True
+
+    def _key(self, event: QKeyEvent, pressed: bool) -> bool:
+        key = event.key()
+        if key == Qt.Key.Key_Space:
+            if not event.isAutoRepeat():
+                self._space = pressed
+            return True
+        if not pressed:
+            return False
+        if key == Qt.Key.Key_Escape and self.busy:
+            self.cancel()
+            return True
+        if self._vertices and key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            self._commit_polygon()
+            return True
+        if self._vertices and key == Qt.Key.Key_Backspace:
+            self._vertices.pop()
+            self._show_polygon(None)
+            return True
+        return False
+
+    # --- tool steps ------------------------------------------------------------------
+    def _begin_stroke(self, pos: QPointF) -> None:
+        layers = self._layers
+        self.masks.hold()  # one maskChanged per stroke
+        layers.begin_stroke(self._layer, self._size / 2, not self._erase)
+        self._drag = "stroke"
+        layers.stroke_to(*self._model_point(pos))
+
+    def _line_start(self, pos: QPointF, press: QPointF) -> QPointF:
+        """Shift-drag starts at the press; a Shift-click joins the last stroke's end."""
+        if self._last_stroke_end is not None and not _far(press, pos, 1.0):
+            y, x = self._last_stroke_end
+            return QPointF(x + 0.5, y + 0.5)
+        return press
+
+    def _polygon_click(self, pos: QPointF) -> None:
+        if len(self._vertices) >= 3:
+            tolerance = CLOSE_DISTANCE * self.view.view.viewPixelSize()[0]
+            if not _far(self._vertices[0], pos, tolerance):
+                self._drag = None
+                self._commit_polygon()
+                return
+        self._vertices.append(pos)
+        self._show_polygon(pos)
+        self.hint.emit(_HINTS["polygon"])
+
+    def _commit_polygon(self) -> None:
+        vertices, self._vertices = self._vertices, []
+        self._drag = None
+        self._preview.setVisible(False)
+        if len(vertices) >= 3 and self.masks.layers is not None:
+            points = [self._model_point(v) for v in vertices]
+            self.masks.layers.polygon(self._layer, points, not self._erase)
+
+    # --- previews --------------------------------------------------------------------
+    def _style_preview(self, filled: bool) -> None:
+        layers = self.masks.layers
+        rgb = layers.styles[self._layer].color if layers is not None else (255, 255, 255)
+        self._preview.setPen(_cosmetic_pen(QColor(255, 255, 255, 220), dashed=True))
+        fill = QColor(*rgb, 90) if filled else QColor(0, 0, 0, 0)
+        self._preview.setBrush(QBrush(fill))
+
+    def _show_drag(self, p0: QPointF, p1: QPointF) -> None:
+        path = QPainterPath()
+        if self._drag == "band":
+            axis, lo, hi = _band(p0, p1)
+            ny, nx = self._layers.shape
+            rect = QRectF(0, lo, nx, hi - lo) if axis == 0 else QRectF(lo, 0, hi - lo, ny)
+        else:
+            x0, x1 = sorted((math.floor(p0.x()), math.floor(p1.x())))
+            y0, y1 = sorted((math.floor(p0.y()), math.floor(p1.y())))
+            rect = QRectF(x0, y0, x1 + 1 - x0, y1 + 1 - y0)
+        path.addRect(rect)
+        self._style_preview(True)
+        self._preview.setPath(path)
+        self._preview.setVisible(True)
+
+    def _show_line(self, p0: QPointF, p1: QPointF) -> None:
+        path = QPainterPath(p0)
+        path.lineTo(p1)
+        layers = self.masks.layers
+        rgb = layers.styles[self._layer].color if layers is not None else (255, 255, 255)
+        pen = QPen(QColor(*rgb, 140), max(self._size, 1.0))
+        pen.setCapStyle(Qt.PenCapStyle.RoundCap)
+        self._preview.setPen(pen)
+        self._preview.setBrush(QBrush(QColor(0, 0, 0, 0)))
+        self._preview.setPath(path)
+        self._preview.setVisible(True)
+
+    def _show_polygon(self, hover: QPointF | None) -> None:
+        if not self._vertices:
+            self._preview.setVisible(False)
+            return
+        path = QPainterPath(self._vertices[0])
+        for v in self._vertices[1:] + ([hover] if hover is not None else []):
+            path.lineTo(v)
+        path.closeSubpath()
+        self._style_preview(True)
+        self._preview.setPath(path)
+        self._preview.setVisible(True)
+
+    def _move_cursor(self, pos: QPointF) -> None:
+        show = self._tool in ("brush", "eraser") and not self._space
+        self._cursor.setVisible(show)
+        if show:
+            self._cursor.setPos(pos)
+            self._update_cursor_radius()
+
+    def _update_cursor_radius(self) -> None:
+        r = self._size / 2
+        self._cursor.setRect(QRectF(-r, -r, 2 * r, 2 * r))
+
+
+def _cosmetic_pen(color: QColor, dashed: bool = False) -> QPen:
+    pen = QPen(color, 0)  # width 0: one screen pixel whatever the zoom
+    pen.setCosmetic(True)
+    if dashed:
+        pen.setStyle(Qt.PenStyle.DashLine)
+    return pen
+
+
+def _far(a: QPointF, b: QPointF, distance: float) -> bool:
+    return math.hypot(a.x() - b.x(), a.y() - b.y()) > distance
+
+
+def _band(p0: QPointF, p1: QPointF) -> tuple[int, int, int]:
+    """(axis, first, stop) of a band drag in whole pixels: rows if the drag is mostly
+    vertical in DMS (it crosses rows), else columns."""
+    if abs(p1.y() - p0.y()) >= abs(p1.x() - p0.x()):
+        lo, hi = sorted((math.floor(p0.y()), math.floor(p1.y())))
+        return 0, lo, hi + 1
+    lo, hi = sorted((math.floor(p0.x()), math.floor(p1.x())))
+    return 1, lo, hi + 1
+
+
+_HINTS = {
+    "brush": "Brush: drag to paint; Shift-drag for a straight line; Ctrl erases; [ ] size",
+    "eraser": "Eraser: drag to erase; Shift-drag for a straight line; [ ] size",
+    "rectangle": "Rectangle: drag a box; Ctrl erases",
+    "polygon": "Polygon: click corners, double-click or Enter to close, Esc to cancel; "
+    "drag for a lasso",
+    "fill": "Fill: click a region to fill it; Ctrl erases",
+    "band": "Band: drag across rows or columns to mark them whole; Ctrl erases",
+    "pan": "Pan: drag to move, wheel to zoom",
+}
