@@ -1,0 +1,205 @@
+"""The incremental preview cleaner against from-scratch cleaning with the same mask."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from app.core.clean import CleanParams, clean
+from app.core.errors import MaskError
+from app.core.fourier import LineFitter
+from app.core.paint import Box
+from app.core.preview import (
+    IncrementalCleaner,
+    background_profile,
+    buff_reach,
+    preview_curves,
+)
+
+N = 2048
+
+
+@pytest.fixture(scope="module")
+def scene():
+    """Banded noise with a bright trace, a NaN, and a mask that avoids the trace."""
+    rng = np.random.default_rng(7)
+    image = rng.normal(0.3, 0.05, (N, N)).astype(np.float32)
+    y = np.arange(N)[:, None] / N
+    for k in (1, 3):
+        image += (rng.normal(0, 0.02, N)[None, :]
+                  * np.sin(2 * np.pi * (k * y + rng.uniform(0, 1, N)[None, :]))
+                  ).astype(np.float32)
+    image += rng.normal(0, 0.01, N)[None, :].astype(np.float32)  # per-line offsets
+    image[900:1000, :] += 5.0
+    image[rng.integers(0, N, 200), rng.integers(0, N, 200)] += 3.0  # outliers
+    image[50, 60] = np.nan
+    mask = np.ones((N, N), dtype=bool)
+    mask[880:1020, :] = False
+    return image, mask
+
+
+def tolerance(image: np.ndarray) -> float:
+    """A few float32 steps of the largest value: 'equal to float32 precision'."""
+    return 4 * float(np.finfo(np.float32).eps) * float(np.nanmax(np.abs(image)))
+
+
+def assert_matches_clean(result, image, mask, detector, params=None) -> None:
+    reference = clean(image, mask, detector, (params or CleanParams()).method, params=params)
+    tol = tolerance(image)
+    np.testing.assert_allclose(result.cleaned, reference.cleaned, rtol=0, atol=tol)
+    np.testing.assert_allclose(result.model, reference.model, rtol=0, atol=tol)
+    np.testing.assert_array_equal(result.diagnostics.samples_per_line,
+                                  reference.diagnostics.samples_per_line)
+    np.testing.assert_array_equal(result.diagnostics.unfit_lines,
+                                  reference.diagnostics.unfit_lines)
+    assert result.diagnostics.background_level == pytest.approx(
+        reference.diagnostics.background_level, abs=1e-7)
+
+
+def changed_columns(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    same = (a == b) | (np.isnan(a) & np.isnan(b))
+    return np.flatnonzero(~same.all(axis=0))
+
+
+def stroke(mask: np.ndarray, y0: int, y1: int, x0: int, x1: int) -> Box:
+    mask[y0:y1, x0:x1] = False
+    return Box(y0, y1, x0, x1)
+
+
+def test_strokes_refit_only_their_lines_and_equal_a_clean_from_scratch(
+        scene, monkeypatch) -> None:
+    image, mask0 = scene
+    cleaner = IncrementalCleaner(image, "NRS2")
+    first = cleaner.update(mask0)
+    assert first.full
+    solved: list[int] = []
+    original = LineFitter.solve
+
+    def spy(self, data, weights, columns):
+        solved.append(len(columns))
+        return original(self, data, weights, columns)
+
+    monkeypatch.setattr(LineFitter, "solve", spy)
+    mask = mask0.copy()
+    # every other row of 40 lines: enough to move the background median, while the
+    # lines keep samples all along (a fit over part of a line is ill-conditioned and
+    # then agrees with a batch fit only to ~1e-5 relative)
+    mask[::2, 300:340] = False
+    result = cleaner.update(mask, Box(0, N, 290, 350))  # a loose box: only real changes count
+    assert solved == [40] and not result.full
+    np.testing.assert_array_equal(result.refit_columns, np.arange(300, 340))
+    # lines far from the stroke are not refit: they move by the level change only
+    assert result.level_shift != 0.0
+    far = np.r_[40:250, 400:2000]
+    diff = (result.cleaned - first.cleaned)[:, far].astype(np.float64)
+    np.testing.assert_allclose(diff[np.isfinite(diff)], result.level_shift,
+                               atol=tolerance(image))
+    # strokes next to the reference border and across the circular seam of buffing
+    for x0 in (5, 2036):
+        result = cleaner.update(mask, stroke(mask, 300, 700, x0, x0 + 12))
+        np.testing.assert_array_equal(result.refit_columns, np.arange(x0, min(x0 + 12, N - 4)))
+    assert_matches_clean(result, image, mask, "NRS2")
+    np.testing.assert_array_equal(result.residual, image - result.cleaned)
+
+
+def test_a_stroke_changes_exactly_the_touched_lines_and_buffing_reach(scene) -> None:
+    image, mask0 = scene
+    params = CleanParams(background="none", buff=False)  # no level, no neighbours
+    cleaner = IncrementalCleaner(image, "NRS1", params)
+    before = cleaner.update(mask0)
+    mask = mask0.copy()
+    after = cleaner.update(mask, stroke(mask, 1200, 1400, 700, 716))
+    np.testing.assert_array_equal(changed_columns(before.cleaned, after.cleaned),
+                                  np.arange(700, 716))
+    params = replace(params, buff=True)
+    before = cleaner.update(mask, params=params)
+    after = cleaner.update(mask, stroke(mask, 100, 200, 1700, 1716))
+    changed = changed_columns(before.cleaned, after.cleaned)
+    reach = buff_reach(params)
+    assert set(range(1700, 1716)) <= set(changed) <= set(range(1700 - reach, 1716 + reach))
+    assert_matches_clean(after, image, mask, "NRS1", params)
+
+
+def test_parameter_change_recomputes_from_scratch(scene) -> None:
+    image, mask = scene
+    cleaner = IncrementalCleaner(image, "NRS1")
+    cleaner.update(mask)
+    params = CleanParams(fc=1 / 128, buff_sigma=3.0, sigrej=2.5, weight_sigma=20.0)
+    result = cleaner.update(mask, params=params)
+    assert result.full and result.params == params
+    assert_matches_clean(result, image, mask, "NRS1", params)
+    same = cleaner.update(mask, params=params)  # nothing changed: nothing refit
+    assert not same.full and same.refit_columns.size == 0
+    assert same.cleaned is result.cleaned
+
+
+def test_median_and_legacy_recompute_fully_and_match(scene) -> None:
+    image, mask0 = scene
+    mask = mask0.copy()
+    cleaner = IncrementalCleaner(image, "NRS1")
+    for params in (CleanParams(method="median"), CleanParams(legacy_kernels=True)):
+        cleaner.update(mask, params=params)
+        result = cleaner.update(mask, stroke(mask, 10, 500, 40, 60))
+        assert result.full
+        assert_matches_clean(result, image, mask, "NRS1", params)
+
+
+def test_subarray_recomputes_fully_and_matches() -> None:
+    rng = np.random.default_rng(3)
+    image = rng.normal(0.0, 1.0, (16, 300)).astype(np.float32)
+    mask = np.ones(image.shape, dtype=bool)
+    mask[6:9, :] = False
+    cleaner = IncrementalCleaner(image, "NRS1")
+    cleaner.update(mask)
+    result = cleaner.update(mask, stroke(mask, 0, 5, 100, 200))
+    assert result.full and result.diagnostics.method == "fft-subarray"
+    assert_matches_clean(result, image, mask, "NRS1")
+
+
+def test_lines_without_background_are_reported_and_an_empty_mask_keeps_the_state(
+        scene) -> None:
+    image, mask0 = scene
+    cleaner = IncrementalCleaner(image, "NRS1")
+    cleaner.update(mask0)
+    mask = mask0.copy()
+    mask[:, 1500:1510] = False
+    mask[:2040, 1510] = False  # 4 samples left, fewer than the fit needs
+    result = cleaner.update(mask, Box(0, N, 1500, 1511))
+    np.testing.assert_array_equal(result.diagnostics.unfit_lines, np.arange(1500, 1511))
+    assert (result.diagnostics.samples_per_line[1500:1511] <= 4).all()
+    # unfit lines have no model of their own: only what buffing brings from neighbours
+    assert np.abs(result.model[:, 1505]).max() < 0.01 * np.abs(result.model).max()
+    with pytest.raises(MaskError, match="no usable background"):
+        cleaner.update(np.zeros_like(mask))
+    assert cleaner.result is result
+    later = cleaner.update(mask, stroke(mask, 10, 20, 30, 40))
+    assert not later.full
+    assert_matches_clean(later, image, mask, "NRS1")
+
+
+def test_background_profile_matches_a_loop() -> None:
+    rng = np.random.default_rng(5)
+    image = rng.normal(size=(30, 20)).astype(np.float32)
+    image[3, 4] = np.nan
+    usable = rng.random((30, 20)) > 0.4
+    usable[7] = False
+    rows = background_profile(image, usable, "rows")
+    cols = background_profile(image, usable, "columns")
+    for y in range(30):
+        values = [image[y, x] for x in range(20) if usable[y, x] and np.isfinite(image[y, x])]
+        assert (np.isnan(rows[y]) if not values else rows[y] == pytest.approx(np.mean(values)))
+    for x in range(20):
+        values = [image[y, x] for y in range(30) if usable[y, x] and np.isfinite(image[y, x])]
+        assert cols[x] == pytest.approx(np.mean(values))
+
+
+def test_curves_show_less_banding_after_cleaning(scene) -> None:
+    image, mask = scene
+    # the synthetic offsets are independent per line, which buffing would smooth away
+    result = IncrementalCleaner(image, "NRS1", CleanParams(buff=False)).update(mask)
+    curves = preview_curves(result, axis="columns")
+    assert np.nanstd(curves.profile_after) < 0.5 * np.nanstd(curves.profile_before)
+    low = curves.frequency_hz < 500  # the banding lives at the lowest frequencies
+    assert curves.spectrum_after[low].mean() < 0.5 * curves.spectrum_before[low].mean()
