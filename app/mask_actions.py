@@ -13,6 +13,7 @@ Zoom 1:1 moved from ``1`` to Ctrl+1 (as in Photoshop) to free the number keys.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -60,7 +61,7 @@ class MaskActions(QObject):
         self.actions: dict[str, QAction] = {}
         self.library_menu: QMenu | None = None
 
-    def _new(self, text: str, slot: object, shortcut: str | list[str] | None = None,
+    def _new(self, text: str, slot: Callable[[], object], shortcut: str | list[str] | None = None,
              checkable: bool = False, group: QActionGroup | None = None) -> QAction:
         action = QAction(text, self.window)
         if shortcut:
@@ -68,7 +69,7 @@ class MaskActions(QObject):
             action.setShortcuts([QKeySequence(k) for k in keys])
             action.setToolTip(f"{text.replace('&', '').rstrip('…')} ({keys[0]})")
         action.setCheckable(checkable)
-        action.triggered.connect(slot)
+        action.triggered.connect(lambda _checked=False: slot())  # drop the checked flag
         if group is not None:
             group.addAction(action)
         return action
@@ -131,12 +132,14 @@ class MaskActions(QObject):
 
     def _sync(self) -> None:
         layers = self.masks.layers
-        history = layers.history if layers is not None else None
+        # (History defines __len__, so test it against None, not for truth)
+        can_undo = layers is not None and layers.history.can_undo
+        can_redo = layers is not None and layers.history.can_redo
         undo, redo = self.actions["undo"], self.actions["redo"]
-        undo.setEnabled(bool(history and history.can_undo))
-        redo.setEnabled(bool(history and history.can_redo))
-        undo.setText(f"&Undo {history.undo_label}" if history and history.can_undo else "&Undo")
-        redo.setText(f"&Redo {history.redo_label}" if history and history.can_redo else "&Redo")
+        undo.setEnabled(can_undo)
+        redo.setEnabled(can_redo)
+        undo.setText(f"&Undo {layers.history.undo_label}" if can_undo else "&Undo")  # type: ignore[union-attr]
+        redo.setText(f"&Redo {layers.history.redo_label}" if can_redo else "&Redo")  # type: ignore[union-attr]
         for name in ("toggle", "computed", "clear", *(f"export_{k}" for k in EXPORTS)):
             self.actions[name].setEnabled(layers is not None)
 
@@ -226,7 +229,7 @@ class MaskActions(QObject):
             action = menu.addAction(f"{entry.name}  ({entry.detector} {entry.mode})")
             action.setToolTip(entry.description)
             action.setEnabled(self.masks.layers is not None and entry.detector == detector)
-            action.triggered.connect(partial(self.load_library, entry))
+            action.triggered.connect(lambda _checked=False, e=entry: self.load_library(e))
         menu.setToolTipsVisible(True)
 
     def load_library(self, entry: LibraryEntry) -> bool:
