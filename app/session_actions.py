@@ -58,6 +58,7 @@ class SessionActions(QObject):
         self.cleaning_provider: Callable[[], dict[str, Any]] = dict
         self.cleaning_consumer: Callable[[dict[str, Any]], None] | None = None
         self.autosaver = Autosaver(self.build_session, self._revision, interval=autosave_seconds)
+        self._session_revision = self._revision()  # what the session file (if any) holds
         self.timer = QTimer(self)
         self.timer.setInterval(TICK_MS)
         self.timer.timeout.connect(self.autosave)
@@ -74,8 +75,9 @@ class SessionActions(QObject):
 
     @property
     def dirty(self) -> bool:
-        """True when there are mask edits not in a session file."""
-        return self.autosaver.dirty
+        """True when there are mask edits not saved in a session file (a recovery file
+        does not count: it is for crashes, not for quitting)."""
+        return self._revision() != self._session_revision
 
     # --- building and applying -------------------------------------------------------
     def build_session(self) -> Session:
@@ -211,7 +213,8 @@ class SessionActions(QObject):
 
     # --- autosave and recovery -------------------------------------------------------
     def mark_clean(self) -> None:
-        """The current mask needs no saving (for example the demo's starting mask)."""
+        """The current mask needs no saving (saved, opened, or the demo's starting mask)."""
+        self._session_revision = self._revision()
         with contextlib.suppress(NSCleanError):
             self.autosaver.saved()
 

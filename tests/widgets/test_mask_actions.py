@@ -1,0 +1,224 @@
+"""The Mask menu: import (with plane choice), export round trips, library, bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from astropy.io import fits
+from PIL import Image
+from PyQt6.QtWidgets import QApplication, QFileDialog, QInputDialog
+
+from app.core.maskio import read_mask
+
+TIMEOUT = 20000
+SHAPE = (40, 60)
+pytestmark = pytest.mark.qt_log_ignore(r"This plugin does not support (propagateSizeHints|raise)")
+
+
+@pytest.fixture
+def win(qtbot, window, make_product, monkeypatch, tmp_path):
+    monkeypatch.setenv("NSCLEAN_GUI_STATE_DIR", str(tmp_path / "state"))
+    window.stack.set_products([make_product(shape=SHAPE)])
+    qtbot.waitUntil(lambda: window.mask_layers is not None and not window.runner.is_busy(),
+                    timeout=TIMEOUT)
+    return window
+
+
+def some_mask(seed: int = 1) -> np.ndarray:
+    return np.random.default_rng(seed).random(SHAPE) < 0.4
+
+
+def choose_file(monkeypatch, path: Path) -> None:
+    """Answer the next open/save dialogs with ``path``."""
+    answer = (str(path), "")
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: answer)
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: answer)
+
+
+def menu_action(win, text: str):
+    """The action whose text starts with ``text`` anywhere in the menu bar."""
+    def walk(menu):
+        for action in menu.actions():
+            if action.menu() is not None:
+                yield from walk(action.menu())
+            else:
+                yield action
+
+    for top in win.menuBar().actions():
+        for action in walk(top.menu()):
+            if action.text().replace("&", "").startswith(text):
+                return action
+    raise LookupError(text)
+
+
+def expected_background(win, mask: np.ndarray) -> np.ndarray:
+    """What importing ``mask`` must give: the mask minus border, unusable and excluded."""
+    layers = win.mask_layers
+    return mask & ~layers.never_background() & ~layers.layer("exclude")
+
+
+def state(win) -> tuple:
+    layers = win.mask_layers
+    return (tuple(np.array(layers.layer(n)) for n in ("light", "dark", "exclude")),
+            layers.dark_edited, len(layers.history))
+
+
+def assert_state(win, before: tuple) -> None:
+    after = state(win)
+    for a, b in zip(before[0], after[0], strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert before[1:] == after[1:]
+
+
+def test_import_nsclean_fits_through_the_menu_and_undo(win, monkeypatch, tmp_path) -> None:
+    mask = some_mask()
+    path = tmp_path / "m.fits"
+    fits.PrimaryHDU(mask.astype(np.uint8)).writeto(path)
+    win.mask_layers.rectangle("exclude", (20, 20), (25, 30))
+    choose_file(monkeypatch, path)
+    menu_action(win, "Replace background").trigger()
+    np.testing.assert_array_equal(win.mask_layers.background(), expected_background(win, mask))
+    win.mask_actions.actions["undo"].trigger()
+    assert not win.mask_layers.dark_edited
+
+
+def test_import_of_a_wrong_shape_mask_shows_a_dialog_and_changes_nothing(
+    win, monkeypatch, tmp_path, messages
+) -> None:
+    win.mask_layers.rectangle("light", (5, 5), (10, 10))
+    before = state(win)
+    path = tmp_path / "wrong.fits"
+    fits.PrimaryHDU(np.ones((30, 30), np.uint8)).writeto(path)
+    choose_file(monkeypatch, path)
+    menu_action(win, "Replace background").trigger()
+    assert len(messages) == 1
+    _title, text = messages[0]
+    assert "wrong.fits" in text and "30×30" in text and "unchanged" in text
+    assert_state(win, before)
+
+
+@pytest.mark.parametrize("problem", ["values", "png size", "not a mask"])
+def test_other_bad_masks_are_refused_with_a_message(
+    win, monkeypatch, tmp_path, messages, problem
+) -> None:
+    before = state(win)
+    if problem == "values":
+        path = tmp_path / "image.fits"
+        fits.PrimaryHDU(np.arange(np.prod(SHAPE), dtype=np.float32).reshape(SHAPE)).writeto(path)
+    elif problem == "png size":
+        path = tmp_path / "small.png"
+        Image.new("RGB", (20, 10), (255, 0, 0)).save(path)
+    else:
+        path = tmp_path / "notes.txt"
+        path.write_text("hello")
+    choose_file(monkeypatch, path)
+    menu_action(win, "Add to background").trigger()
+    assert len(messages) == 1 and path.name in messages[0][1]
+    assert_state(win, before)
+
+
+def test_cube_model_import_asks_for_the_plane(win, monkeypatch, tmp_path) -> None:
+    planes = np.stack([some_mask(s) for s in (1, 2, 3)]).astype(np.float32)
+    path = tmp_path / "x_mask.fits"
+    primary = fits.PrimaryHDU()
+    primary.header["DATAMODL"] = "CubeModel"
+    fits.HDUList([primary, fits.ImageHDU(planes, name="SCI")]).writeto(path)
+    asked = []
+
+    def get_int(_parent, _title, text, value, low, high):
+        asked.append((text, low, high))
+        return 1, True
+
+    monkeypatch.setattr(QInputDialog, "getInt", get_int)
+    choose_file(monkeypatch, path)
+    menu_action(win, "Replace background").trigger()
+    assert asked and asked[0][1:] == (0, 2) and "3 masks" in asked[0][0]
+    np.testing.assert_array_equal(
+        win.mask_layers.background(), expected_background(win, planes[1].astype(bool))
+    )
+
+
+def test_cancelling_the_plane_choice_changes_nothing(win, monkeypatch, tmp_path) -> None:
+    path = tmp_path / "x_mask.fits"
+    primary = fits.PrimaryHDU()
+    primary.header["DATAMODL"] = "CubeModel"
+    cube = fits.ImageHDU(np.ones((2, *SHAPE), np.float32), name="SCI")
+    fits.HDUList([primary, cube]).writeto(path)
+    monkeypatch.setattr(QInputDialog, "getInt", lambda *a: (0, False))
+    before = state(win)
+    assert not win.mask_actions.import_mask("replace", path)
+    assert_state(win, before)
+
+
+@pytest.mark.parametrize("kind,name", [
+    ("nsclean", "mask.fits"), ("nsclean", "mask.fits.gz"), ("jwst", "m_user_mask.fits"),
+    ("png", "mask.png"),
+])
+def test_export_round_trip_through_the_menu(win, monkeypatch, tmp_path, kind, name) -> None:
+    layers = win.mask_layers
+    layers.rectangle("light", (10, 10), (20, 40))
+    layers.polygon("exclude", [(25.0, 5.0), (35.0, 5.0), (30.0, 50.0)])
+    expected = np.array(layers.background())
+    path = tmp_path / name
+    choose_file(monkeypatch, path)
+    text = {"nsclean": "Export NSClean", "jwst": "Export JWST", "png": "Export GIMP PNG"}[kind]
+    menu_action(win, text).trigger()
+    read = read_mask(path, shape=SHAPE)
+    np.testing.assert_array_equal(read.mask, expected)
+    if kind == "jwst":
+        assert fits.getheader(path)["DATAMODL"] == "ImageModel"
+    # and back in through the import menu, on fresh layers: the same background
+    layers.clear("light")
+    layers.clear("exclude")
+    menu_action(win, "Replace background").trigger()
+    np.testing.assert_array_equal(layers.background(), expected)
+
+
+def test_png_export_shows_the_image_in_gray(win, monkeypatch, tmp_path) -> None:
+    path = tmp_path / "mask.png"
+    choose_file(monkeypatch, path)
+    win.mask_layers.rectangle("light", (0, 0), (39, 59))  # nothing red
+    menu_action(win, "Export GIMP PNG").trigger()
+    rgb = np.asarray(Image.open(path).convert("RGB"))[::-1]
+    assert (rgb[..., 0] == rgb[..., 1]).all()
+    trace = win.view.image > np.nanpercentile(win.view.image, 99)
+    assert rgb[..., 0][trace].mean() > rgb[..., 0][~trace].mean() + 50  # the trace is bright
+
+
+def test_unwritable_export_path_shows_a_message(win, monkeypatch, tmp_path, messages) -> None:
+    before = state(win)
+    path = tmp_path / "missing-folder" / "mask.fits"
+    choose_file(monkeypatch, path)
+    menu_action(win, "Export NSClean").trigger()
+    assert len(messages) == 1 and "missing-folder" in messages[0][1]
+    assert not path.exists()
+    assert_state(win, before)
+
+
+def test_library_offers_only_this_detector_and_refuses_other_shapes(win, messages) -> None:
+    menu = win.mask_actions.library_menu
+    menu.aboutToShow.emit()
+    enabled = [a.text() for a in menu.actions() if a.isEnabled()]
+    disabled = [a.text() for a in menu.actions() if not a.isEnabled()]
+    assert enabled and all("NRS1" in t for t in enabled)
+    assert disabled and all("NRS2" in t for t in disabled)
+    before = state(win)
+    menu.actions()[0].trigger()  # 2048×2048 masks do not fit the 40×60 image
+    assert len(messages) == 1 and "2048" in messages[0][1]
+    assert_state(win, before)
+
+
+def test_clear_layer_and_computed_background(win) -> None:
+    layers = win.mask_layers
+    layers.rectangle("light", (5, 5), (10, 10))
+    win.mask_actions.clear_layer()
+    assert not layers.layer("light").any()
+    layers.rectangle("dark", (5, 5), (10, 10), value=False)
+    assert layers.dark_edited
+    menu_action(win, "Use computed background").trigger()
+    assert not layers.dark_edited
+    np.testing.assert_array_equal(layers.background(), layers.computed_dark())
+    QApplication.processEvents()
+    assert "computed" in win.layers_panel.dark_state.text()

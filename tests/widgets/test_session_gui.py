@@ -1,0 +1,177 @@
+"""Sessions in the window: save/open round trip, failed saves, autosave, crash recovery, close."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PyQt6.QtWidgets import QFileDialog
+
+from app.core.mask_layers import LAYERS, MaskLayers
+from app.core.session import Session, load_session, recovery_path, save_session
+
+TIMEOUT = 20000
+SHAPE = (40, 60)
+pytestmark = pytest.mark.qt_log_ignore(r"This plugin does not support (propagateSizeHints|raise)")
+
+
+@pytest.fixture
+def state_dir(monkeypatch, tmp_path) -> Path:
+    folder = tmp_path / "state"
+    monkeypatch.setenv("NSCLEAN_GUI_STATE_DIR", str(folder))
+    return folder
+
+
+@pytest.fixture
+def win(qtbot, window, write_rate, state_dir):
+    window.open_files([write_rate("a_rate.fits", shape=SHAPE)])
+    qtbot.waitUntil(lambda: window.mask_layers is not None and not window.runner.is_busy(),
+                    timeout=TIMEOUT)
+    return window
+
+
+def paint(layers: MaskLayers) -> None:
+    layers.rectangle("light", (10, 10), (15, 40))
+    layers.polygon("exclude", [(25.0, 5.0), (35.0, 5.0), (30.0, 50.0)])
+    layers.begin_stroke("dark", 3.0, value=False)
+    layers.stroke_to(20.0, 45.0)
+    layers.end_stroke()
+
+
+def copies(layers: MaskLayers) -> dict[str, np.ndarray]:
+    return {name: np.array(layers.layer(name)) for name in LAYERS}
+
+
+def assert_layers(layers: MaskLayers, expected: dict[str, np.ndarray]) -> None:
+    for name in LAYERS:
+        np.testing.assert_array_equal(layers.layer(name), expected[name], err_msg=name)
+
+
+def dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_save_and_open_round_trip_through_the_menu(qtbot, win, monkeypatch, tmp_path) -> None:
+    paint(win.mask_layers)
+    win.display.update(stretch="log", colormap="viridis")
+    win.paint_tool.set_size(33)
+    saved = copies(win.mask_layers)
+    background = np.array(win.mask_layers.background())
+    path = tmp_path / "work.nsclean-session"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(path), ""))
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(path), ""))
+    win.sessions.save_as()
+    assert path.is_file() and not win.sessions.dirty
+    session = load_session(path)
+    assert session.sources[0]["path"].endswith("a_rate.fits")
+    assert session.stretch["stretch"] == "log"
+
+    win.mask_layers.clear("light")  # later edits, then reopen the saved work
+    win.display.update(stretch="linear", colormap="gray")
+    win.sessions.open()
+    qtbot.waitUntil(lambda: win.stack.image is not None and not win.runner.is_busy(),
+                    timeout=TIMEOUT)
+    assert_layers(win.mask_layers, saved)
+    np.testing.assert_array_equal(win.mask_layers.background(), background)
+    assert win.display.settings.stretch == "log" and win.display.settings.colormap == "viridis"
+    assert win.paint_tool.size == 33
+    assert win.overlay.layers is win.mask_layers
+    assert not win.sessions.dirty
+
+
+def test_failed_save_keeps_everything(win, tmp_path, messages) -> None:
+    paint(win.mask_layers)
+    before = copies(win.mask_layers)
+    target = tmp_path / "no-such-folder" / "work.nsclean-session"
+    assert not win.sessions.save(target)
+    assert messages and "no-such-folder" in messages[0][1]
+    assert not target.exists()
+    assert_layers(win.mask_layers, before)
+    assert win.sessions.dirty  # still unsaved: the recovery file keeps being written
+
+
+def test_damaged_session_is_refused_and_nothing_changes(win, tmp_path, messages) -> None:
+    paint(win.mask_layers)
+    before, layers = copies(win.mask_layers), win.mask_layers
+    path = tmp_path / "broken.nsclean-session"
+    path.write_bytes(b"PK\x03\x04 not really a zip")
+    assert not win.sessions.open(path)
+    assert messages and "broken.nsclean-session" in messages[0][1]
+    assert win.mask_layers is layers
+    assert_layers(layers, before)
+
+
+def test_autosave_writes_a_recovery_file(win, state_dir) -> None:
+    win.sessions.autosaver.interval = 0.0
+    assert win.sessions.autosave() is None  # nothing painted yet: nothing to save
+    paint(win.mask_layers)
+    written = win.sessions.autosave()
+    assert written == recovery_path() and written.parent == state_dir
+    assert_layers(MaskLayers.from_snapshot(load_session(written).layers), copies(win.mask_layers))
+    assert win.sessions.timer.isActive() and win.sessions.timer.interval() <= 30_000
+
+
+def test_recovery_is_offered_at_start_after_a_crash(qtbot, settings, write_rate, state_dir) -> None:
+    from app.main_window import MainWindow
+
+    layers = MaskLayers(SHAPE)
+    paint(layers)
+    image = write_rate("crashed_rate.fits", shape=SHAPE)
+    crashed = recovery_path(dead_pid())
+    state_dir.mkdir(parents=True)
+    save_session(crashed, Session(layers=layers.snapshot(), sources=[{"path": str(image)}],
+                                  view={"detector": "NRS1"}))
+    asked = []
+
+    def ask(self, newest, count):
+        asked.append((newest, count))
+        return "recover"
+
+    monkeypatch = pytest.MonkeyPatch()
+    monkeypatch.setattr("app.session_actions.SessionActions.ask_recovery", ask)
+    try:
+        win = MainWindow(settings=settings, offer_recovery=True)
+        qtbot.addWidget(win)
+        win.show()
+        qtbot.waitUntil(lambda: win.stack.image is not None and not win.runner.is_busy(),
+                        timeout=TIMEOUT)
+        assert asked == [(crashed, 1)]
+        assert_layers(win.mask_layers, copies(layers))
+        assert not crashed.exists()  # taken over: this process's recovery file holds it now
+        assert recovery_path().exists() and win.sessions.dirty
+        assert win.stack.products[0].path.name == "crashed_rate.fits"
+        win.runner.shutdown()
+        win.close()
+        assert not recovery_path().exists()  # clean exit (offscreen: nothing to ask)
+    finally:
+        monkeypatch.undo()
+
+
+def test_live_processes_are_not_offered(qtbot, settings, state_dir) -> None:
+    from app.main_window import MainWindow
+
+    layers = MaskLayers(SHAPE)
+    state_dir.mkdir(parents=True)
+    save_session(recovery_path(), Session(layers=layers.snapshot()))  # this very process
+    win = MainWindow(settings=settings)
+    qtbot.addWidget(win)
+    assert not win.sessions.offer_recovery()
+    win.runner.shutdown()
+
+
+def test_closing_with_unsaved_work_asks(qtbot, win, monkeypatch) -> None:
+    paint(win.mask_layers)
+    answers = iter(["cancel", "discard"])
+    monkeypatch.setattr(type(win.sessions), "ask_save", lambda self: next(answers))
+    win.sessions.autosaver.interval = 0.0
+    win.sessions.autosave()
+    assert recovery_path().exists()
+    assert not win.close()  # cancelled: the window stays, the work too
+    assert win.isVisible() and recovery_path().exists()
+    assert win.close()  # discarded: the recovery file goes too
+    assert not recovery_path().exists()
