@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 
+from PyQt6 import sip
 from PyQt6.QtCore import QEvent, QObject, QPointF, QRectF, Qt, pyqtSignal
 from PyQt6.QtGui import QBrush, QColor, QKeyEvent, QMouseEvent, QPainterPath, QPen
 from PyQt6.QtWidgets import QGraphicsEllipseItem, QGraphicsPathItem
@@ -168,7 +169,7 @@ class PaintTool(QObject):
             return self._on_move(event)  # type: ignore[arg-type]
         if kind == QEvent.Type.MouseButtonRelease:
             return self._on_release(event)  # type: ignore[arg-type]
-        if kind == QEvent.Type.Leave:
+        if kind == QEvent.Type.Leave and not sip.isdeleted(self._cursor):  # (also at exit)
             self._cursor.setVisible(False)
         return False
 
