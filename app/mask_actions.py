@@ -30,10 +30,11 @@ from app.core.maskio import inspect_mask, read_mask, write_jwst_mask, write_nscl
 if TYPE_CHECKING:
     from app.main_window import MainWindow
 
-TOOL_ITEMS = {  # name: (menu text, shortcut)
-    "brush": ("&Brush", "B"), "eraser": ("&Eraser", "E"), "rectangle": ("&Rectangle", "R"),
-    "polygon": ("&Polygon / lasso", "P"), "fill": ("&Fill", "G"),
-    "band": ("Row/column &band", "L"), "pan": ("Pa&n", "H"),
+TOOL_ITEMS = {  # name: (menu text, shortcut, button text)
+    "brush": ("&Brush", "B", "Brush"), "eraser": ("&Eraser", "E", "Eraser"),
+    "rectangle": ("&Rectangle", "R", "Rectangle"), "polygon": ("&Polygon / lasso", "P", "Polygon"),
+    "fill": ("&Fill", "G", "Fill"), "band": ("Row/column &band", "L", "Band"),
+    "pan": ("Pa&n (or hold Space)", "H", "Pan"),
 }
 LAYER_ITEMS = {"light": ("&Light (signal)", "1"), "dark": ("&Dark (background)", "2"),
                "exclude": ("E&xclude", "3")}
@@ -85,8 +86,9 @@ class MaskActions(QObject):
         menu = bar.addMenu("&Mask")
         tools = menu.addMenu("&Tool")
         group = QActionGroup(self)
-        for name, (text, key) in TOOL_ITEMS.items():
+        for name, (text, key, short) in TOOL_ITEMS.items():
             action = self._new(text, partial(self.tool.set_tool, name), key, True, group)
+            action.setIconText(f"{short}  {key}")  # what the Mask dock's buttons show
             self.tool_actions[name] = action
             tools.addAction(action)
         tools.addSeparator()

@@ -30,7 +30,7 @@ from PyQt6.QtWidgets import (
 
 from app.core.mask_layers import MaskLayers
 from app.mask_controller import MaskController
-from app.widgets.paint_tool import MAX_SIZE, MIN_SIZE, PaintTool
+from app.widgets.paint_tool import HINTS, MAX_SIZE, MIN_SIZE, PaintTool
 
 #: (style name, label, key that selects it or "") in display order.
 ROWS = (
@@ -103,7 +103,7 @@ class LayersPanel(QWidget):
             button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
             button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
             self.tool_buttons[name] = button
-            tool_grid.addWidget(button, i // 4, i % 4)
+            tool_grid.addWidget(button, i // 3, i % 3)
         size_row = QHBoxLayout()
         size_row.addWidget(QLabel("Brush size"))
         self.size_slider = QSlider(Qt.Orientation.Horizontal)
@@ -117,7 +117,11 @@ class LayersPanel(QWidget):
         self.size_spin.valueChanged.connect(self._size_from_widget)
         size_row.addWidget(self.size_slider, 1)
         size_row.addWidget(self.size_spin)
-        tool_grid.addLayout(size_row, 2, 0, 1, 4)
+        tool_grid.addLayout(size_row, 3, 0, 1, 3)
+        self.hint = QLabel(HINTS[tool.tool])
+        self.hint.setWordWrap(True)
+        self.hint.setStyleSheet("color: palette(mid);")
+        tool_grid.addWidget(self.hint, 4, 0, 1, 3)
         layout.addWidget(tools)
 
         self.readout = QLabel()
@@ -125,6 +129,7 @@ class LayersPanel(QWidget):
         layout.addWidget(self.readout)
         layout.addStretch(1)
 
+        tool.hint.connect(lambda text: self.hint.setText(text or HINTS[tool.tool]))
         tool.layerChanged.connect(self._show_layer)
         tool.sizeChanged.connect(self._show_size)
         masks.layersReplaced.connect(lambda _layers: self.sync())

@@ -107,7 +107,7 @@ class PaintTool(QObject):
             self._tool = tool
             self.toolChanged.emit(tool)
         self._cursor.setVisible(False)
-        self.hint.emit(_HINTS[tool])
+        self.hint.emit(HINTS[tool])
 
     def set_layer(self, layer: str) -> None:
         """Paint on ``layer`` from now on."""
@@ -329,7 +329,7 @@ class PaintTool(QObject):
                 return
         self._vertices.append(pos)
         self._show_polygon(pos)
-        self.hint.emit(_HINTS["polygon"])
+        self.hint.emit(HINTS["polygon"])
 
     def _commit_polygon(self) -> None:
         vertices, self._vertices = self._vertices, []
@@ -420,7 +420,7 @@ def _band(p0: QPointF, p1: QPointF) -> tuple[int, int, int]:
     return 1, lo, hi + 1
 
 
-_HINTS = {
+HINTS = {
     "brush": "Brush: drag to paint; Shift-drag for a straight line; Ctrl erases; [ ] size",
     "eraser": "Eraser: drag to erase; Shift-drag for a straight line; [ ] size",
     "rectangle": "Rectangle: drag a box; Ctrl erases",
