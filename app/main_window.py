@@ -139,7 +139,7 @@ class MainWindow(QMainWindow):
             self.masks, self.paint_tool, self.mask_actions.tool_actions, self.mask_actions.actions
         )
         self.mask_dock = self._dock("Mask", self.layers_panel, Qt.DockWidgetArea.LeftDockWidgetArea)
-        self.resizeDocks([self.mask_dock], [300], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.mask_dock], [260], Qt.Orientation.Horizontal)
         self.view_menu.addAction(self.mask_dock.toggleViewAction())
         self.readout.set_layer_provider(self._layers_under)
         self.stack.connect(self._on_stack_changed)
