@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -161,7 +162,10 @@ def run(args: argparse.Namespace) -> int:
         _init_worker(*init)
         outcomes = (_clean_one(s, t) for s, t in jobs)
     else:
-        pool = ProcessPoolExecutor(workers, initializer=_init_worker, initargs=init)
+        # "spawn", not fork: the parent already runs BLAS and sorting threads, and a forked
+        # child can inherit one of their locks held, and hang.
+        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_init_worker, initargs=init)
         outcomes = pool.map(_clean_one, *zip(*jobs, strict=True))
     for (source, target), (status, messages) in zip(jobs, outcomes, strict=True):
         for text in messages:
