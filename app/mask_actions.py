@@ -117,6 +117,7 @@ class MaskActions(QObject):
             menu.addAction(self.actions[f"export_{kind}"])
         menu.addSeparator()
         self.actions["computed"] = self._new("Use &computed background", self.use_computed)
+        self.actions["computed"].setIconText("Use computed")  # the Mask dock's button
         self.actions["computed"].setToolTip(
             "Background = everything not light, excluded or unusable (live)"
         )

@@ -80,18 +80,21 @@ class LayersPanel(QWidget):
             slider = QSlider(Qt.Orientation.Horizontal)
             slider.setRange(0, 100)
             slider.setToolTip("Opacity")
+            slider.setMinimumWidth(50)
             slider.valueChanged.connect(lambda v, n=name: self._set_style(n, opacity=v / 100))
             self.opacity[name] = slider
             grid.addWidget(check, row, 1)
             grid.addWidget(swatch, row, 2)
             grid.addWidget(QLabel(f"{label}  {key}".rstrip()), row, 3)
             grid.addWidget(slider, row, 4)
+        dark_row = QHBoxLayout()
         self.dark_state = QLabel()
-        grid.addWidget(self.dark_state, len(ROWS), 0, 1, 4)
+        dark_row.addWidget(self.dark_state, 1)
         if extra_actions and "computed" in extra_actions:
             button = QToolButton()
             button.setDefaultAction(extra_actions["computed"])
-            grid.addWidget(button, len(ROWS), 4)
+            dark_row.addWidget(button)
+        grid.addLayout(dark_row, len(ROWS), 0, 1, 5)
         layout.addWidget(box)
 
         tools = QGroupBox("Tools")
@@ -172,10 +175,10 @@ class LayersPanel(QWidget):
         fraction = layers.background_fraction()
         count = round(fraction * layers.shape[0] * layers.shape[1])
         self.readout.setText(
-            f"Background (fitted pixels): {100 * fraction:.1f} % ({count:,} px)".replace(",", " ")
+            f"Background (fitted): {100 * fraction:.1f} %\n{count:,} pixels".replace(",", " ")
         )
         self.dark_state.setText(
-            "Dark: painted / imported" if layers.dark_edited else "Dark: computed live"
+            "Dark: painted" if layers.dark_edited else "Dark: computed live"
         )
 
     def _show_layer(self, name: str) -> None:
