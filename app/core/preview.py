@@ -50,6 +50,7 @@ from app.core.clean import (
 )
 from app.core.errors import MaskError
 from app.core.fourier import LineFitter
+from app.core.orientation import detector_to_dms_coords
 from app.core.paint import Box
 
 Progress = Generator[tuple[float, str], None, "PreviewResult"]
@@ -372,3 +373,43 @@ def preview_curves(result: PreviewResult, axis: str = "rows",
         except MaskError:  # no line with enough background: no spectrum to show
             pass
     return PreviewCurves(np.arange(before.size), before, after, freq, sb, sa)
+
+
+def difference_levels(levels: tuple[float, float]) -> tuple[float, float]:
+    """Display levels for a difference image (model, residual): centred on zero with the
+    width of the image's levels, so a stripe looks as strong as it does in the image."""
+    half = 0.5 * (float(levels[1]) - float(levels[0]))
+    return -half, half
+
+
+def unfit_columns(result: PreviewResult) -> np.ndarray:
+    """DMS columns of the detector lines that were not fit."""
+    lines = result.diagnostics.unfit_lines
+    columns = detector_to_dms_coords(lines, 0, result.detector, result.image.shape)[0]
+    return np.sort(np.asarray(columns, dtype=int))
+
+
+def format_runs(values: np.ndarray, limit: int = 8) -> str:
+    """``[3, 4, 5, 9]`` → ``"3–5, 9"`` (at most ``limit`` runs, then "…")."""
+    values = np.unique(np.asarray(values, dtype=int))
+    if values.size == 0:
+        return ""
+    breaks = np.flatnonzero(np.diff(values) > 1)
+    starts, stops = values[np.r_[0, breaks + 1]], values[np.r_[breaks, values.size - 1]]
+    runs = [f"{a}" if a == b else f"{a}–{b}" for a, b in zip(starts, stops, strict=True)]
+    return ", ".join(runs[:limit]) + (", …" if len(runs) > limit else "")
+
+
+def summary(result: PreviewResult) -> tuple[str, bool]:
+    """One status line for the preview and whether it reports a problem (unfit lines)."""
+    ms = 1e3 * result.seconds
+    if result.full:
+        text = f"Cleaned the whole frame in {ms:.0f} ms"
+    else:
+        text = f"Refit {result.refit_columns.size} line(s) in {ms:.0f} ms"
+    unfit = result.diagnostics.unfit_lines
+    if unfit.size == 0:
+        return text + ".", False
+    return (f"{text}. {unfit.size} detector line(s) have too little background "
+            f"(≤ {result.diagnostics.min_samples - 1} samples) and are not cleaned: lines "
+            f"{format_runs(unfit)}.", True)

@@ -1,0 +1,309 @@
+"""Live cleaning preview: wires the mask, the parameters and the views to the engine.
+
+Every mask change (the window's ``maskChanged(box)``, once per stroke, fill, threshold,
+import or undo) and every parameter change restarts a short single-shot timer; when it
+fires, the current mask is copied and handed to :class:`~app.core.preview.IncrementalCleaner`
+in the window's :class:`~app.widgets.workers.TaskRunner` under one key, so a newer request
+cancels an older one and only the newest result (by request id) reaches the views. The
+cleaner refits only the lines whose mask changed. The union of the changed boxes since the
+last *shown* result goes with each request: it covers everything that can differ from
+the mask the cleaner last committed. Plots are computed afterwards as a second task, so
+the images appear first.
+
+Saving runs :func:`app.core.batch.clean_file` (the writer of ``nsclean clean``) for every
+loaded file, in the worker thread, with progress and cancel.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Generator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+from astropy.io import fits
+from PyQt6.QtCore import QObject, Qt, QTimer, pyqtSignal
+from PyQt6.QtWidgets import QDockWidget, QFileDialog, QMessageBox
+
+from app.core.batch import ProductResult, clean_file, output_path
+from app.core.clean import CleanParams
+from app.core.errors import NSCleanError
+from app.core.paint import Box
+from app.core.preview import (
+    IncrementalCleaner,
+    PreviewResult,
+    preview_curves,
+    summary,
+    unfit_columns,
+)
+from app.core.products import Product
+from app.widgets.preview_panel import CleaningControls, PreviewViews, UnfitLinesItem
+from app.widgets.preview_plots import PreviewPlots
+
+if TYPE_CHECKING:
+    from app.main_window import MainWindow
+
+#: Quiet time before a recompute: a burst of edits costs one fit.
+DEBOUNCE_MS = 30
+PREVIEW_KEY, PLOTS_KEY, SAVE_KEY = "preview", "preview-plots", "clean-all"
+FITS_FILTER = "FITS files (*.fits *.fits.gz)"
+MASK_NAME = "(painted in nsclean-gui)"
+
+
+def _preview_job(cleaner: IncrementalCleaner, mask: np.ndarray, box: Box | None,
+                 image: np.ndarray, detector: str, params: CleanParams) -> Generator:
+    return (yield from cleaner.iter_update(mask, box, image=image, detector=detector,
+                                           params=params))
+
+
+def save_product(product: Product, mask: np.ndarray, target: Path, params: CleanParams,
+                 mask_name: str = MASK_NAME, overwrite: bool = False) -> ProductResult:
+    """Clean ``product`` and write it to ``target`` with :func:`~app.core.batch.clean_file`.
+
+    A product with no file behind it (simulated demo data) is first written as a plain
+    rate/rateints file (PRIMARY, SCI, DQ) to a temporary folder, so the writer has every
+    HDU to copy; the output is then exactly what ``nsclean clean`` makes of that file.
+    """
+    if product.path.is_file():
+        return clean_file(product.path, mask, target, params=params, mask_name=mask_name,
+                          overwrite=overwrite)
+    with tempfile.TemporaryDirectory(prefix="nsclean-gui-") as folder:
+        source = Path(folder) / product.path.name
+        sci = product.sci if product.is_cube else product.sci[0]
+        hdus = [fits.PrimaryHDU(header=product.primary_header.copy()),
+                fits.ImageHDU(sci, header=product.sci_header.copy(), name="SCI")]
+        if product.dq is not None:
+            hdus.append(fits.ImageHDU(product.dq if product.is_cube else product.dq[0],
+                                      name="DQ"))
+        fits.HDUList(hdus).writeto(source)
+        return clean_file(source, mask, target, params=params, mask_name=mask_name,
+                          overwrite=overwrite)
+
+
+def _save_job(items: Sequence[tuple[Product, Path]], mask: np.ndarray, params: CleanParams,
+              overwrite: bool) -> Generator:
+    saved: list[Path] = []
+    problems: list[str] = []
+    for i, (product, target) in enumerate(items):
+        yield i / len(items), f"cleaning {product.path.name} ({i + 1}/{len(items)})"
+        try:
+            save_product(product, mask, target, params, overwrite=overwrite)
+            saved.append(target)
+        except (NSCleanError, OSError) as exc:
+            problems.append(f"{product.path.name}: {exc}")
+    yield 1.0, "done"
+    return saved, problems
+
+
+class PreviewController(QObject):
+    """Owns the cleaning dock and the plots dock of ``window`` and keeps them live.
+
+    Signals
+    -------
+    resultShown(PreviewResult)
+        A new preview is on screen (after the views were updated).
+    saveFinished(list, list)
+        Written paths and problems of a save / clean-all run.
+    """
+
+    resultShown = pyqtSignal(object)
+    saveFinished = pyqtSignal(list, list)
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        self.window = window
+        self.runner = window.runner
+        self.cleaner = IncrementalCleaner()
+        self.panel = CleaningControls()
+        self.views = PreviewViews(window.display)
+        self.plots = PreviewPlots()
+        self.dock = self._dock("Cleaning", self.panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.views_dock = self._dock("Preview", self.views, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.plots_dock = self._dock("Cleaning plots", self.plots,
+                                     Qt.DockWidgetArea.BottomDockWidgetArea)
+        window.splitDockWidget(self.views_dock, self.plots_dock, Qt.Orientation.Horizontal)
+        self.views.setMinimumHeight(200)
+        self.plots.setMinimumHeight(200)
+        # after the window's own layout pass: a third of the height for the bottom docks
+        QTimer.singleShot(0, lambda: window.resizeDocks(
+            [self.views_dock], [window.height() // 3], Qt.Orientation.Vertical))
+        self.main_unfit = UnfitLinesItem()
+        window.view.add_overlay(self.main_unfit, 30.0)
+        self.result: PreviewResult | None = None
+        self._dirty: Box | None = None  # changed since the mask of the shown result
+        self._after: Box | None = None  # changed since the last request was sent
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(DEBOUNCE_MS)
+        self._timer.timeout.connect(self.submit)
+
+        window.maskChanged.connect(self._on_mask_changed)
+        self.panel.form.paramsChanged.connect(lambda _p: self.schedule())
+        self.panel.cancelRequested.connect(self.cancel)
+        self.panel.saveRequested.connect(self.choose_and_save)
+        self.panel.cleanAllRequested.connect(self.choose_and_clean_all)
+        self.plots.profileAxisChanged.connect(lambda _a: self._submit_plots())
+        self.views_dock.visibilityChanged.connect(lambda shown: shown and self.schedule())
+        window.detector_action.toggled.connect(
+            lambda on: self.views.set_orientation("detector" if on else "dms"))
+        for dock in (self.dock, self.views_dock, self.plots_dock):
+            window.view_menu.addAction(dock.toggleViewAction())
+
+    def _dock(self, title: str, widget: object, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self.window)
+        dock.setObjectName(title)
+        dock.setWidget(widget)  # type: ignore[arg-type]
+        self.window.addDockWidget(area, dock)
+        return dock
+
+    @property
+    def params(self) -> CleanParams:
+        """The parameters in the form."""
+        return self.panel.form.params()
+
+    # --- live preview --------------------------------------------------------------------
+    def _on_mask_changed(self, box: Box) -> None:
+        self._dirty = box.union(self._dirty) if box is not None else None
+        self._after = box.union(self._after) if box is not None else None
+        self.schedule()
+
+    def schedule(self) -> None:
+        """Recompute after a short quiet time (restarts the timer)."""
+        self._timer.start()
+
+    def submit(self) -> None:
+        """Send the current mask and parameters to the worker now."""
+        self._timer.stop()
+        window = self.window
+        image, layers, detector = window.stack.image, window.mask_layers, window.stack.detector
+        self.panel.form.set_frame_shape(None if image is None else image.shape)
+        if image is None or layers is None or layers.shape != image.shape:
+            self._show(None)
+            return
+        if not (self.views_dock.isVisible() or self.plots_dock.isVisible()):
+            return  # nobody looks: recompute when the dock is shown again
+        if detector is None:
+            self.panel.show_message("The files do not say which detector (NRS1 or NRS2) "
+                                    "they come from: no preview.", problem=True)
+            return
+        mask = layers.background()  # a copy: painting can go on while the fit runs
+        box, self._after = self._dirty, None
+        self.panel.set_busy(True)
+        self.runner.submit(PREVIEW_KEY, _preview_job, self.cleaner, mask, box, image, detector,
+                           self.params, on_done=self._on_result, on_error=self._on_error,
+                           on_progress=self.panel.set_progress)
+
+    def cancel(self) -> None:
+        """Stop the running preview and any batch cleaning."""
+        for key in (PREVIEW_KEY, PLOTS_KEY, SAVE_KEY):
+            self.runner.cancel(key)
+        self.panel.set_busy(False)
+        self.panel.show_message("Cancelled. The preview updates at the next change.")
+
+    def _on_result(self, result: PreviewResult) -> None:
+        self._dirty = self._after
+        self._show(result)
+        self._submit_plots()
+        self.resultShown.emit(result)
+
+    def _on_error(self, exc: BaseException) -> None:
+        self.panel.set_busy(False)
+        kind = "" if isinstance(exc, NSCleanError) else f"{type(exc).__name__}: "
+        self.panel.show_message(f"Preview not updated: {kind}{exc}. The mask is unchanged.",
+                                problem=True)
+
+    def _show(self, result: PreviewResult | None) -> None:
+        self.result = result
+        self.panel.set_busy(self.runner.is_busy(SAVE_KEY))
+        self.views.set_orientation(self.window.view.orientation)
+        self.views.set_result(result)
+        if result is None:
+            self.views.set_unfit_columns(np.zeros(0, int), 0)
+            self.main_unfit.set_columns(np.zeros(0, int), 0)
+            self.plots.set_curves(None)
+            self.plots.set_diagnostics(None)
+            self.panel.show_message("Load an image and paint a mask to see the preview")
+            return
+        columns, height = unfit_columns(result), result.image.shape[0]
+        self.views.set_unfit_columns(columns, height)
+        self.main_unfit.set_columns(columns, height)
+        self.plots.set_diagnostics(result.diagnostics)
+        self.panel.show_message(*summary(result))
+
+    def _submit_plots(self) -> None:
+        if self.result is None or not self.plots_dock.isVisible():
+            return
+        self.runner.submit(PLOTS_KEY, preview_curves, self.result, self.plots.profile_axis,
+                           on_done=self.plots.set_curves, on_error=self._on_plot_error)
+
+    def _on_plot_error(self, exc: BaseException) -> None:
+        self.plots.set_curves(None)
+        self.panel.show_message(f"Plots not updated: {exc}", problem=True)
+
+    # --- saving --------------------------------------------------------------------------
+    def choose_and_save(self) -> None:
+        """Ask where to save (a file for one product, a folder for several), then save."""
+        products = self.window.stack.products
+        if len(products) != 1:
+            self.choose_and_clean_all()
+            return
+        start = Path(self.window.settings.value("lastDirectory", "", type=str) or ".")
+        default = output_path(products[0].path, start if not products[0].path.is_file()
+                              else None)
+        name, _ = QFileDialog.getSaveFileName(self.window, "Save cleaned file", str(default),
+                                              FITS_FILTER)
+        if name:  # the dialog asked before replacing a file
+            self.save([(products[0], Path(name))], overwrite=True)
+
+    def choose_and_clean_all(self) -> None:
+        """Ask for a folder, then clean every loaded file into ``<name>_nsclean.fits``."""
+        products = self.window.stack.products
+        if not products:
+            self.window.show_message("Nothing to clean", "Load files first.")
+            return
+        start = self.window.settings.value("lastDirectory", "", type=str)
+        folder = QFileDialog.getExistingDirectory(self.window, "Folder for the cleaned files",
+                                                  start)
+        if not folder:
+            return
+        items = [(p, output_path(p.path, Path(folder))) for p in products]
+        existing = [t for _, t in items if t.exists()]
+        overwrite = False
+        if existing:
+            answer = QMessageBox.question(
+                self.window, "Replace files?",
+                f"{len(existing)} cleaned file(s) exist already in {folder}, e.g. "
+                f"{existing[0].name}. Replace them?")
+            if answer != QMessageBox.StandardButton.Yes:
+                return
+            overwrite = True
+        self.save(items, overwrite=overwrite)
+
+    def save(self, items: Sequence[tuple[Product, Path]], overwrite: bool = False) -> bool:
+        """Clean and write ``(product, target)`` pairs in the worker, with progress."""
+        layers = self.window.mask_layers
+        if layers is None or not items:
+            self.window.show_message("Nothing to clean", "Load files and paint a mask first.")
+            return False
+        mask = layers.background()
+        self.panel.set_busy(True)
+        self.panel.show_message(f"Cleaning {len(items)} file(s)…")
+        self.runner.submit(SAVE_KEY, _save_job, list(items), mask, self.params, overwrite,
+                           on_done=self._on_saved, on_error=self._on_save_error,
+                           on_progress=self.panel.set_progress)
+        return True
+
+    def _on_saved(self, outcome: tuple[list[Path], list[str]]) -> None:
+        saved, problems = outcome
+        self.panel.set_busy(False)
+        where = f" to {saved[0].parent}" if saved else ""
+        self.panel.show_message(f"Saved {len(saved)} cleaned file(s){where}.", bool(problems))
+        if problems:
+            self.window.show_message("Some files were not cleaned", "\n\n".join(problems))
+        self.saveFinished.emit(saved, problems)
+
+    def _on_save_error(self, exc: BaseException) -> None:
+        self.panel.set_busy(False)
+        self.window.show_message("Cleaning failed", str(exc), critical=True)
+        self.saveFinished.emit([], [str(exc)])

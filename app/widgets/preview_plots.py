@@ -1,0 +1,122 @@
+"""Plots of the cleaning preview: banding profile, fast-axis power spectrum, line coverage.
+
+Only draws what :func:`app.core.preview.preview_curves` and the engine's
+:class:`~app.core.clean.Diagnostics` computed; no numerics here.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PyQt6.QtCore import Qt, pyqtSignal
+from PyQt6.QtWidgets import QComboBox, QTabWidget, QVBoxLayout, QWidget
+
+from app.core.clean import Diagnostics
+from app.core.preview import PreviewCurves
+
+BEFORE_PEN = pg.mkPen((150, 150, 150), width=1)
+AFTER_PEN = pg.mkPen((60, 170, 255), width=1)
+PROFILE_AXES = {
+    "rows": "Mean along the dispersion direction (per DMS row)",
+    "columns": "Mean along the detector lines (per DMS column)",
+}
+
+
+def _plot(title: str, x_label: str, y_label: str) -> pg.PlotWidget:
+    plot = pg.PlotWidget(title=title)
+    plot.setLabel("bottom", x_label)
+    plot.setLabel("left", y_label)
+    plot.showGrid(x=True, y=True, alpha=0.2)
+    plot.addLegend(offset=(-10, 10))
+    return plot
+
+
+class PreviewPlots(QWidget):
+    """Tabs with the profile, power-spectrum and coverage plots.
+
+    Signals
+    -------
+    profileAxisChanged(str)
+        ``"rows"`` or ``"columns"``: the profile the user wants (recompute the curves).
+    """
+
+    profileAxisChanged = pyqtSignal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.axis = QComboBox()
+        for name, label in PROFILE_AXES.items():
+            self.axis.addItem(label, name)
+        self.axis.setToolTip("Background pixels only. Banding shows as structure that "
+                             "cleaning removes.")
+        self.axis.currentIndexChanged.connect(
+            lambda _i: self.profileAxisChanged.emit(self.profile_axis))
+        self.profile = _plot("Background profile", "DMS row", "mean (DN/s)")
+        self.profile_before = self.profile.plot(pen=BEFORE_PEN, name="original")
+        self.profile_after = self.profile.plot(pen=AFTER_PEN, name="cleaned")
+        self.spectrum = _plot("Power along the fast-scan axis", "frequency (Hz)",
+                              "power density")
+        self.spectrum.setLogMode(x=True, y=True)
+        self.spectrum_before = self.spectrum.plot(pen=BEFORE_PEN, name="original")
+        self.spectrum_after = self.spectrum.plot(pen=AFTER_PEN, name="cleaned")
+        self.coverage = _plot("Background samples per detector line", "detector line",
+                              "samples")
+        self.coverage_curve = self.coverage.plot(pen=AFTER_PEN, name="samples",
+                                                 stepMode="center", fillLevel=0,
+                                                 brush=(60, 170, 255, 60))
+        self.coverage_unfit = self.coverage.plot(
+            pen=None, symbol="x", symbolSize=6, symbolBrush=(255, 60, 60),
+            symbolPen=(255, 60, 60), name="not fit")
+        dashed = pg.mkPen((255, 60, 60), style=Qt.PenStyle.DashLine)
+        self.coverage_needed = pg.InfiniteLine(angle=0, pen=dashed)
+        self.coverage.addItem(self.coverage_needed)
+
+        profile_tab = QWidget()
+        profile_layout = QVBoxLayout(profile_tab)
+        profile_layout.setContentsMargins(0, 0, 0, 0)
+        profile_layout.addWidget(self.axis)
+        profile_layout.addWidget(self.profile, 1)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(profile_tab, "Profile")
+        self.tabs.addTab(self.spectrum, "Power spectrum")
+        self.tabs.addTab(self.coverage, "Coverage")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.tabs)
+
+    @property
+    def profile_axis(self) -> str:
+        """``"rows"`` or ``"columns"``."""
+        return str(self.axis.currentData())
+
+    def set_curves(self, curves: PreviewCurves | None) -> None:
+        """Draw profile and spectrum before/after (None clears them)."""
+        if curves is None:
+            for item in (self.profile_before, self.profile_after, self.spectrum_before,
+                         self.spectrum_after):
+                item.clear()
+            return
+        label = "DMS row" if self.profile_axis == "rows" else "DMS column"
+        self.profile.setLabel("bottom", label)
+        self.profile_before.setData(curves.profile_x, curves.profile_before, connect="finite")
+        self.profile_after.setData(curves.profile_x, curves.profile_after, connect="finite")
+        if curves.frequency_hz is None:
+            self.spectrum_before.clear()
+            self.spectrum_after.clear()
+            return
+        # log axes cannot show zero frequency
+        keep = slice(1, None)
+        self.spectrum_before.setData(curves.frequency_hz[keep], curves.spectrum_before[keep])
+        self.spectrum_after.setData(curves.frequency_hz[keep], curves.spectrum_after[keep])
+
+    def set_diagnostics(self, diagnostics: Diagnostics | None) -> None:
+        """Draw the samples per detector line; unfit lines are marked."""
+        if diagnostics is None:
+            self.coverage_curve.clear()
+            self.coverage_unfit.clear()
+            return
+        counts = diagnostics.samples_per_line
+        self.coverage_curve.setData(np.arange(counts.size + 1), counts)
+        unfit = diagnostics.unfit_lines
+        self.coverage_unfit.setData(unfit, counts[unfit])
+        self.coverage_needed.setValue(diagnostics.min_samples)
