@@ -85,6 +85,7 @@ class MaskController(QObject):
     def set_layers(self, layers: MaskLayers | None, detector: str | None) -> None:
         """Adopt ``layers`` (new image, opened session, recovery)."""
         if self._layers is not None:
+            self._layers.end_stroke()  # a stroke cut short stays one undo item
             self._layers.remove_listener(self._on_change)
         self._layers, self._detector = layers, detector
         self._pending, self._holding = None, 0

@@ -76,6 +76,7 @@ class PaintTool(QObject):
         view.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         view.viewport().installEventFilter(self)
         view.installEventFilter(self)
+        masks.layersReplaced.connect(lambda _layers: self.cancel())  # no shapes across images
 
     # --- state -----------------------------------------------------------------------
     @property

@@ -292,3 +292,18 @@ def test_readout_names_the_layers_under_the_cursor(win) -> None:
     assert "background" in win._layers_under(30, 30)
     assert "unusable" in win._layers_under(3, 2)  # the NaN pixel
     assert "border" in win._layers_under(0, 0)
+
+
+def test_new_layers_mid_stroke_end_the_stroke_cleanly(win, make_product, qtbot) -> None:
+    old = win.mask_layers
+    send(win, QEvent.Type.MouseButtonPress, screen(win, 10.5, 10.5))
+    send(win, QEvent.Type.MouseMove, screen(win, 20.5, 10.5), NONE, L)
+    assert win.paint_tool.busy
+    win.stack.set_products([make_product(shape=(30, 30))])  # another image shape arrives
+    qtbot.waitUntil(lambda: win.mask_layers is not old and not win.runner.is_busy(),
+                    timeout=TIMEOUT)
+    assert not win.paint_tool.busy
+    assert len(old.history) == 1 and old.history.can_undo  # the stroke is one closed item
+    send(win, QEvent.Type.MouseButtonRelease, screen(win, 20.5, 10.5), L, NONE)
+    drag(win, [screen(win, 5.5, 5.5), screen(win, 12.5, 8.5)])  # painting goes on
+    assert win.mask_layers.layer("light").any() and len(win.mask_layers.history) == 1
