@@ -18,16 +18,13 @@ model puts pixel centres at integers, hence the ``- 0.5`` in :meth:`PaintTool._m
 
 from __future__ import annotations
 
-import math
-
-from PyQt6 import sip
-from PyQt6.QtCore import QEvent, QObject, QPointF, QRectF, Qt, pyqtSignal
-from PyQt6.QtGui import QBrush, QColor, QKeyEvent, QMouseEvent, QPainterPath, QPen
-from PyQt6.QtWidgets import QGraphicsEllipseItem, QGraphicsPathItem
+from PyQt6.QtCore import QEvent, QObject, QPointF, Qt, pyqtSignal
+from PyQt6.QtGui import QKeyEvent, QMouseEvent
 
 from app.core.mask_layers import LAYERS, MaskLayers
 from app.mask_controller import MaskController
 from app.widgets.image_view import ImageView
+from app.widgets.paint_preview import ToolPreview, band_extent, far
 
 TOOLS = ("brush", "eraser", "rectangle", "polygon", "fill", "band", "pan")
 MIN_SIZE, MAX_SIZE = 1.0, 400.0
@@ -35,7 +32,6 @@ MIN_SIZE, MAX_SIZE = 1.0, 400.0
 CLOSE_DISTANCE = 8.0
 #: A polygon-tool press that moves this far (screen pixels) becomes a freehand lasso.
 LASSO_START = 4.0
-PREVIEW_Z = 20.0
 _ERASE_MODIFIERS = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier
 
 
@@ -66,13 +62,7 @@ class PaintTool(QObject):
         self._last_stroke_end: tuple[float, float] | None = None
         self._vertices: list[QPointF] = []
         self._lasso_new = False
-        self._cursor = QGraphicsEllipseItem()
-        self._cursor.setPen(_cosmetic_pen(QColor(255, 255, 255, 230)))
-        self._cursor.setVisible(False)
-        self._preview = QGraphicsPathItem()
-        self._preview.setVisible(False)
-        view.add_overlay(self._cursor, PREVIEW_Z + 1)
-        view.add_overlay(self._preview, PREVIEW_Z)
+        self.preview = ToolPreview(view)
         view.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         view.viewport().installEventFilter(self)
         view.installEventFilter(self)
@@ -107,7 +97,7 @@ class PaintTool(QObject):
         if tool != self._tool:
             self._tool = tool
             self.toolChanged.emit(tool)
-        self._cursor.setVisible(False)
+        self.preview.brush(None, self._size)
         self.hint.emit(HINTS[tool])
 
     def set_layer(self, layer: str) -> None:
@@ -124,7 +114,7 @@ class PaintTool(QObject):
         size = min(max(float(size), MIN_SIZE), MAX_SIZE)
         if size != self._size:
             self._size = size
-            self._update_cursor_radius()
+            self.preview.set_size(size)
             self.sizeChanged.emit(size)
 
     def grow(self, factor: float = 1.25) -> None:
@@ -150,7 +140,7 @@ class PaintTool(QObject):
         """Finish any stroke and drop an unfinished shape (Escape)."""
         self.finish()
         self._vertices.clear()
-        self._preview.setVisible(False)
+        self.preview.hide_shape()
         self.hint.emit("")
 
     # --- events ----------------------------------------------------------------------
@@ -170,8 +160,8 @@ class PaintTool(QObject):
             return self._on_move(event)  # type: ignore[arg-type]
         if kind == QEvent.Type.MouseButtonRelease:
             return self._on_release(event)  # type: ignore[arg-type]
-        if kind == QEvent.Type.Leave and not sip.isdeleted(self._cursor):  # (also at exit)
-            self._cursor.setVisible(False)
+        if kind == QEvent.Type.Leave:
+            self.preview.brush(None, self._size)
         return False
 
     def _paints(self, event: QMouseEvent) -> bool:
@@ -206,7 +196,7 @@ class PaintTool(QObject):
         if self._tool in ("brush", "eraser"):
             if shift:
                 self._drag = "line"
-                self._show_line(pos, pos)
+                self.preview.line(pos, pos, self._size, self._rgb())
             else:
                 self._begin_stroke(pos)
         elif self._tool in ("rectangle", "band"):
@@ -235,26 +225,29 @@ class PaintTool(QObject):
         if self.masks.layers is None:
             return False
         pos = self._dms(event)
-        self._move_cursor(pos)
+        brush = self._tool in ("brush", "eraser") and not self._space
+        self.preview.brush(pos if brush else None, self._size)
         if self._drag is None:
             if self._vertices:
-                self._show_polygon(pos)
+                self.preview.polygon(self._vertices, pos, self._rgb())
             return False
         self.view.sigCursor.emit(pos.x(), pos.y())  # the scene does not see consumed moves
         if self._drag == "stroke":
             self._layers.stroke_to(*self._model_point(pos))
         elif self._drag == "line":
-            self._show_line(self._line_start(pos, self._press or pos), pos)
+            start = self._line_start(pos, self._press or pos)
+            self.preview.line(start, pos, self._size, self._rgb())
         elif self._drag in ("rectangle", "band"):
             self._show_drag(self._press or pos, pos)
         elif self._drag in ("vertex", "lasso") and self._vertices:
             # a drag (not a shaky click) draws freehand: a new lasso, or more outline
             px = self.view.view.viewPixelSize()[0]
-            if self._drag == "vertex" and _far(self._press or pos, pos, LASSO_START * px):
+            if self._drag == "vertex" and far(self._press or pos, pos, LASSO_START * px):
                 self._drag = "lasso"
-            if self._drag == "lasso" and _far(self._vertices[-1], pos, max(px, 0.5)):
+            if self._drag == "lasso" and far(self._vertices[-1], pos, max(px, 0.5)):
                 self._vertices.append(pos)
-            self._show_polygon(None if self._drag == "lasso" else pos)
+            hover = None if self._drag == "lasso" else pos
+            self.preview.polygon(self._vertices, hover, self._rgb())
         return True
 
     def _on_release(self, event: QMouseEvent) -> bool:
@@ -277,13 +270,13 @@ class PaintTool(QObject):
         elif drag == "rectangle":
             layers.rectangle(self._layer, self._model_point(start), end, value)
         elif drag == "band":
-            axis, lo, stop = _band(start, pos)
+            axis, lo, stop = band_extent(start, pos)
             layers.band(self._layer, lo, stop - 1, axis, value)  # first and last index
         elif drag == "lasso" and self._lasso_new and len(self._vertices) >= 3:
             self._commit_polygon()
             return True
         if drag not in ("vertex", "lasso"):
-            self._preview.setVisible(False)
+            self.preview.hide_shape()
         return True
 
     def _key(self, event: QKeyEvent, pressed: bool) -> bool:
@@ -302,7 +295,7 @@ class PaintTool(QObject):
             return True
         if self._vertices and key == Qt.Key.Key_Backspace:
             self._vertices.pop()
-            self._show_polygon(None)
+            self.preview.polygon(self._vertices, None, self._rgb())
             return True
         return False
 
@@ -316,7 +309,7 @@ class PaintTool(QObject):
 
     def _line_start(self, pos: QPointF, press: QPointF) -> QPointF:
         """Shift-drag starts at the press; a Shift-click joins the last stroke's end."""
-        if self._last_stroke_end is not None and not _far(press, pos, 1.0):
+        if self._last_stroke_end is not None and not far(press, pos, 1.0):
             y, x = self._last_stroke_end
             return QPointF(x + 0.5, y + 0.5)
         return press
@@ -324,101 +317,30 @@ class PaintTool(QObject):
     def _polygon_click(self, pos: QPointF) -> None:
         if len(self._vertices) >= 3:
             tolerance = CLOSE_DISTANCE * self.view.view.viewPixelSize()[0]
-            if not _far(self._vertices[0], pos, tolerance):
+            if not far(self._vertices[0], pos, tolerance):
                 self._drag = None
                 self._commit_polygon()
                 return
         self._vertices.append(pos)
-        self._show_polygon(pos)
+        self.preview.polygon(self._vertices, pos, self._rgb())
         self.hint.emit(HINTS["polygon"])
 
     def _commit_polygon(self) -> None:
         vertices, self._vertices = self._vertices, []
         self._drag = None
-        self._preview.setVisible(False)
+        self.preview.hide_shape()
         if len(vertices) >= 3 and self.masks.layers is not None:
             points = [self._model_point(v) for v in vertices]
             self.masks.layers.polygon(self._layer, points, not self._erase)
 
-    # --- previews --------------------------------------------------------------------
-    def _style_preview(self, filled: bool) -> None:
-        layers = self.masks.layers
-        rgb = layers.styles[self._layer].color if layers is not None else (255, 255, 255)
-        self._preview.setPen(_cosmetic_pen(QColor(255, 255, 255, 220), dashed=True))
-        fill = QColor(*rgb, 90) if filled else QColor(0, 0, 0, 0)
-        self._preview.setBrush(QBrush(fill))
-
     def _show_drag(self, p0: QPointF, p1: QPointF) -> None:
-        path = QPainterPath()
         if self._drag == "band":
-            axis, lo, hi = _band(p0, p1)
-            ny, nx = self._layers.shape
-            rect = QRectF(0, lo, nx, hi - lo) if axis == 0 else QRectF(lo, 0, hi - lo, ny)
+            self.preview.band(p0, p1, self._layers.shape, self._rgb())
         else:
-            x0, x1 = sorted((math.floor(p0.x()), math.floor(p1.x())))
-            y0, y1 = sorted((math.floor(p0.y()), math.floor(p1.y())))
-            rect = QRectF(x0, y0, x1 + 1 - x0, y1 + 1 - y0)
-        path.addRect(rect)
-        self._style_preview(True)
-        self._preview.setPath(path)
-        self._preview.setVisible(True)
+            self.preview.rectangle(p0, p1, self._rgb())
 
-    def _show_line(self, p0: QPointF, p1: QPointF) -> None:
-        path = QPainterPath(p0)
-        path.lineTo(p1)
-        layers = self.masks.layers
-        rgb = layers.styles[self._layer].color if layers is not None else (255, 255, 255)
-        pen = QPen(QColor(*rgb, 140), max(self._size, 1.0))
-        pen.setCapStyle(Qt.PenCapStyle.RoundCap)
-        self._preview.setPen(pen)
-        self._preview.setBrush(QBrush(QColor(0, 0, 0, 0)))
-        self._preview.setPath(path)
-        self._preview.setVisible(True)
-
-    def _show_polygon(self, hover: QPointF | None) -> None:
-        if not self._vertices:
-            self._preview.setVisible(False)
-            return
-        path = QPainterPath(self._vertices[0])
-        for v in self._vertices[1:] + ([hover] if hover is not None else []):
-            path.lineTo(v)
-        path.closeSubpath()
-        self._style_preview(True)
-        self._preview.setPath(path)
-        self._preview.setVisible(True)
-
-    def _move_cursor(self, pos: QPointF) -> None:
-        show = self._tool in ("brush", "eraser") and not self._space
-        self._cursor.setVisible(show)
-        if show:
-            self._cursor.setPos(pos)
-            self._update_cursor_radius()
-
-    def _update_cursor_radius(self) -> None:
-        r = self._size / 2
-        self._cursor.setRect(QRectF(-r, -r, 2 * r, 2 * r))
-
-
-def _cosmetic_pen(color: QColor, dashed: bool = False) -> QPen:
-    pen = QPen(color, 0)  # width 0: one screen pixel whatever the zoom
-    pen.setCosmetic(True)
-    if dashed:
-        pen.setStyle(Qt.PenStyle.DashLine)
-    return pen
-
-
-def _far(a: QPointF, b: QPointF, distance: float) -> bool:
-    return math.hypot(a.x() - b.x(), a.y() - b.y()) > distance
-
-
-def _band(p0: QPointF, p1: QPointF) -> tuple[int, int, int]:
-    """(axis, first, stop) of a band drag in whole pixels: rows if the drag is mostly
-    vertical in DMS (it crosses rows), else columns."""
-    if abs(p1.y() - p0.y()) >= abs(p1.x() - p0.x()):
-        lo, hi = sorted((math.floor(p0.y()), math.floor(p1.y())))
-        return 0, lo, hi + 1
-    lo, hi = sorted((math.floor(p0.x()), math.floor(p1.x())))
-    return 1, lo, hi + 1
+    def _rgb(self) -> tuple[int, int, int]:
+        return self._layers.styles[self._layer].color
 
 
 HINTS = {

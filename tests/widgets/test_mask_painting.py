@@ -307,3 +307,21 @@ def test_new_layers_mid_stroke_end_the_stroke_cleanly(win, make_product, qtbot) 
     send(win, QEvent.Type.MouseButtonRelease, screen(win, 20.5, 10.5), L, NONE)
     drag(win, [screen(win, 5.5, 5.5), screen(win, 12.5, 8.5)])  # painting goes on
     assert win.mask_layers.layer("light").any() and len(win.mask_layers.history) == 1
+
+
+def test_previews_show_what_will_be_painted(qtbot, win) -> None:
+    preview = win.paint_tool.preview
+    win.paint_tool.set_size(8)
+    send(win, QEvent.Type.MouseMove, screen(win, 20.5, 20.5), NONE, NONE)
+    assert preview.cursor.isVisible() and preview.cursor.rect().width() == 8
+    key(qtbot, win, Qt.Key.Key_R)
+    assert not preview.cursor.isVisible()
+    send(win, QEvent.Type.MouseButtonPress, screen(win, 10.5, 12.5))
+    send(win, QEvent.Type.MouseMove, screen(win, 20.5, 15.5), NONE, L)
+    shown = preview.shape.path().boundingRect()
+    assert preview.shape.isVisible()
+    assert (shown.left(), shown.top(), shown.right(), shown.bottom()) == (10, 12, 21, 16)
+    send(win, QEvent.Type.MouseButtonRelease, screen(win, 20.5, 15.5), L, NONE)
+    assert not preview.shape.isVisible()
+    assert win.mask_layers.layer("light")[12:16, 10:21].all()
+    assert win.mask_layers.layer("light").sum() == 4 * 11  # exactly the previewed pixels
