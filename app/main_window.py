@@ -11,24 +11,14 @@ from __future__ import annotations
 from collections.abc import Generator, Sequence
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 from PyQt6.QtCore import QSettings, Qt, QTimer, pyqtSignal
-from PyQt6.QtGui import (
-    QAction,
-    QActionGroup,
-    QCloseEvent,
-    QDragEnterEvent,
-    QDropEvent,
-    QIcon,
-    QKeySequence,
-)
+from PyQt6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QIcon
 from PyQt6.QtWidgets import (
     QDockWidget,
     QFileDialog,
     QLabel,
     QMainWindow,
-    QMenu,
     QMessageBox,
     QProgressBar,
     QWidget,
@@ -37,7 +27,7 @@ from PyQt6.QtWidgets import (
 from app.core.errors import NSCleanError
 from app.core.mask_layers import MaskLayers
 from app.core.stack import COMBINE_METHODS, ImageStack, iter_combine, iter_load
-from app.core.stretch import COLORMAPS, LIMITS, STRETCHES, DisplayModel, ImageStats
+from app.core.stretch import DisplayModel, ImageStats
 from app.mask_actions import MaskActions
 from app.mask_controller import MaskController
 from app.session_actions import SessionActions
@@ -50,6 +40,7 @@ from app.widgets.paint_tool import PaintTool
 from app.widgets.readout import Readout
 from app.widgets.stretch_panel import StretchPanel
 from app.widgets.workers import TaskRunner
+from app.window_menus import add_action, build_menus, sync_menus
 
 FITS_FILTER = "FITS products (*.fits *.fits.gz *.fit *.fts);;All files (*)"
 MAX_RECENT = 10
@@ -166,93 +157,11 @@ class MainWindow(QMainWindow):
         self.addDockWidget(area, dock)
         return dock
 
-    def _action(
-        self, menu: QMenu, text: str, slot: Any, shortcut: str | list[str] | None = None,
-        checkable: bool = False, group: QActionGroup | None = None,
-    ) -> QAction:
-        action = QAction(text, self)
-        if shortcut:
-            keys = [shortcut] if isinstance(shortcut, str) else shortcut
-            action.setShortcuts([QKeySequence(k) for k in keys])
-        action.setCheckable(checkable)
-        action.triggered.connect(slot)
-        if group is not None:
-            group.addAction(action)
-        menu.addAction(action)
-        return action
-
-    def _choice_menu(self, menu: QMenu, items: dict[str, str], slot: Any) -> dict[str, QAction]:
-        group = QActionGroup(self)
-        return {
-            name: self._action(menu, label, partial(slot, name), checkable=True, group=group)
-            for name, label in items.items()
-        }
-
     def _build_menus(self) -> None:
-        bar = self.menuBar()
-        file = bar.addMenu("&File")
-        self._action(file, "&Open…", self.choose_files, "Ctrl+O")
-        self._action(file, "&Add to stack…", partial(self.choose_files, False), "Ctrl+Shift+O")
-        self.recent_menu = file.addMenu("Open &Recent")
-        self._action(file, "Open &demo data", self.open_demo)
-        file.addSeparator()
-        self._action(file, "Open &session…", lambda: self.sessions.open(), "Ctrl+Alt+O")
-        self._action(file, "&Save session", lambda: self.sessions.save(), "Ctrl+S")
-        self._action(file, "Save session &as…", self.sessions.save_as, "Ctrl+Shift+S")
-        file.addSeparator()
-        self._action(file, "&Header…", self.show_header, "Ctrl+H")
-        file.addSeparator()
-        self._action(file, "&Quit", self.close, "Ctrl+Q")
-        self._fill_recent_menu()
-
-        self.mask_actions.build(bar)  # Edit (undo/redo) and Mask menus
-        view = bar.addMenu("&View")
-        self.view_menu = view
-        self._action(view, "&Fit to window", self.view.fit, "F")
-        # Ctrl+1 as in Photoshop: 1/2/3 choose the mask layer (napari-like)
-        self._action(view, "Zoom &1:1", self.view.one_to_one, "Ctrl+1")
-        self._action(view, "Zoom &in", partial(self.view.zoom, 2.0), ["+", "="])
-        self._action(view, "Zoom &out", partial(self.view.zoom, 0.5), "-")
-        view.addSeparator()
-        self.detector_action = self._action(
-            view, "&Detector orientation (fast scan horizontal)", self._toggle_orientation,
-            "D", checkable=True,
-        )
-        cmaps = view.addMenu("&Colour map")
-        self.cmap_actions = self._choice_menu(
-            cmaps, {c: c for c in COLORMAPS}, lambda name: self.display.update(colormap=name)
-        )
-        self.invert_action = self._action(
-            view, "&Invert colours", lambda on: self.display.update(invert=bool(on)), "I",
-            checkable=True,
-        )
-        view.addSeparator()
-        view.addAction(self.files_dock.toggleViewAction())
-        view.addAction(self.display_dock.toggleViewAction())
-
-        scale = bar.addMenu("&Scale")
-        self.stretch_actions = self._choice_menu(
-            scale, {k: v[0] for k, v in STRETCHES.items()},
-            lambda name: self.display.update(stretch=name),
-        )
-        scale.addSeparator()
-        self.limit_actions = self._choice_menu(
-            scale, {k: v for k, v in LIMITS.items() if k != "manual"},
-            lambda name: self.display.update(limits=name),
-        )
-
-        combine = bar.addMenu("&Combine")
-        self.combine_actions = self._choice_menu(combine, COMBINE_METHODS, self.stack.set_method)
-        self._sync_menus()
+        build_menus(self)
 
     def _sync_menus(self) -> None:
-        s = self.display.settings
-        self.cmap_actions[s.colormap].setChecked(True)
-        self.stretch_actions[s.stretch].setChecked(True)
-        for name, action in self.limit_actions.items():
-            action.setChecked(name == s.limits)
-        self.invert_action.setChecked(s.invert)
-        self.combine_actions[self.stack.method].setChecked(True)
+        sync_menus(self)
 
     # --- loading -------------------------------------------------------------------------
     def choose_files(self, replace: bool = True) -> None:
@@ -328,7 +237,7 @@ class MainWindow(QMainWindow):
     def _fill_recent_menu(self) -> None:
         self.recent_menu.clear()
         for path in self.recent_files():
-            self._action(self.recent_menu, path, partial(self.open_files, [path]))
+            add_action(self, self.recent_menu, path, partial(self.open_files, [path]))
         self.recent_menu.setEnabled(bool(self.recent_files()))
 
     # --- combining and display -----------------------------------------------------------
