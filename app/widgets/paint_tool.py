@@ -54,7 +54,7 @@ class PaintTool(QObject):
     def __init__(self, view: ImageView, masks: MaskController, parent: QObject | None = None):
         super().__init__(parent)
         self.view, self.masks = view, masks
-        self._tool, self._layer, self._size = "brush", "light", 15.0
+        self._tool, self._layer, self._size = "pan", "light", 15.0  # napari starts in pan/zoom too
         self._space = False
         self._drag: str | None = None  # "stroke", "line", "rectangle", "band", "lasso"
         self._press: QPointF | None = None  # DMS position of the press

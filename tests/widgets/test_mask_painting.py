@@ -31,6 +31,8 @@ def win(qtbot, window, make_product, monkeypatch, tmp_path):
     window.activateWindow()
     window.view.setFocus()
     QApplication.processEvents()
+    assert window.paint_tool.tool == "pan"  # opening an image never paints by accident
+    window.paint_tool.set_tool("brush")
     return window
 
 
