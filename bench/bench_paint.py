@@ -162,6 +162,7 @@ def widget_part(baseline: float) -> bool:
     view.add_overlay(overlay, OVERLAY_Z)
     masks.layersReplaced.connect(overlay.bind)
     tool = PaintTool(view, masks)
+    tool.set_tool("brush")  # (the tool starts in pan mode)
     view.set_image(image, "NRS1")
     masks.image_changed(image, "NRS1")
     view.set_levels((-3.0, 3.0))
@@ -199,6 +200,10 @@ def widget_part(baseline: float) -> bool:
             print(f"widget dab + repaint ({zoom:>3}, size {size:3.0f} px): median {dab:7.3f} ms, "
                   f"90% {np.percentile(samples, 90):7.3f} ms   ({dab / baseline:6.2f}× "
                   "baseline)   target ≤ 16 ms")
+    painted = int(masks.layers.layer("light").sum())  # type: ignore[union-attr]
+    print(f"(pixels painted through the widget: {painted})")
+    ok = ok and painted > 0
+    view.fit()
     labels = masks.layers.labels()  # type: ignore[union-attr]
     lut = overlay.lut
 
