@@ -80,7 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     load_style(app)
     from app.main_window import MainWindow
 
-    window = MainWindow()
+    window = MainWindow(offer_recovery=True)
     window.show()
     if args.demo:
         QTimer.singleShot(0, window.open_demo)

@@ -5,6 +5,11 @@ from __future__ import annotations
 import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before anything imports Qt
+# Autosaves during tests must never land in the user's real cache folder.
+os.environ.setdefault(
+    "NSCLEAN_GUI_STATE_DIR",
+    os.path.join(os.environ.get("TMPDIR", "/tmp"), f"nsclean-gui-tests-{os.getpid()}"),
+)
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
