@@ -19,6 +19,7 @@ from app.core.fourier import BORDER, FitSettings, LineFitter
 from app.core.median import median_model
 from app.core.orientation import DETECTORS, dms_to_detector_coords
 from app.core.products import DO_NOT_USE
+from app.core.robust import masked_median
 from app.core.subarray import subarray_model
 
 FULL_FRAME = (2048, 2048)
@@ -229,15 +230,20 @@ def clean(
     usable = usable_background(data, mask, dq)
     if not usable.any():
         raise MaskError("the mask leaves no usable background pixel (all False, NaN or border)")
-    level = float(np.median(data[usable])) if params.background == "median" else 0.0
-    shifted = data - np.float32(level)
+    subtract_level = params.background == "median"
+    # The full-frame fit measures the level in its own sort of the lines (faster).
+    fits_level = params.method == "fft" and data.shape == FULL_FRAME
+    level = masked_median(data, usable) if subtract_level and not fits_level else 0.0
+    shifted = data if fits_level else data - np.float32(level)
     coeffs = None
     if params.method == "median":
         model, counts, unfit = median_model(shifted, usable, by_channel=params.by_channel)
         needed, kind = 1, "median"
     elif data.shape == FULL_FRAME:
-        fitter = LineFitter(data.shape, name, params.fit_settings())
-        coeffs, counts = fitter.fit_lines(shifted, usable)
+        # kept per thread: a rateints or a batch with one mask reuses weights and matrices
+        fitter = LineFitter.cached(data.shape, name, params.fit_settings())
+        fit = fitter.fit_frame(data, usable, subtract_level)
+        coeffs, counts, level = fit.coeffs, fit.counts, fit.level
         model = fitter.model(coeffs)
         needed, kind = fitter.nvec + 1, "fft"
         unfit = counts < needed
