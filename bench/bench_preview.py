@@ -1,0 +1,190 @@
+"""Speed of the live cleaning preview on a 2048×2048 simulated frame (offscreen Qt).
+
+    QT_QPA_PLATFORM=offscreen python bench/bench_preview.py [--repeat N]
+
+Targets (issue 8):
+
+- a brush stroke touching ≤ 20 detector lines: refreshed residual on screen ≤ 0.2 s
+  (from the end of the stroke, debounce included, to the repainted views: residual and
+  cleaned side by side);
+- a full recompute (parameter change) on screen ≤ 0.3 s;
+- the longest stall of the GUI event loop while a fit runs ≤ 50 ms (a 5 ms QTimer
+  heartbeat; a stall is the longest gap between two beats minus the 5 ms period).
+
+Every time is also printed as a ratio to baselines measured in the same run: ``clean()``
+from scratch on the same frame (what the preview would cost without the incremental
+path) and ``np.copy`` of the frame.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from app.core.perf import tune_allocator
+
+tune_allocator()
+
+import numpy as np  # noqa: E402
+
+HEARTBEAT_MS = 5
+
+
+def median_ms(samples: list[float]) -> float:
+    return 1e3 * statistics.median(samples)
+
+
+def timed(func, repeat: int) -> list[float]:
+    func()
+    out = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        func()
+        out.append(time.perf_counter() - start)
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=7)
+    args = parser.parse_args()
+
+    from PyQt6.QtCore import QEventLoop, QSettings, QTimer
+    from PyQt6.QtWidgets import QApplication
+
+    from app.core.clean import CleanParams, clean
+    from app.core.preview import IncrementalCleaner
+    from app.core.simulate import demo_simulation
+    from app.main import configure_pyqtgraph
+
+    sim = demo_simulation(nints=1)
+    image, mask, detector = sim.product.sci[0], sim.ideal_mask, sim.detector
+    rng = np.random.default_rng(1)
+
+    # -- baselines and the core alone ------------------------------------------------------
+    copy_ms = median_ms(timed(lambda: image.copy(), args.repeat))
+    clean_ms = median_ms(timed(lambda: clean(image, mask, detector), 3))
+    cleaner = IncrementalCleaner(image, detector)
+    cleaner.update(mask)
+    core = []
+    work = mask.copy()
+    for _ in range(args.repeat):
+        x0 = int(rng.integers(10, 2020))
+        work[500:900, x0:x0 + 16] = False
+        start = time.perf_counter()
+        cleaner.update(work)
+        core.append(time.perf_counter() - start)
+    core_ms = median_ms(core)
+
+    # -- the window ------------------------------------------------------------------------
+    configure_pyqtgraph()
+    app = QApplication(sys.argv[:1])
+    from app.main_window import MainWindow
+
+    settings = QSettings(str(Path(os.environ.get("TMPDIR", "/tmp")) / "bench_preview.ini"),
+                         QSettings.Format.IniFormat)
+    window = MainWindow(settings=settings)
+    window.resize(1600, 1000)
+    window.show()
+    preview = window.preview
+    beats: list[float] = []
+    heart = QTimer()
+    heart.setInterval(HEARTBEAT_MS)
+    heart.timeout.connect(lambda: beats.append(time.perf_counter()))
+    heart.start()
+    shown: list[float] = []
+    preview.resultShown.connect(lambda _r: shown.append(time.perf_counter()))
+
+    def wait(condition, timeout: float = 120.0) -> None:
+        end = time.perf_counter() + timeout
+        while not condition():  # sleep until events arrive, as a real event loop does
+            app.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents)
+            if time.perf_counter() > end:
+                raise TimeoutError(f"the preview did not finish: {preview.panel.message.text()}")
+
+    def idle() -> None:
+        wait(lambda: not window.runner.is_busy() and not preview._timer.isActive())
+
+    def measure(action) -> tuple[float, float]:
+        """Seconds from the end of ``action`` (the stroke painted, the value typed) to the
+        repainted views, and the longest event-loop stall meanwhile (fit and display)."""
+        idle()
+        count = len(shown)
+        action()
+        first_beat = len(beats)
+        start = time.perf_counter()
+        wait(lambda: len(shown) > count)
+        app.processEvents()  # the repaint of the views
+        latency = time.perf_counter() - start
+        stamps = [start, *beats[first_beat:], time.perf_counter()]
+        stall = max(np.diff(stamps)) - HEARTBEAT_MS / 1e3
+        return latency, stall
+
+    window.stack.set_products([sim.product])
+    wait(lambda: window.mask_layers is not None)
+    idle()
+    window.mask_layers.import_background(mask)
+    idle()
+    preview.views.side_by_side.setChecked(True)
+    preview.views.second.set_kind("cleaned")
+    idle()
+
+    strokes, stroke_stalls = [], []
+    layers = window.mask_layers
+    for i in range(args.repeat):
+        x = 200.0 + 230.0 * i  # radius 6: at most 13 lines per stroke
+
+        def stroke(x: float = x) -> None:
+            window.masks.hold()  # as the paint tool: one maskChanged when the stroke ends
+            layers.begin_stroke("light", 6.0)
+            for y in np.linspace(400.0, 700.0, 30):
+                layers.stroke_to(float(y), x + 0.01 * y)
+            layers.end_stroke()
+            window.masks.release()
+
+        latency, stall = measure(stroke)
+        strokes.append(latency)
+        stroke_stalls.append(stall)
+
+    fulls, full_stalls = [], []
+    for i in range(args.repeat):
+        value = 20.0 + (i % 2) * 8.0
+        latency, stall = measure(
+            lambda value=value: preview.panel.form.spins["weight_sigma"].setValue(value))
+        fulls.append(latency)
+        full_stalls.append(stall)
+    assert preview.result is not None and preview.result.full
+    assert preview.params != CleanParams()
+    heart.stop()
+    window.runner.shutdown()
+    window.close()
+
+    stroke_ms, full_ms = median_ms(strokes), median_ms(fulls)
+    stall_ms = 1e3 * max(stroke_stalls + full_stalls)
+    print(f"frame 2048×2048 ({detector}), {args.repeat} repeats, medians")
+    print(f"baseline  np.copy of the frame            {copy_ms:8.1f} ms")
+    print(f"baseline  clean() from scratch            {clean_ms:8.1f} ms")
+    print(f"core      incremental update, 16 lines    {core_ms:8.1f} ms  "
+          f"({core_ms / clean_ms:.2f} × clean, {core_ms / copy_ms:.1f} × copy)")
+    print(f"gui       stroke → residual on screen     {stroke_ms:8.1f} ms  "
+          f"({stroke_ms / clean_ms:.2f} × clean)  target ≤ 200 ms  "
+          f"{'ok' if stroke_ms <= 200 else 'MISSED'}")
+    print(f"gui       parameter → full recompute      {full_ms:8.1f} ms  "
+          f"({full_ms / clean_ms:.2f} × clean)  target ≤ 300 ms  "
+          f"{'ok' if full_ms <= 300 else 'MISSED'}")
+    print(f"gui       longest event-loop stall        {stall_ms:8.1f} ms  "
+          f"(stroke runs {1e3 * max(stroke_stalls):.1f}, full runs "
+          f"{1e3 * max(full_stalls):.1f})  target ≤ 50 ms  "
+          f"{'ok' if stall_ms <= 50 else 'MISSED'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
