@@ -141,6 +141,9 @@ class MainWindow(QMainWindow):
         self.files.headerRequested.connect(self.show_header)
         self.runner.progress.connect(self._on_progress)
         self.runner.busyChanged.connect(self.progress.setVisible)
+        from app.preview_controller import PreviewController  # live cleaning preview
+
+        self.preview = PreviewController(self)
         if offer_recovery:
             QTimer.singleShot(0, self.sessions.offer_recovery)
 
