@@ -299,7 +299,7 @@ class IncrementalCleaner:
         sub_fitted = sub_counts > fitter.nvec
         sub_coeffs = np.zeros((columns.size, fitter.nvec), dtype=np.complex128)
         if sub_fitted.any():
-            weights = fitter.weights(sub_usable)
+            weights = self._narrow_weights(fitter, sub_usable)
             data = fitter.replace_outliers(sub_data, sub_usable)
             sub_coeffs[sub_fitted] = fitter.solve(data, weights, np.flatnonzero(sub_fitted))
         coeffs = state.coeffs.copy()
@@ -326,6 +326,18 @@ class IncrementalCleaner:
             image, cleaned, model, image - cleaned, usable, diagnostics, params,
             self._detector, False, columns, near, shift, time.perf_counter() - start)
         return result, _FitState(fitter, coeffs, buffed, fitted, counts, level, ordered)
+
+    @staticmethod
+    def _narrow_weights(fitter: LineFitter, usable: np.ndarray) -> np.ndarray:
+        """Weights of a few columns, padded with empty columns to a multiple of 8.
+
+        The fitter compares a new mask with its cached one 8 bytes at a time, which
+        needs rows of a whole number of 8 bytes; empty columns get zero weight.
+        """
+        width = usable.shape[1]
+        padded = np.zeros((usable.shape[0], width + (-width) % 8), dtype=bool)
+        padded[:, :width] = usable
+        return fitter.weights(padded)[:, :width]
 
     def _level(self, state: _FitState, old: np.ndarray, new: np.ndarray, columns: np.ndarray
                ) -> tuple[float, np.ndarray | None]:
