@@ -30,13 +30,8 @@ from app.core.batch import ProductResult, clean_file, output_path
 from app.core.clean import CleanParams
 from app.core.errors import NSCleanError
 from app.core.paint import Box
-from app.core.preview import (
-    IncrementalCleaner,
-    PreviewResult,
-    preview_curves,
-    summary,
-    unfit_columns,
-)
+from app.core.preview import IncrementalCleaner, PreviewResult
+from app.core.preview_curves import preview_curves, summary, unfit_columns
 from app.core.products import Product
 from app.widgets.preview_panel import CleaningControls, PreviewViews, UnfitLinesItem
 from app.widgets.preview_plots import PreviewPlots

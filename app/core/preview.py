@@ -50,7 +50,6 @@ from app.core.clean import (
 )
 from app.core.errors import MaskError
 from app.core.fourier import LineFitter
-from app.core.orientation import detector_to_dms_coords
 from app.core.paint import Box
 
 Progress = Generator[tuple[float, str], None, "PreviewResult"]
@@ -85,7 +84,8 @@ class PreviewResult:
         DMS columns whose fit was recomputed (every column after a full recompute).
     changed_columns : ndarray of int or None
         DMS columns whose model changed by more than a per-column constant (refit
-        columns plus their buffing neighbours); None after a full recompute.
+        columns plus their buffing neighbours); None when any column may have changed
+        (a full recompute, new buffing settings).
     level_shift : float
         Change of the background level since the previous result: every fitted column
         of ``cleaned`` moved by it.
@@ -151,6 +151,7 @@ class IncrementalCleaner:
         self._finite_inside: np.ndarray | None = None
         self._state: _FitState | None = None
         self._result: PreviewResult | None = None
+        self._rebuff = False  # only the buffing changed since the last result
         self._set_inputs(image, detector, params)
 
     @property
@@ -161,7 +162,7 @@ class IncrementalCleaner:
     def invalidate(self) -> None:
         """Forget the last fit: the next update recomputes from scratch."""
         with self._lock:
-            self._state, self._result = None, None
+            self._state, self._result, self._rebuff = None, None, False
 
     def update(self, mask: np.ndarray, changed_box: Box | None = None, *,
                image: np.ndarray | None = None, detector: str | None = None,
@@ -188,7 +189,8 @@ class IncrementalCleaner:
             completed update; None compares the whole frame.
         image, detector, params : optional
             New inputs; a different image object, detector or parameters force a full
-            recompute.
+            recompute, except buffing settings: the fit does not depend on them, so only
+            the model is rebuilt.
 
         Raises
         ------
@@ -203,13 +205,20 @@ class IncrementalCleaner:
                 raise MaskError("no image to clean")
             check_inputs(self._image, mask, self._detector)
             mask = np.asarray(mask, dtype=bool)
-            previous = self._result
-            if self._state is None or previous is None:
+            previous, state = self._result, self._state
+            if state is None or previous is None:
                 yield 0.0, "cleaning the whole frame"
                 result, state = self._full(mask, start)
             else:
-                result, state = yield from self._incremental(mask, changed_box, previous, start)
-            self._result, self._state = result, state
+                rebuff = self._rebuff
+                if rebuff:
+                    yield 0.0, "buffing"
+                    previous, state = self._rebuffed(previous, state)
+                result, state = yield from self._incremental(mask, changed_box, previous,
+                                                             state, start)
+                if rebuff:  # every column's model changed
+                    result = replace(result, changed_columns=None)
+            self._result, self._state, self._rebuff = result, state, False
             return result
 
     # -- inputs ----------------------------------------------------------------------------
@@ -226,10 +235,13 @@ class IncrementalCleaner:
             self._detector = detector.strip().upper()
             changed = True
         if params is not None and params != self._params:
+            buffing_only = replace(params, buff=self._params.buff,
+                                   buff_sigma=self._params.buff_sigma) == self._params
             self._params = params.validated()
-            changed = True
+            self._rebuff = self._rebuff or buffing_only
+            changed = changed or not buffing_only
         if changed:
-            self._state, self._result = None, None
+            self._state, self._result, self._rebuff = None, None, False
 
     def _usable(self, mask: np.ndarray, columns: slice) -> np.ndarray:
         """Usable background of a column range (same rule as ``usable_background``)."""
@@ -261,11 +273,25 @@ class IncrementalCleaner:
         return result, state
 
     # -- incremental -----------------------------------------------------------------------
+    def _rebuffed(self, previous: PreviewResult, state: _FitState
+                  ) -> tuple[PreviewResult, _FitState]:
+        """The last result with new buffing settings: same coefficients, new model."""
+        image, params = previous.image, self._params
+        fitter = LineFitter(image.shape, self._detector, params.fit_settings())
+        buffed = fitter.buff(state.coeffs) if params.buff else state.coeffs
+        model = fitter.synthesize(buffed)
+        cleaned = image - model
+        result = replace(previous, cleaned=cleaned, model=model, residual=image - cleaned,
+                         params=params, full=False, refit_columns=np.zeros(0, int),
+                         changed_columns=None, level_shift=0.0)
+        return result, replace(state, fitter=fitter, buffed=buffed)
+
     def _incremental(self, mask: np.ndarray, box: Box | None, previous: PreviewResult,
-                     start: float) -> Generator[tuple[float, str], None,
-                                                tuple[PreviewResult, _FitState | None]]:
-        state, image, params = self._state, self._image, self._params
-        assert state is not None and image is not None
+                     state: _FitState, start: float
+                     ) -> Generator[tuple[float, str], None,
+                                    tuple[PreviewResult, _FitState | None]]:
+        image, params = self._image, self._params
+        assert image is not None
         x0, x1 = (0, image.shape[1]) if box is None else (max(box.x0, 0), min(box.x1,
                                                                                image.shape[1]))
         if x1 <= x0:
@@ -365,91 +391,3 @@ class IncrementalCleaner:
         n = ordered.size
         # the median of the middle one or two values is np.median's own arithmetic
         return float(np.median(ordered[(n - 1) // 2: n // 2 + 1])), ordered
-
-
-@dataclass(frozen=True)
-class PreviewCurves:
-    """Before/after curves for the preview plots (x values and both series).
-
-    ``profile_*`` are background means per DMS row (``axis="rows"``, averaged along the
-    dispersion direction) or per DMS column (``axis="columns"``, along the detector
-    lines); ``spectrum_*`` are :func:`~app.core.metrics.fast_axis_power_spectrum` powers
-    at ``frequency_hz``.
-    """
-
-    profile_x: np.ndarray
-    profile_before: np.ndarray
-    profile_after: np.ndarray
-    frequency_hz: np.ndarray | None
-    spectrum_before: np.ndarray | None
-    spectrum_after: np.ndarray | None
-
-
-def background_profile(image: np.ndarray, usable: np.ndarray, axis: str = "rows") -> np.ndarray:
-    """Mean of the usable pixels of each DMS row (``"rows"``) or column (``"columns"``).
-
-    NaN where a row or column has no usable pixel.
-    """
-    along = 1 if axis == "rows" else 0
-    valid = usable & np.isfinite(image)
-    total = np.where(valid, image, np.float32(0)).sum(axis=along, dtype=np.float64)
-    count = np.count_nonzero(valid, axis=along)
-    return np.divide(total, count, out=np.full(total.shape, np.nan), where=count > 0)
-
-
-def preview_curves(result: PreviewResult, axis: str = "rows",
-                   spectrum: bool = True) -> PreviewCurves:
-    """Profiles (and fast-axis power spectra) of the original and cleaned image."""
-    from app.core.metrics import fast_axis_power_spectrum
-
-    before = background_profile(result.image, result.usable, axis)
-    after = background_profile(result.cleaned, result.usable, axis)
-    freq = sb = sa = None
-    if spectrum:
-        try:
-            pb = fast_axis_power_spectrum(result.image, result.usable, result.detector)
-            pa = fast_axis_power_spectrum(result.cleaned, result.usable, result.detector)
-            freq, sb, sa = pb.frequency_hz, pb.power, pa.power
-        except MaskError:  # no line with enough background: no spectrum to show
-            pass
-    return PreviewCurves(np.arange(before.size), before, after, freq, sb, sa)
-
-
-def difference_levels(levels: tuple[float, float]) -> tuple[float, float]:
-    """Display levels for a difference image (model, residual): centred on zero with the
-    width of the image's levels, so a stripe looks as strong as it does in the image."""
-    half = 0.5 * (float(levels[1]) - float(levels[0]))
-    return -half, half
-
-
-def unfit_columns(result: PreviewResult) -> np.ndarray:
-    """DMS columns of the detector lines that were not fit."""
-    lines = result.diagnostics.unfit_lines
-    columns = detector_to_dms_coords(lines, 0, result.detector, result.image.shape)[0]
-    return np.sort(np.asarray(columns, dtype=int))
-
-
-def format_runs(values: np.ndarray, limit: int = 8) -> str:
-    """``[3, 4, 5, 9]`` → ``"3–5, 9"`` (at most ``limit`` runs, then "…")."""
-    values = np.unique(np.asarray(values, dtype=int))
-    if values.size == 0:
-        return ""
-    breaks = np.flatnonzero(np.diff(values) > 1)
-    starts, stops = values[np.r_[0, breaks + 1]], values[np.r_[breaks, values.size - 1]]
-    runs = [f"{a}" if a == b else f"{a}–{b}" for a, b in zip(starts, stops, strict=True)]
-    return ", ".join(runs[:limit]) + (", …" if len(runs) > limit else "")
-
-
-def summary(result: PreviewResult) -> tuple[str, bool]:
-    """One status line for the preview and whether it reports a problem (unfit lines)."""
-    ms = 1e3 * result.seconds
-    if result.full:
-        text = f"Cleaned the whole frame in {ms:.0f} ms"
-    else:
-        text = f"Refit {result.refit_columns.size} line(s) in {ms:.0f} ms"
-    unfit = result.diagnostics.unfit_lines
-    if unfit.size == 0:
-        return text + ".", False
-    return (f"{text}. {unfit.size} detector line(s) have too little background "
-            f"(≤ {result.diagnostics.min_samples - 1} samples) and are not cleaned: lines "
-            f"{format_runs(unfit)}.", True)

@@ -27,7 +27,8 @@ from PyQt6.QtWidgets import (
 )
 
 from app.core.clean import FULL_FRAME, CleanParams
-from app.core.preview import PreviewResult, difference_levels
+from app.core.preview import PreviewResult
+from app.core.preview_curves import difference_levels
 from app.core.stretch import DisplayModel
 from app.widgets.image_view import ImageView
 

@@ -12,7 +12,7 @@ from PyQt6.QtCore import Qt, pyqtSignal
 from PyQt6.QtWidgets import QComboBox, QTabWidget, QVBoxLayout, QWidget
 
 from app.core.clean import Diagnostics
-from app.core.preview import PreviewCurves
+from app.core.preview_curves import PreviewCurves
 
 BEFORE_PEN = pg.mkPen((150, 150, 150), width=1)
 AFTER_PEN = pg.mkPen((60, 170, 255), width=1)

@@ -11,12 +11,8 @@ from app.core.clean import CleanParams, clean
 from app.core.errors import MaskError
 from app.core.fourier import LineFitter
 from app.core.paint import Box
-from app.core.preview import (
-    IncrementalCleaner,
-    background_profile,
-    buff_reach,
-    preview_curves,
-)
+from app.core.preview import IncrementalCleaner, buff_reach
+from app.core.preview_curves import background_profile, format_runs, preview_curves, summary
 
 N = 2048
 
@@ -136,6 +132,16 @@ def test_parameter_change_recomputes_from_scratch(scene) -> None:
     same = cleaner.update(mask, params=params)  # nothing changed: nothing refit
     assert not same.full and same.refit_columns.size == 0
     assert same.cleaned is result.cleaned
+    # the fit does not depend on buffing: new buffing settings only rebuild the model,
+    # also together with a stroke
+    for x0, changed in ((900, replace(params, buff_sigma=0.8)),
+                        (950, replace(params, buff=False))):
+        edited = mask.copy()
+        result = cleaner.update(edited, stroke(edited, 100, 400, x0, x0 + 13), params=changed)
+        assert not result.full and result.changed_columns is None
+        np.testing.assert_array_equal(result.refit_columns, np.arange(x0, x0 + 13))
+        assert_matches_clean(result, image, edited, "NRS1", changed)
+        mask = edited
 
 
 def test_median_and_legacy_recompute_fully_and_match(scene) -> None:
@@ -206,3 +212,17 @@ def test_curves_show_less_banding_after_cleaning(scene) -> None:
     assert np.nanstd(curves.profile_after) < 0.5 * np.nanstd(curves.profile_before)
     low = curves.frequency_hz < 500  # the banding lives at the lowest frequencies
     assert curves.spectrum_after[low].mean() < 0.5 * curves.spectrum_before[low].mean()
+
+
+def test_status_text_names_the_unfit_lines() -> None:
+    assert format_runs(np.array([9, 3, 4, 5, 12, 13])) == "3–5, 9, 12–13"
+    assert format_runs(np.arange(0, 40, 2), limit=3) == "0, 2, 4, …"
+    rng = np.random.default_rng(2)
+    image = rng.normal(size=(16, 300)).astype(np.float32)
+    mask = np.ones(image.shape, dtype=bool)
+    mask[:, 100:103] = False
+    result = IncrementalCleaner(image, "NRS2", CleanParams(method="median")).update(mask)
+    text, problem = summary(result)
+    assert problem
+    # NRS2 reverses the order of the lines: DMS column x is line 299 - x
+    assert "3 detector line(s)" in text and "lines 197–199 (DMS columns 100–102)" in text

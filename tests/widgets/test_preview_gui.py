@@ -149,7 +149,7 @@ def test_lines_without_background_are_shown_and_reported(qtbot, loaded) -> None:
     result = blocker.args[0]
     np.testing.assert_array_equal(result.diagnostics.unfit_lines, np.arange(700, 710))
     text = window.preview.panel.message.text()
-    assert "10 detector line(s)" in text and "700–709" in text
+    assert "10 detector line(s)" in text and "lines 700–709 (DMS columns 700–709)" in text
     assert not window.preview.views.first.unfit.path().isEmpty()
     assert window.preview.main_unfit.path().boundingRect().left() == 700
     # the other lines are cleaned as from scratch
