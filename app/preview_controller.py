@@ -126,6 +126,10 @@ class PreviewController(QObject):
         self.main_unfit = UnfitLinesItem()
         window.view.add_overlay(self.main_unfit, 30.0)
         self.result: PreviewResult | None = None
+        # a copy of the background mask kept in step box by box: computing the whole
+        # mask from the layers costs ~10 ms of GUI time per stroke, a box far less
+        self._mask: np.ndarray | None = None
+        self._mask_key: tuple[object, int] | None = None  # (layers, revision) it shows
         self._dirty: Box | None = None  # changed since the mask of the shown result
         self._after: Box | None = None  # changed since the last request was sent
         self._timer = QTimer(self)
@@ -161,7 +165,24 @@ class PreviewController(QObject):
     def _on_mask_changed(self, box: Box) -> None:
         self._dirty = box.union(self._dirty) if box is not None else None
         self._after = box.union(self._after) if box is not None else None
+        layers = self.window.mask_layers
+        if (layers is not None and box is not None and self._mask is not None
+                and self._mask_key is not None and self._mask_key[0] is layers):
+            self._mask[box.slices] = layers.background(box)
+            self._mask_key = (layers, layers.revision)
+        else:
+            self._mask = None
         self.schedule()
+
+    def current_mask(self) -> np.ndarray | None:
+        """A private copy of the background mask (None without layers)."""
+        layers = self.window.mask_layers
+        if layers is None:
+            return None
+        if self._mask is None or self._mask_key != (layers, layers.revision):
+            self._mask = layers.background()  # new layers, or a change we were not told of
+            self._mask_key = (layers, layers.revision)
+        return self._mask.copy()  # the worker reads it while painting goes on
 
     def schedule(self) -> None:
         """Recompute after a short quiet time (restarts the timer)."""
@@ -182,7 +203,7 @@ class PreviewController(QObject):
             self.panel.show_message("The files do not say which detector (NRS1 or NRS2) "
                                     "they come from: no preview.", problem=True)
             return
-        mask = layers.background()  # a copy: painting can go on while the fit runs
+        mask = self.current_mask()
         box, self._after = self._dirty, None
         self.panel.set_busy(True)
         self.runner.submit(PREVIEW_KEY, _preview_job, self.cleaner, mask, box, image, detector,
@@ -277,11 +298,10 @@ class PreviewController(QObject):
 
     def save(self, items: Sequence[tuple[Product, Path]], overwrite: bool = False) -> bool:
         """Clean and write ``(product, target)`` pairs in the worker, with progress."""
-        layers = self.window.mask_layers
-        if layers is None or not items:
+        mask = self.current_mask()
+        if mask is None or not items:
             self.window.show_message("Nothing to clean", "Load files and paint a mask first.")
             return False
-        mask = layers.background()
         self.panel.set_busy(True)
         self.panel.show_message(f"Cleaning {len(items)} file(s)…")
         self.runner.submit(SAVE_KEY, _save_job, list(items), mask, self.params, overwrite,
