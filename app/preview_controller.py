@@ -138,6 +138,7 @@ class PreviewController(QObject):
         self._timer.timeout.connect(self.submit)
 
         window.maskChanged.connect(self._on_mask_changed)
+        window.stack.connect(self._on_stack_changed)
         self.panel.form.paramsChanged.connect(lambda _p: self.schedule())
         self.panel.cancelRequested.connect(self.cancel)
         self.panel.saveRequested.connect(self.choose_and_save)
@@ -183,6 +184,12 @@ class PreviewController(QObject):
             self._mask = layers.background()  # new layers, or a change we were not told of
             self._mask_key = (layers, layers.revision)
         return self._mask.copy()  # the worker reads it while painting goes on
+
+    def _on_stack_changed(self, _what: frozenset[str]) -> None:
+        if not self.window.stack.products:  # everything closed: no stale preview
+            self.runner.cancel(PREVIEW_KEY)
+            self.runner.cancel(PLOTS_KEY)
+            self._show(None)
 
     def schedule(self) -> None:
         """Recompute after a short quiet time (restarts the timer)."""

@@ -199,6 +199,9 @@ def test_side_by_side_views_share_zoom_and_stretch(qtbot, small) -> None:
     assert views.second.view.image_item.levels == pytest.approx([lo, hi])
     half = (hi - lo) / 2  # residual: centred on zero with the image's contrast
     assert views.first.view.image_item.levels == pytest.approx([-half, half])
+    window.stack.remove([0])  # closing everything clears the preview
+    qtbot.waitUntil(lambda: views.first.view.image is None, timeout=TIMEOUT)
+    assert window.preview.result is None
 
 
 def test_form_reset_units_and_subarray_variant(window) -> None:
@@ -262,3 +265,27 @@ def test_clean_all_can_be_cancelled(qtbot, window, make_product, tmp_path: Path)
     assert len(written) < len(items) and not finished
     assert all(p.name.endswith("_nsclean.fits") for p in tmp_path.iterdir())  # no debris
     assert "Cancelled" in window.preview.panel.message.text()
+
+
+def test_clean_all_asks_before_replacing_files(qtbot, window, make_product, monkeypatch,
+                                               tmp_path: Path) -> None:
+    from PyQt6.QtWidgets import QFileDialog, QMessageBox
+
+    products = [make_product(f"g{i}_rate.fits", shape=(40, 60), seed=i) for i in range(2)]
+    window.stack.set_products(products)
+    qtbot.waitUntil(lambda: window.mask_layers is not None, timeout=TIMEOUT)
+    wait_idle(qtbot, window)
+    (tmp_path / "g0_rate_nsclean.fits").write_text("old")
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(tmp_path))
+    answers = [QMessageBox.StandardButton.No, QMessageBox.StandardButton.Yes]
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question",
+                        lambda _p, _t, text, *a: (asked.append(text), answers.pop(0))[1])
+    window.preview.panel.clean_all_button.click()  # "No": nothing is written
+    wait_idle(qtbot, window)
+    assert asked and "1 cleaned file(s) exist" in asked[0]
+    assert (tmp_path / "g0_rate_nsclean.fits").read_text() == "old"
+    with qtbot.waitSignal(window.preview.saveFinished, timeout=TIMEOUT) as blocker:
+        window.preview.panel.clean_all_button.click()  # "Yes": replaced
+    assert blocker.args[1] == [] and len(blocker.args[0]) == 2
+    assert fits.getdata(tmp_path / "g0_rate_nsclean.fits", "SCI").shape == (40, 60)
