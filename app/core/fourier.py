@@ -12,29 +12,31 @@ exp(-2πi m k / n)``. Both are the first few DFT coefficients of ``w`` and ``w·
 one matrix product computes for all lines at once; the systems are then solved as a batch.
 The model is the inverse real FFT of ``c_k = n g_k a_k`` with the apodizer ``a``.
 
-Speed (a full frame in well under 0.1 s of CPU when the mask is reused): everything that
-depends only on the mask (weights, normal matrices, sort padding) is computed once per
-mask (:class:`MaskPlan`) and kept by the fitter; each frame then costs one sort of its
-lines (:mod:`app.core.robust`, which also yields the background level), one pass that
-replaces outliers and forms the right-hand sides block by block while the block is in
-cache, one batched 9×9 solve and one matrix product for the model.
+Speed: everything that depends only on the mask (weights, normal matrices, packed
+layout) is computed once per mask (:mod:`app.core.maskplan`) and kept by the fitter.
+Each frame then costs one gather of its background rows (:mod:`app.core.packing`), one
+sort of its lines (:mod:`app.core.robust`, which also yields the background level, the
+medians and MADs), one pass over the packed rows that replaces outliers and forms the
+right-hand sides, one batched 9×9 solve and one matrix product for the model.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.fft
 
+from app.core.maskplan import MaskPlan, refresh, same_mask
+from app.core.packing import GROUP, Packing
 from app.core.robust import (
     MAD_TO_SIGMA,
     SortedColumns,
-    padding,
     parallel_map,
     sort_columns,
+    sort_packed,
     spans,
 )
 
@@ -79,18 +81,6 @@ class FitSettings:
 
 
 @dataclass
-class MaskPlan:
-    """Everything the fit needs that depends only on the usable mask (reused per mask)."""
-
-    usable: np.ndarray  # a copy, to recognise the mask
-    weights: np.ndarray  # p², float64, zero off the background
-    counts: np.ndarray  # usable samples per DMS column
-    fittable: np.ndarray  # columns that can be fit
-    gram: np.ndarray  # normal matrices of the fittable columns, (nfit, nvec, nvec)
-    pad: np.ndarray  # robust.padding(usable)
-
-
-@dataclass
 class FrameFit:
     """Result of :meth:`LineFitter.fit_frame`."""
 
@@ -99,11 +89,12 @@ class FrameFit:
     level: float  # background level removed before the fit
 
 
-#: Matrix products are done in tiles of 32 rows × 256 columns on the engine's threads:
-#: a tile stays in cache from the elementwise work to the product, and it is small enough
-#: (18 × 32 × 256 multiply-adds) that OpenBLAS computes it on the calling thread. One
-#: large product would start BLAS's own threads, which on a busy machine made it 5-20×
-#: slower than the tiles.
+#: Products with the analysis matrix take at most this many rows at a time: 18 × 256 ×
+#: 32 multiply-adds, which OpenBLAS computes on the calling thread. Larger products start
+#: BLAS's own threads, which compete with ours and, on a busy machine, made them 5-20×
+#: slower.
+_CHUNK_ROWS = 256
+#: Model synthesis in tiles of 32 rows × 256 columns, for the same reason.
 _TILE = (32, 256)
 _local = threading.local()
 
@@ -131,7 +122,7 @@ class LineFitter:
         k = np.arange(self.nvec)[None, :]
         phase = 2.0 * np.pi * m * k / self.n
         # Analysis matrix: [cos | sin] so that real products give the complex DFT terms.
-        self._analysis = np.ascontiguousarray(np.hstack([np.cos(phase), np.sin(phase)]))
+        self.analysis = np.ascontiguousarray(np.hstack([np.cos(phase), np.sin(phase)]))
         # Synthesis of irfft from nvec coefficients (imaginary part of c_0 is dropped):
         # [cos | -sin] · [Re g; Im g] in one product.
         # The public code buffs with a 2-D kernel centred one pixel off along the line too.
@@ -144,9 +135,10 @@ class LineFitter:
         self._weight_kernel = scipy.fft.rfft(
             circular_gaussian(self.n, settings.weight_sigma, centre)).astype(np.complex64)
         self._buff_kernel = np.fft.fft(circular_gaussian(self.nlines, settings.buff_sigma, centre))
-        self._line_step = 1 if detector == "NRS1" else -1  # DMS column step per line
+        self.line_step = 1 if detector == "NRS1" else -1  # DMS column step per line
         self._weights_cache: tuple[np.ndarray, np.ndarray] | None = None
         self._plan: MaskPlan | None = None
+        self._pack_buffer: np.ndarray | None = None
         self._sort_buffer: np.ndarray | None = None
 
     @classmethod
@@ -176,41 +168,56 @@ class LineFitter:
         cached = self._weights_cache
         if cached is not None and same_mask(cached[0], usable):
             return cached[1]
-        spectrum = scipy.fft.rfft(usable.astype(np.float32), axis=0, workers=-1)
-        spectrum *= self._weight_kernel[:, None]
-        density = scipy.fft.irfft(spectrum, n=self.n, axis=0, workers=-1)
+        weights = self.compute_weights(usable)
+        self._weights_cache = (usable.copy(), weights)
+        return weights
+
+    def compute_weights(self, usable: np.ndarray) -> np.ndarray:
+        """:meth:`weights` without the cache."""
+        density = self.density(usable)
         if self.settings.legacy_kernels:
             # The public code's 2-D kernel also sits one *line* off: line y is weighted
             # by the density of line y - 1.
-            density = np.roll(density, self._line_step, axis=1)
+            density = np.roll(density, self.line_step, axis=1)
+        return self.weights_from_density(density, usable)
+
+    def density(self, usable: np.ndarray) -> np.ndarray:
+        """Usable samples per pixel along each line, smoothed by the weight kernel."""
+        spectrum = scipy.fft.rfft(usable.astype(np.float32), axis=0, workers=-1)
+        spectrum *= self._weight_kernel[:, None]
+        return scipy.fft.irfft(spectrum, n=self.n, axis=0, workers=-1)
+
+    def weights_from_density(self, density: np.ndarray, usable: np.ndarray) -> np.ndarray:
+        """``1 / density²`` on usable samples, zero elsewhere (``density`` is reused)."""
         # Where the density is round-off (legacy weighting from an empty neighbour line)
         # the weight is meaningless; such samples get none and the line may go unfit.
         floor = np.float32(1e-3 * circular_gaussian(1, self.settings.weight_sigma)[0])
         valid = usable & (density > floor)
-        # 1 / density² without branches: raising the density to the floor changes only
-        # samples that are zeroed anyway.
+        # Without branches: raising the density to the floor changes only samples that
+        # are zeroed anyway.
         weights = np.square(np.fmax(density, floor, out=density), dtype=np.float64)
         np.reciprocal(weights, out=weights)
         weights *= valid
-        self._weights_cache = (usable.copy(), weights)
         return weights
 
     def plan(self, usable: np.ndarray) -> MaskPlan:
-        """The :class:`MaskPlan` of ``usable`` (computed once, then reused)."""
-        plan = self._plan
-        if plan is not None and same_mask(plan.usable, usable):
-            return plan
-        self._plan = None  # free the old plan before building the new one
-        weights = self.weights(usable)
-        counts = np.count_nonzero(usable, axis=0)
-        weighted = counts if not self.settings.legacy_kernels else np.count_nonzero(
-            weights, axis=0)
-        fittable = np.flatnonzero((counts > self.nvec) & (weighted > self.nvec))
-        terms_w = analyse(self._analysis, lambda rows: weights[rows], weights.shape)
-        gram = self._gram(terms_w[:, fittable])
-        self._plan = MaskPlan(self._weights_cache[0], weights, counts, fittable, gram,
-                              padding(usable))
+        """The :class:`~app.core.maskplan.MaskPlan` of ``usable`` (kept and updated)."""
+        self._plan = refresh(self, self._plan, usable)
         return self._plan
+
+    def normal_matrices(self, weights: np.ndarray) -> np.ndarray:
+        """Normal matrix of every column of ``weights`` (complex128, (ncols, nvec, nvec)).
+
+        The weights' DFT terms come from products of at most ``_CHUNK_ROWS`` × ``GROUP``
+        samples, on the engine's threads.
+        """
+        def terms(columns: slice) -> np.ndarray:
+            block = weights[:, columns]
+            return sum(self.analysis[rows].T @ block[rows]
+                       for rows in spans(self.n, _CHUNK_ROWS))
+
+        parts = parallel_map(terms, spans(weights.shape[1], GROUP))
+        return self._gram(np.concatenate(parts, axis=1))
 
     def _gram(self, terms_w: np.ndarray) -> np.ndarray:
         """Normal matrices ``G[k, k'] = W[k - k']`` from the DFT terms of the weights."""
@@ -269,8 +276,8 @@ class LineFitter:
         wd = w * (data if full else data[:, columns])
         # Real float64 products give the DFT terms Σ w cos - i Σ w sin, for w (W_j) and for
         # w·d (b_k); float32 loses up to 1 % on lines with sparse background.
-        terms_w = self._analysis.T @ w
-        terms_b = self._analysis.T @ wd
+        terms_w = self.analysis.T @ w
+        terms_b = self.analysis.T @ wd
         if full:
             terms_w, terms_b = terms_w[:, columns], terms_b[:, columns]
         return self._solve_normal(self._gram(terms_w), terms_b)
@@ -304,30 +311,39 @@ class LineFitter:
             Same as fitting ``data - float32(level)`` with :meth:`fit_lines`.
         """
         plan = self.plan(usable)
-        columns = sort_columns(data, usable, plan.counts, plan.pad, out=self._sort_buffer)
+        packing = plan.packing
+        packed = self._pack_buffer = packing.pack(data, out=self._pack_buffer)
+        columns = sort_packed(packed, plan.pad, plan.counts, packing, out=self._sort_buffer)
         self._sort_buffer = columns.values
         level = columns.global_median() if subtract_level else 0.0
         coeffs = np.zeros((self.nlines, self.nvec), dtype=np.complex128)
-        if plan.fittable.size:
-            terms_b = self._rhs_terms(data, columns, plan.weights, level)
-            coeffs[plan.fittable] = self._solve_normal(plan.gram, terms_b[:, plan.fittable])
-        return FrameFit(coeffs, plan.counts, level)
+        fittable = plan.fittable(self.nvec)
+        if fittable.size:
+            terms_b = self._rhs_terms(packed, columns, plan, level)
+            coeffs[fittable] = self._solve_normal(plan.gram[fittable], terms_b[:, fittable])
+        return FrameFit(coeffs, plan.counts.copy(), level)
 
-    def _rhs_terms(self, data: np.ndarray, columns: SortedColumns, weights: np.ndarray,
+    def _rhs_terms(self, packed: np.ndarray, columns: SortedColumns, plan: MaskPlan,
                    level: float) -> np.ndarray:
-        """DFT terms of ``w·d`` for every column, ``d`` the shifted data with outliers
-        replaced, formed block by block while the block is in cache."""
-        shift = data.dtype.type(level)
-        lower, upper, fill = self._bounds(*columns.median_mad(shift), data.dtype)
+        """DFT terms of ``w·d`` for every column, ``d`` the packed data shifted by the
+        level with outliers replaced, group by group while the group is in cache."""
+        shift = packed.dtype.type(level)
+        bounds = self._bounds(*columns.median_mad(shift), packed.dtype)
+        # one GROUP-wide slice per group, the last one too: pad past the last column
+        width = plan.packing.ngroups * GROUP - self.nlines
+        lower, upper, fill = (np.pad(b, (0, width), constant_values=v)
+                              for b, v in zip(bounds, (np.nan, np.nan, 0), strict=True))
 
-        def weighted_data(rows: slice) -> np.ndarray:
-            values = data[rows] - shift
+        def weighted_data(group: int) -> np.ndarray:
+            cols, rows = slice(group * GROUP, (group + 1) * GROUP), plan.packing.segment(group)
+            values = packed[rows] - shift
             with np.errstate(invalid="ignore"):  # NaN off the background: replaced
-                keep = (values >= lower) & (values <= upper)
+                keep = (values >= lower[cols]) & (values <= upper[cols])
             # Samples off the background get the fill value too; their weight is zero.
-            return weights[rows] * np.where(keep, values, fill)
+            return plan.packed_weights[rows] * np.where(keep, values, fill[cols])
 
-        return analyse(self._analysis, weighted_data, data.shape)
+        return packed_terms(plan.basis, weighted_data, plan.packing,
+                            range(plan.packing.ngroups), self.nlines)
 
     def fit_lines(self, data: np.ndarray, usable: np.ndarray,
                   weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -360,9 +376,9 @@ class LineFitter:
         line is synthesised from the same basis; the convolution is circular, as in the
         published code. ``coeffs`` is indexed by DMS column.
         """
-        ordered = coeffs[:: self._line_step]  # detector line order
+        ordered = coeffs[:: self.line_step]  # detector line order
         smoothed = np.fft.ifft(np.fft.fft(ordered, axis=0) * self._buff_kernel[:, None], axis=0)
-        return smoothed[:: self._line_step]
+        return smoothed[:: self.line_step]
 
     def synthesize(self, coeffs: np.ndarray) -> np.ndarray:
         """Evaluate the model (DMS layout, float32) from coefficients ``g`` per column."""
@@ -383,32 +399,24 @@ class LineFitter:
         return self.synthesize(coeffs)
 
 
-def analyse(analysis: np.ndarray, values: Callable[[slice], np.ndarray],
-            shape: tuple[int, int]) -> np.ndarray:
-    """``analysis.T @ V`` where ``values(rows)`` gives the rows of ``V`` (shape ``shape``).
+def packed_terms(basis: np.ndarray, values: Callable[[int], np.ndarray], packing: Packing,
+                 groups: Iterable[int], ncols: int) -> np.ndarray:
+    """``basis.T @ V`` per column group, ``V`` the packed values ``values(group)``.
 
-    Rows are produced and reduced tile by tile (see ``_TILE``), on the engine's threads.
+    Returns
+    -------
+    ndarray, float64, shape (basis.shape[1], ncols)
+        Zero in the columns of groups not asked for.
     """
-    n, ncols = shape
+    out = np.zeros((basis.shape[1], packing.ngroups * GROUP))
 
-    def partial_sum(row_range: slice) -> np.ndarray:
-        total = np.zeros((analysis.shape[1], ncols))
-        for rows in spans(row_range.stop - row_range.start, _TILE[0]):
-            rows = slice(rows.start + row_range.start, rows.stop + row_range.start)
-            block, basis = values(rows), analysis[rows].T
-            for cols in spans(ncols, _TILE[1]):
-                total[:, cols] += basis @ block[:, cols]
-        return total
+    def group_terms(chunk: list[int]) -> None:
+        for group in chunk:
+            total = out[:, group * GROUP:(group + 1) * GROUP]
+            block, segment = values(group), packing.segment(group)
+            for rows in spans(block.shape[0], _CHUNK_ROWS):
+                total += basis[segment][rows].T @ block[rows]
 
-    halves = spans(n, -(-n // (2 * _TILE[0])) * _TILE[0])
-    return sum(parallel_map(partial_sum, halves), start=np.zeros((analysis.shape[1], ncols)))
-
-
-def same_mask(a: np.ndarray, b: np.ndarray) -> bool:
-    """``np.array_equal`` for boolean masks, comparing 8 samples at a time when it can."""
-    if a.shape != b.shape:
-        return False
-    if a.dtype == b.dtype == bool and a.flags.c_contiguous and b.flags.c_contiguous \
-            and a.size % 8 == 0:
-        return bool(np.array_equal(a.view(np.uint64), b.view(np.uint64)))
-    return bool(np.array_equal(a, b))
+    groups = list(groups)
+    parallel_map(group_terms, [groups[part] for part in spans(len(groups), 4)])
+    return out[:, :ncols]

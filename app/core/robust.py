@@ -3,9 +3,10 @@
 NSClean replaces outliers on each detector line by the median of that line's background
 samples, using 1.4826 × MAD as σ, and removes the median of all background samples
 before the fit. Lines have different numbers of background samples, so ``np.median``
-along an axis does not apply. Instead every line is sorted once, with its unused samples
-set to +inf so that its ``c`` usable values come first (:func:`sort_columns`). From the
-sorted lines, with index arithmetic only:
+along an axis does not apply. Instead every line is sorted once, in the packed layout of
+:mod:`app.core.packing`, with its unused samples set to +inf so that its ``c`` usable
+values come first (:func:`sort_packed`). From the sorted lines, with index arithmetic
+only:
 
 - each line's median sits at indices ``(c - 1) // 2`` and ``c // 2``;
 - its MAD is an order statistic of ``|x - median|``, which over sorted ``x`` is V-shaped:
@@ -13,18 +14,12 @@ sorted lines, with index arithmetic only:
   binary search vectorised over all lines (no second sort);
 - a constant shift of the data need not be sorted again: rounding is monotonic, so
   ``fl(x - s)`` keeps the order of ``x`` and every order statistic of the shifted data is
-  the shifted order statistic, bit for bit;
-- the median of *all* samples is bracketed from every 16th sorted value of every line
-  and finished on the few thousand values inside the bracket.
+  the shifted order statistic;
+- the median of *all* samples is bracketed from every ``STRIDE``-th sorted value of every
+  line and finished on the few thousand values inside the bracket.
 
-All results equal those of sorting the (shifted) samples directly, bit for bit.
-
-Detector lines are DMS *columns*. NumPy copies a transposed 2048² frame at ~8 ns per
-element, more than the sort costs, so lines are not transposed one by one: groups of
-``GROUP`` adjacent columns are copied as 128-byte rows (``(ngroups, n, GROUP)`` layout)
-and each line is sorted in that layout with a 128-byte stride, which NumPy handles at
-nearly contiguous speed. NumPy releases the GIL for copies and sorts, so blocks of
-groups run on a small thread pool.
+All results equal those of sorting the (shifted) samples directly, bit for bit. NumPy
+releases the GIL for copies and sorts, so groups of lines run on a small thread pool.
 """
 
 from __future__ import annotations
@@ -37,13 +32,10 @@ from typing import TypeVar
 
 import numpy as np
 
+from app.core.packing import GROUP, STRIDE, Packing
+
 #: Scale from the median absolute deviation to σ for Gaussian noise.
 MAD_TO_SIGMA = 1.4826
-#: Columns per group in the sorted layout (32 float32 = 128 bytes, two cache lines).
-GROUP = 32
-#: Every how many sorted values a line contributes to the bracket of the global median.
-_STRIDE = 16
-_BLOCK_BYTES = 1 << 19  # work per thread task: about half an L2 cache
 
 _T = TypeVar("_T")
 _R = TypeVar("_R")
@@ -85,23 +77,25 @@ def spans(total: int, size: int) -> list[slice]:
 class SortedColumns:
     """The usable samples of every column, sorted ascending and padded with +inf.
 
-    ``values[j, i, t]`` is the ``i``-th smallest usable sample of column
-    ``GROUP * j + t`` (+inf for ``i >= counts[column]``).
+    ``values`` is in the packed layout of ``packing``: the block of group ``g`` holds
+    its columns' samples sorted along the rows (+inf past ``counts[column]``).
     """
 
     values: np.ndarray
     counts: np.ndarray
+    packing: Packing
 
     def __post_init__(self) -> None:
         columns = np.arange(self.counts.size)
-        n = self.values.shape[1]
+        group = columns // GROUP
         # flat position of sorted index 0 of each column; index i is i * GROUP further
-        self._base = (columns // GROUP) * (n * GROUP) + columns % GROUP
+        self._base = self.packing.starts[group] * GROUP + columns % GROUP
+        self._last = self.packing.starts[group + 1] - self.packing.starts[group] - 1
         self._flat = self.values.reshape(-1)
 
     def at(self, index: np.ndarray) -> np.ndarray:
         """The sample of sorted position ``index[c]`` in every column ``c``."""
-        index = np.clip(index, 0, self.values.shape[1] - 1)
+        index = np.clip(index, 0, self._last)
         return self._flat.take(self._base + index * GROUP)
 
     def median_mad(self, shift: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
@@ -156,18 +150,18 @@ class SortedColumns:
 
     def _order_statistics(self, ranks: list[int], total: int) -> list[np.floating]:
         """Values of the given ranks among all usable samples (of all columns)."""
-        sample = self.values[:, ::_STRIDE]
+        sample = self.values[::STRIDE]  # rows 0, STRIDE, ... of every group's block
         sample = np.sort(sample[sample < np.inf])
-        # A column holds at most _STRIDE values below each of its sampled values, and at
-        # least one more than _STRIDE times its sampled values below the one after, so
+        # A column holds at most STRIDE values below each of its sampled values, and at
+        # least one more than STRIDE times its sampled values below the one after, so
         # these two sampled values bracket the wanted ranks (checked below all the same).
         lines = np.count_nonzero(self.counts)
-        first = min(ranks) // _STRIDE
-        last = -(-(max(ranks) + 1 + (_STRIDE - 1) * lines) // _STRIDE) - 1
+        first = min(ranks) // STRIDE
+        last = -(-(max(ranks) + 1 + (STRIDE - 1) * lines) // STRIDE) - 1
         low = sample[first]
         high = sample[last] if last < sample.size else np.inf
         parts = parallel_map(lambda block: _split(self.values[block], low, high),
-                             spans(self.values.shape[0], 4))
+                             spans(self.values.shape[0], 8192))
         below = sum(p[0] for p in parts)
         inside = np.concatenate([p[1] for p in parts])
         wanted = [r - below for r in ranks]
@@ -189,27 +183,38 @@ def _split(values: np.ndarray, low: float, high: float) -> tuple[int, np.ndarray
     return int(np.count_nonzero(values < low)), values[inside]
 
 
-def padding(usable: np.ndarray) -> np.ndarray:
-    """-inf on usable samples, +inf elsewhere, in the grouped layout of :func:`sort_columns`.
+def sort_packed(packed: np.ndarray, pad: np.ndarray, counts: np.ndarray, packing: Packing,
+                out: np.ndarray | None = None) -> SortedColumns:
+    """Sort every column of a packed array, unusable samples last (see :func:`sort_columns`).
 
-    ``fmax(sample, padding)`` keeps usable samples and turns every other one (NaN
-    included) into +inf without a branch; worth caching when a mask is reused.
+    Parameters
+    ----------
+    packed : ndarray
+        ``packing.pack(values)``.
+    pad : ndarray
+        ``packing.padding(usable)``.
+    counts : ndarray of int
+        Usable samples per DMS column.
+    packing : Packing
+        The layout of ``packed``.
+    out : ndarray, optional
+        Buffer like ``packed`` to reuse (saves page faults on large frames).
     """
-    n, ncols = usable.shape
-    pad = np.full((-(-ncols // GROUP), n, GROUP), np.inf, dtype=np.float32)
-    lut = np.array([np.inf, -np.inf], dtype=np.float32)
-    whole = ncols - ncols % GROUP
-    if whole:
-        _group_copy(lut[usable[:, :whole].view(np.uint8)], pad[:whole // GROUP])
-    if whole < ncols:
-        pad[-1, :, :ncols - whole] = lut[usable[:, whole:].view(np.uint8)]
-    return pad
+    if out is None or out.shape != packed.shape or out.dtype != packed.dtype:
+        out = np.empty_like(packed)
+
+    def sort_groups(groups: slice) -> None:
+        part = slice(int(packing.starts[groups.start]), int(packing.starts[groups.stop]))
+        np.fmax(packed[part], pad[part], out=out[part])
+        for group in range(groups.start, groups.stop):
+            out[packing.segment(group)].sort(axis=0)
+
+    parallel_map(sort_groups, spans(packing.ngroups, 4))
+    return SortedColumns(out, np.asarray(counts), packing)
 
 
-def sort_columns(values: np.ndarray, usable: np.ndarray, counts: np.ndarray | None = None,
-                 pad: np.ndarray | None = None, out: np.ndarray | None = None
-                 ) -> SortedColumns:
-    """Sort the usable samples of every column (see :class:`SortedColumns`).
+def sort_columns(values: np.ndarray, usable: np.ndarray) -> SortedColumns:
+    """Sort the usable samples of every column.
 
     Parameters
     ----------
@@ -218,52 +223,10 @@ def sort_columns(values: np.ndarray, usable: np.ndarray, counts: np.ndarray | No
     usable : ndarray of bool, same shape
         Which samples count. Unusable samples may hold anything, NaN included; usable
         ones must be finite.
-    counts : ndarray of int, optional
-        ``np.count_nonzero(usable, axis=0)`` if already known.
-    pad : ndarray, optional
-        ``padding(usable)`` if already known.
-    out : ndarray, optional
-        Buffer of shape ``(ceil(ncols / GROUP), n, GROUP)`` and the dtype of ``values``
-        to reuse (saves page faults on large frames).
     """
-    n, ncols = values.shape
-    shape = (-(-ncols // GROUP), n, GROUP)
-    if out is None or out.shape != shape or out.dtype != values.dtype:
-        out = np.empty(shape, dtype=values.dtype)
-    if counts is None:
-        counts = np.count_nonzero(usable, axis=0)
-    if pad is None:
-        pad = padding(usable)
-    whole = ncols // GROUP
-
-    def sort_groups(groups: slice) -> None:
-        target = out[groups]
-        if groups.stop <= whole:
-            _group_copy(values[:, groups.start * GROUP:groups.stop * GROUP], target)
-        else:  # the narrower last group
-            target.fill(np.inf)
-            target[0, :, :ncols - whole * GROUP] = values[:, whole * GROUP:]
-        np.fmax(target, pad[groups], out=target)
-        target.sort(axis=1)
-
-    tasks = spans(whole, max(1, _BLOCK_BYTES // (n * GROUP * values.itemsize)))
-    if whole < shape[0]:
-        tasks.append(slice(whole, whole + 1))
-    parallel_map(sort_groups, tasks)
-    return SortedColumns(out, np.asarray(counts))
-
-
-def _group_copy(block: np.ndarray, target: np.ndarray) -> None:
-    """Copy DMS columns ``block`` (n, k·GROUP) into ``target`` (k, n, GROUP).
-
-    Viewing each run of GROUP samples as one opaque item turns the copy into a transpose
-    of k columns of large items, which NumPy does at nearly memory speed.
-    """
-    item = np.dtype(f"V{GROUP * block.dtype.itemsize}")
-    if block.strides[1] != block.dtype.itemsize:
-        block = np.ascontiguousarray(block)
-    k = block.shape[1] // GROUP
-    np.copyto(target.reshape(k, -1).view(item), block.view(item).T)
+    packing = Packing.covering(usable)
+    return sort_packed(packing.pack(values), packing.padding(usable),
+                       np.count_nonzero(usable, axis=0), packing)
 
 
 def column_median_mad(values: np.ndarray, usable: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

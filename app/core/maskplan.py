@@ -1,0 +1,118 @@
+"""What the full-frame fit needs from the background mask alone, kept across frames.
+
+The weights ``p²`` (an FFT convolution of the whole mask), the 9×9 normal matrix of every
+line, the packed layout of the background rows and the sort padding depend only on the
+usable background, not on the data. A mask is usually reused for many frames (the
+integrations of a rateints, a batch of files), so :func:`refresh` builds them once and
+afterwards only redoes the column groups whose usable samples changed: frames differ
+mostly by a few NaN or DO_NOT_USE pixels, which touch a few hundred lines out of 2048.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from app.core.packing import Packing
+
+if TYPE_CHECKING:
+    from app.core.fourier import LineFitter
+
+#: Beyond this fraction of changed lines a plan is rebuilt rather than updated.
+REBUILD_FRACTION = 0.25
+
+
+@dataclass
+class MaskPlan:
+    """Per-mask quantities of the fit; per-column arrays are indexed by DMS column."""
+
+    usable: np.ndarray  # a copy of the usable background it was built for
+    counts: np.ndarray  # usable samples per column
+    weighted: np.ndarray  # samples with a non-zero weight per column
+    packing: Packing  # the background rows of each column group
+    pad: np.ndarray  # packing.padding(usable)
+    packed_weights: np.ndarray  # the weights p² (float64), packed; zero on filler rows
+    basis: np.ndarray  # the fitter's analysis matrix at every packed row
+    gram: np.ndarray  # normal matrix of every column, complex128 (ncols, nvec, nvec)
+
+    def fittable(self, nvec: int) -> np.ndarray:
+        """Columns with enough samples to fit ``nvec`` frequencies."""
+        return np.flatnonzero((self.counts > nvec) & (self.weighted > nvec))
+
+
+def refresh(fitter: LineFitter, plan: MaskPlan | None, usable: np.ndarray) -> MaskPlan:
+    """The plan of ``usable``: ``plan`` itself, ``plan`` updated in place, or a new one."""
+    if plan is None or plan.usable.shape != usable.shape:
+        return build(fitter, usable)
+    changed = changed_columns(plan.usable, usable)
+    if changed.size == 0:
+        return plan
+    if changed.size > REBUILD_FRACTION * usable.shape[1]:
+        return build(fitter, usable)
+    columns = usable[:, changed]
+    if not plan.packing.covers(columns, changed):  # background on rows not packed
+        return build(fitter, usable)
+    update(fitter, plan, usable, changed, columns)
+    return plan
+
+
+def build(fitter: LineFitter, usable: np.ndarray) -> MaskPlan:
+    """A new plan for ``usable``."""
+    weights = fitter.compute_weights(usable)
+    counts = np.count_nonzero(usable, axis=0)
+    weighted = np.count_nonzero(weights, axis=0) if fitter.settings.legacy_kernels else counts
+    packing = Packing.covering(usable)
+    packed_weights = packing.pack(weights)
+    packed_weights[packing.filler] = 0.0
+    return MaskPlan(usable.copy(), counts, weighted, packing, packing.padding(usable),
+                    packed_weights, fitter.analysis[packing.rows],
+                    fitter.normal_matrices(weights))
+
+
+def update(fitter: LineFitter, plan: MaskPlan, usable: np.ndarray, changed: np.ndarray,
+           columns: np.ndarray) -> None:
+    """Bring ``plan`` to ``usable``, which differs from ``plan.usable`` in ``changed``
+    (``columns = usable[:, changed]``) and whose samples all lie on rows the packing keeps.
+
+    Only the changed lines are redone (their neighbours too with legacy kernels), column
+    by column: their weights, counts, padding, packed weights and normal matrices.
+    """
+    affected, sources, targets = changed, columns, columns
+    if fitter.settings.legacy_kernels:
+        # a line's legacy weights come from the density of the line before it
+        step, ncols = fitter.line_step, usable.shape[1]
+        affected = np.union1d(changed, (changed + step) % ncols)
+        sources, targets = usable[:, (affected - step) % ncols], usable[:, affected]
+    weights = fitter.weights_from_density(fitter.density(sources), targets)
+    np.copyto(plan.usable, usable)
+    plan.counts[changed] = np.count_nonzero(columns, axis=0)
+    if fitter.settings.legacy_kernels:
+        plan.weighted[affected] = np.count_nonzero(weights, axis=0)
+    else:
+        plan.weighted = plan.counts
+    packing = plan.packing
+    for column, cells, rows in packing.cells(affected):
+        plan.packed_weights[cells] = np.where(packing.filler[cells[0]], 0.0, weights[rows, column])
+    for column, cells, rows in packing.cells(changed):
+        usable_here = columns[rows, column] & ~packing.filler[cells[0]]
+        plan.pad[cells] = np.where(usable_here, -np.inf, np.inf)
+    plan.gram[affected] = fitter.normal_matrices(weights)
+
+
+def changed_columns(old: np.ndarray, new: np.ndarray) -> np.ndarray:
+    """Columns in which two masks of the same shape differ."""
+    if same_mask(old, new):
+        return np.zeros(0, dtype=np.intp)
+    return np.flatnonzero((old != new).any(axis=0))
+
+
+def same_mask(a: np.ndarray, b: np.ndarray) -> bool:
+    """``np.array_equal`` for boolean masks, comparing 8 samples at a time when it can."""
+    if a.shape != b.shape:
+        return False
+    if a.dtype == b.dtype == bool and a.flags.c_contiguous and b.flags.c_contiguous \
+            and a.size % 8 == 0:
+        return bool(np.array_equal(a.view(np.uint64), b.view(np.uint64)))
+    return bool(np.array_equal(a, b))
