@@ -62,6 +62,14 @@ class CleanParams:
         cleaner models only the noise: the median of the background pixels, or nothing.
     by_channel : bool
         Median method only: one median per 512-pixel readout channel of each line.
+    fit : {"complex", "real"}
+        Full-frame least squares: "complex" is the published fit (complex amplitudes of
+        positive frequencies, biased on lines with gaps); "real" fits the cos/sin series
+        directly (:mod:`app.core.fourier_real`), unbiased on lines with gaps.
+    ridge : float
+        "real" fit only: strength of a 1/f prior on the Fourier amplitudes (white-noise
+        variance over the prior variance at one cycle per line). 0 = plain least
+        squares; about 1–30 keeps high ``fc`` fits stable across gaps in the mask.
     """
 
     method: str = "fft"
@@ -74,6 +82,8 @@ class CleanParams:
     legacy_kernels: bool = False
     background: str = "median"
     by_channel: bool = False
+    fit: str = "complex"
+    ridge: float = 0.0
 
     @property
     def kill_width(self) -> float:
@@ -90,6 +100,10 @@ class CleanParams:
         for name in ("sigrej", "weight_sigma", "buff_sigma"):
             if not getattr(self, name) > 0:
                 raise InputError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.fit not in ("complex", "real"):
+            raise InputError(f"fit must be 'complex' or 'real', got {self.fit!r}")
+        if not self.ridge >= 0:
+            raise InputError(f"ridge must be zero or positive, got {self.ridge}")
         if self.background not in ("median", "none"):
             raise InputError(f"background must be 'median' or 'none', got {self.background!r}")
         return self
@@ -231,8 +245,8 @@ def clean(
     if not usable.any():
         raise MaskError("the mask leaves no usable background pixel (all False, NaN or border)")
     subtract_level = params.background == "median"
-    # The full-frame fit measures the level in its own sort of the lines (faster).
-    fits_level = params.method == "fft" and data.shape == FULL_FRAME
+    # The full-frame complex fit measures the level in its own sort of the lines (faster).
+    fits_level = params.method == "fft" and data.shape == FULL_FRAME and params.fit == "complex"
     level = masked_median(data, usable) if subtract_level and not fits_level else 0.0
     shifted = data if fits_level else data - np.float32(level)
     coeffs = None
@@ -242,8 +256,12 @@ def clean(
     elif data.shape == FULL_FRAME:
         # kept per thread: a rateints or a batch with one mask reuses weights and matrices
         fitter = LineFitter.cached(data.shape, name, params.fit_settings())
-        fit = fitter.fit_frame(data, usable, subtract_level)
-        coeffs, counts, level = fit.coeffs, fit.counts, fit.level
+        if params.fit == "real":
+            from app.core.fourier_real import fit_lines_real
+            coeffs, counts = fit_lines_real(fitter, shifted, usable, ridge=params.ridge)
+        else:
+            fit = fitter.fit_frame(data, usable, subtract_level)
+            coeffs, counts, level = fit.coeffs, fit.counts, fit.level
         model = fitter.model(coeffs)
         needed, kind = fitter.nvec + 1, "fft"
         unfit = counts < needed
