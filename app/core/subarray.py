@@ -13,9 +13,14 @@ neighbours, are dropped from the background first.
 
 from __future__ import annotations
 
+import bisect
+import functools
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
+import scipy.fft
+import scipy.signal
 
 from app.core.fourier import circular_gaussian
 from app.core.orientation import detector_to_dms, dms_to_detector
@@ -25,6 +30,8 @@ TICK_SECONDS = 10e-6
 LINE_OVERHEAD_TICKS = 12
 #: Apodizer corners in Hz: unity below 1061, roll-off to 1211, zero to 49943, roll-on to 49957.
 SUBARRAY_FC = (1061.0, 1211.0, 49943.0, 49957.0)
+#: Time-line samples fitted per batch of windows (bounds the memory of a batch).
+_BATCH_TICKS = 1 << 20
 
 
 def band_apodizer(freq: np.ndarray, corners: Sequence[float] = SUBARRAY_FC) -> np.ndarray:
@@ -57,31 +64,97 @@ def drop_outliers(data: np.ndarray, mask: np.ndarray, sigrej: float) -> np.ndarr
 def fit_window(data: np.ndarray, mask: np.ndarray, corners: Sequence[float],
                centre: int = 0) -> np.ndarray:
     """Weighted Fourier fit of one window (detector orientation); returns its model."""
-    ny, nx = data.shape
+    return fit_windows(data[None], mask[None], corners, centre)[0]
+
+
+def fit_windows(data: np.ndarray, mask: np.ndarray, corners: Sequence[float],
+                centre: int = 0) -> np.ndarray:
+    """Fit a stack of windows of the same shape ``(nwin, ny, nx)`` at once.
+
+    For window weights ``w = p²`` on the background ticks (0 elsewhere) and data ``d``, the
+    normal equations of the fit to ``exp(2πi·t·k/n)`` are ``G[k, k'] = W[k - k']`` and
+    ``b[k] = B[k]``, with ``W`` and ``B`` the DFTs of ``w`` and ``w·d`` over the whole
+    time line. Only a few dozen frequencies are needed, so they come from one matrix
+    product for all windows (the window length often has a large prime factor, which
+    makes FFTs of it slow), and all windows of one shape are solved as a batch.
+    """
+    nwin, ny, nx = data.shape
     width = nx + LINE_OVERHEAD_TICKS
-    n = ny * width
-    freq = np.fft.rfftfreq(n, TICK_SECONDS)
-    gain = band_apodizer(freq, corners)
-    k = np.flatnonzero(gain > 0)
-    timeline = np.zeros((ny, width), dtype=bool)
-    timeline[:, :nx] = mask
-    timeline = timeline.ravel()
-    ticks = np.flatnonzero(timeline)
-    # Weight by the reciprocal of the local density of samples in time (σ in ticks).
-    sigma = 1.0 / ((corners[0] + corners[1]) / 2.0) / TICK_SECONDS / 8.0
-    density = np.fft.irfft(np.fft.rfft(timeline.astype(float))
-                           * np.fft.rfft(circular_gaussian(n, sigma, centre)), n)[ticks]
+    line = _time_line(ny * width, tuple(corners), centre)
+    timeline = np.zeros((nwin, ny, width))
+    timeline[:, :, :nx] = mask
+    timeline = timeline.reshape(nwin, line.n)
+    values = np.zeros((nwin, ny, width))
+    values[:, :, :nx] = np.where(mask, data, 0.0)  # NaN and the like only off the mask
+    values = values.reshape(nwin, line.n)
+    # Weight by the reciprocal of the local density of samples in time.
+    density = line.smooth(timeline)
     with np.errstate(divide="ignore"):
-        p = np.where(density > 0, 1.0 / density, 0.0)
-    values = np.zeros((ny, width))
-    values[:, :nx] = data
-    d = values.ravel()[ticks]
-    basis = np.exp(2j * np.pi * np.outer(ticks, k) / n) * p[:, None]
-    gram = basis.conj().T @ basis
-    g = np.linalg.solve(gram, basis.conj().T @ (p * d))
-    spectrum = np.zeros(freq.size, dtype=complex)
-    spectrum[k] = n * g * gain[k]
-    return np.fft.irfft(spectrum, n).reshape(ny, width)[:, :nx]
+        p = np.where((timeline > 0) & (density > 0), 1.0 / density, 0.0)
+    weights = p * p
+    terms = np.concatenate([weights, weights * values]) @ line.analysis
+    half = terms.shape[1] // 2
+    dft = terms[:, :half] - 1j * terms[:, half:]  # at line.freqs, for w then for w·d
+    gram = dft[:nwin, line.lag_index]
+    gram[:, line.lag_conj] = np.conj(gram[:, line.lag_conj])  # W[-j] = conj(W[j])
+    g = np.linalg.solve(gram, dft[nwin:, line.k_index, None])[:, :, 0]
+    model = np.concatenate([g.real, g.imag], axis=1) @ line.synthesis
+    return model.reshape(nwin, ny, width)[:, :, :nx]
+
+
+@dataclass(frozen=True)
+class _TimeLine:
+    """Everything about windows of ``n`` ticks that does not depend on the data."""
+
+    n: int
+    freqs: np.ndarray  # DFT frequency indices needed (k and the lags k - k', folded)
+    analysis: np.ndarray  # [cos | sin] of 2π·t·f/n at those frequencies, (n, 2·nfreq)
+    k_index: np.ndarray  # position in freqs of each fitted frequency k
+    lag_index: np.ndarray  # (K, K): position in freqs of |k - k'| folded into [0, n/2]
+    lag_conj: np.ndarray  # (K, K): the lag was folded (take the conjugate)
+    synthesis: np.ndarray  # (2K, n): model from [Re g, Im g] (irfft of n·g·gain)
+    taps: np.ndarray  # density kernel at offsets -R..R (or the whole circle)
+
+    def smooth(self, timeline: np.ndarray) -> np.ndarray:
+        """Circular convolution of each row with the density kernel.
+
+        The Gaussian is negligible (< 1e-30) beyond ±12σ, so the circular convolution is a
+        linear one over the row wrapped by that radius, done by FFTs of a fast length.
+        """
+        if self.taps.size == self.n:  # short windows: the kernel covers the circle
+            kernel = scipy.fft.rfft(self.taps)
+            return scipy.fft.irfft(scipy.fft.rfft(timeline, axis=1) * kernel, self.n, axis=1)
+        radius = self.taps.size // 2
+        wrapped = np.concatenate([timeline[:, -radius:], timeline, timeline[:, :radius]],
+                                 axis=1)
+        return scipy.signal.fftconvolve(wrapped, self.taps[None], mode="valid", axes=1)
+
+
+@functools.lru_cache(maxsize=16)
+def _time_line(n: int, corners: tuple[float, ...], centre: int) -> _TimeLine:
+    gain = band_apodizer(np.fft.rfftfreq(n, TICK_SECONDS), corners)
+    k = np.flatnonzero(gain > 0)
+    lag = (k[:, None] - k[None, :]) % n
+    folded = np.minimum(lag, n - lag)
+    freqs = np.union1d(k, folded)
+    ticks = np.arange(n)
+    # exact phases: t·f mod n in integers before scaling
+    phase = 2.0 * np.pi * ((ticks[:, None] * freqs[None, :]) % n) / n
+    analysis = np.ascontiguousarray(np.hstack([np.cos(phase), np.sin(phase)]))
+    # irfft of c_k = n·g_k·gain_k: weight 1 at k = 0 and at Nyquist, 2 elsewhere; the
+    # imaginary part is dropped at k = 0 and at Nyquist
+    phase_k = 2.0 * np.pi * ((k[:, None] * ticks[None, :]) % n) / n
+    edge = (k == 0) | (2 * k == n)
+    scale = np.where(edge, 1.0, 2.0) * gain[k]
+    synthesis = np.vstack([scale[:, None] * np.cos(phase_k),
+                           np.where(edge, 0.0, -scale)[:, None] * np.sin(phase_k)])
+    # σ of the density kernel, in ticks: an eighth of a period at the low-pass corner
+    sigma = 1.0 / ((corners[0] + corners[1]) / 2.0) / TICK_SECONDS / 8.0
+    kernel = circular_gaussian(n, sigma, centre)
+    radius = int(np.ceil(12 * sigma)) + abs(centre)
+    taps = kernel if 2 * radius + 1 >= n else kernel[np.arange(-radius, radius + 1) % n]
+    return _TimeLine(n, freqs, analysis, np.searchsorted(freqs, k),
+                     np.searchsorted(freqs, folded), lag > n // 2, synthesis, taps)
 
 
 def subarray_model(data: np.ndarray, usable: np.ndarray, detector: str, *,
@@ -123,13 +196,16 @@ def subarray_model(data: np.ndarray, usable: np.ndarray, detector: str, *,
     model = np.zeros(det.shape)
     weight = np.zeros(det.shape[0])
     fitted = np.zeros(det.shape[0], dtype=bool)
-    for start, stop in _windows(per_line, npix):
-        ramp = 1.001 - np.abs(np.linspace(-1.0, 1.0, stop - start))
+    windows = _windows(per_line, npix)
+    cumulative = np.concatenate([[0], np.cumsum(per_line)])
+    dense = [(a, b) for a, b in windows
+             if (cumulative[b] - cumulative[a]) / ((b - a) * det.shape[1]) > minfrac]
+    models = _fit_all(det, mask, dense, corners, centre=1 if legacy_kernels else 0)
+    for start, stop in windows:  # blend with triangular weights
+        ramp = _ramp(stop - start)
         weight[start:stop] += ramp
-        if mask[start:stop].mean() > minfrac:
-            window = fit_window(det[start:stop], mask[start:stop], corners,
-                                centre=1 if legacy_kernels else 0)
-            model[start:stop] += ramp[:, None] * window
+        if (start, stop) in models:
+            model[start:stop] += ramp[:, None] * models[start, stop]
             fitted[start:stop] = True
     model /= np.where(weight > 0, weight, 1.0)[:, None]
     to_dms = detector_to_dms
@@ -138,22 +214,48 @@ def subarray_model(data: np.ndarray, usable: np.ndarray, detector: str, *,
     return np.ascontiguousarray(to_dms(model, detector), dtype=np.float32), counts, unfit
 
 
+def _fit_all(det: np.ndarray, mask: np.ndarray, windows: list[tuple[int, int]],
+             corners: Sequence[float], centre: int) -> dict[tuple[int, int], np.ndarray]:
+    """Models of the given windows, fitted in batches of windows of equal length."""
+    by_length: dict[int, list[tuple[int, int]]] = {}
+    for start, stop in windows:
+        by_length.setdefault(stop - start, []).append((start, stop))
+    models = {}
+    for length, group in by_length.items():
+        per_batch = max(1, _BATCH_TICKS // (length * (det.shape[1] + LINE_OVERHEAD_TICKS)))
+        for first in range(0, len(group), per_batch):
+            batch = group[first:first + per_batch]
+            rows = np.array([np.arange(start, stop) for start, stop in batch])
+            for window, fit in zip(batch, fit_windows(det[rows], mask[rows], corners, centre),
+                                   strict=True):
+                models[window] = fit
+    return models
+
+
+@functools.lru_cache(maxsize=64)
+def _ramp(length: int) -> np.ndarray:
+    """Triangular blending weights of a window of ``length`` lines."""
+    return 1.001 - np.abs(np.linspace(-1.0, 1.0, length))
+
+
 def _windows(per_line: np.ndarray, npix: int) -> list[tuple[int, int]]:
-    """Overlapping line ranges holding about ``npix`` samples each (half-window steps)."""
+    """Overlapping line ranges holding about ``npix`` samples each (half-window steps).
+
+    A window ends at the first line that brings it above ``npix`` samples, unless fewer
+    than 1.5 ``npix`` samples remain: then it runs to the last line with samples.
+    """
     lines = np.flatnonzero(per_line)
     if lines.size == 0:
         return []
     first, last = int(lines[0]), int(lines[-1])
-    cumulative = np.concatenate([[0], np.cumsum(per_line)])
+    cumulative = [0, *np.cumsum(per_line).tolist()]
     total = cumulative[-1]
     windows = []
     start = first
     while start <= last:
         stop = last + 1
         if total - cumulative[start] > 1.5 * npix:
-            enough = np.flatnonzero(cumulative[start + 1:last + 2] - cumulative[start] > npix)
-            if enough.size:
-                stop = start + 1 + int(enough[0])
+            stop = min(bisect.bisect_right(cumulative, cumulative[start] + npix), last + 1)
         windows.append((start, stop))
         if stop == last + 1:
             break
