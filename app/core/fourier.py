@@ -205,19 +205,17 @@ class LineFitter:
         self._plan = refresh(self, self._plan, usable)
         return self._plan
 
-    def normal_matrices(self, weights: np.ndarray) -> np.ndarray:
-        """Normal matrix of every column of ``weights`` (complex128, (ncols, nvec, nvec)).
+    def packed_normal_matrices(self, basis: np.ndarray, packed_weights: np.ndarray,
+                               packing: Packing, groups: Iterable[int]) -> np.ndarray:
+        """Normal matrices of the columns of ``groups`` (others zero), from packed weights.
 
-        The weights' DFT terms come from products of at most ``_CHUNK_ROWS`` × ``GROUP``
-        samples, on the engine's threads.
+        Returns
+        -------
+        ndarray, complex128, shape (ncols, nvec, nvec)
         """
-        def terms(columns: slice) -> np.ndarray:
-            block = weights[:, columns]
-            return sum(self.analysis[rows].T @ block[rows]
-                       for rows in spans(self.n, _CHUNK_ROWS))
-
-        parts = parallel_map(terms, spans(weights.shape[1], GROUP))
-        return self._gram(np.concatenate(parts, axis=1))
+        terms_w = packed_terms(basis, lambda group: packed_weights[packing.segment(group)],
+                               packing, groups, self.nlines)
+        return self._gram(terms_w)
 
     def _gram(self, terms_w: np.ndarray) -> np.ndarray:
         """Normal matrices ``G[k, k'] = W[k - k']`` from the DFT terms of the weights."""

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from app.core.packing import Packing
+from app.core.packing import GROUP, Packing, padding_from_flags
 
 if TYPE_CHECKING:
     from app.core.fourier import LineFitter
@@ -59,16 +59,20 @@ def refresh(fitter: LineFitter, plan: MaskPlan | None, usable: np.ndarray) -> Ma
 
 
 def build(fitter: LineFitter, usable: np.ndarray) -> MaskPlan:
-    """A new plan for ``usable``."""
-    weights = fitter.compute_weights(usable)
-    counts = np.count_nonzero(usable, axis=0)
-    weighted = np.count_nonzero(weights, axis=0) if fitter.settings.legacy_kernels else counts
+    """A new plan for ``usable``; the weights are computed on the packed rows only."""
     packing = Packing.covering(usable)
-    packed_weights = packing.pack(weights)
-    packed_weights[packing.filler] = 0.0
-    return MaskPlan(usable.copy(), counts, weighted, packing, packing.padding(usable),
-                    packed_weights, fitter.analysis[packing.rows],
-                    fitter.normal_matrices(weights))
+    flags = packing.flags(usable)
+    density = fitter.density(usable)
+    if fitter.settings.legacy_kernels:
+        density = np.roll(density, fitter.line_step, axis=1)  # see LineFitter.compute_weights
+    packed_weights = fitter.weights_from_density(packing.pack(density), flags)
+    counts = packing.column_sums(flags)
+    weighted = (packing.column_sums(packed_weights > 0) if fitter.settings.legacy_kernels
+                else counts)
+    basis = fitter.analysis[packing.rows]
+    gram = fitter.packed_normal_matrices(basis, packed_weights, packing, range(packing.ngroups))
+    return MaskPlan(usable.copy(), counts, weighted, packing, padding_from_flags(flags),
+                    packed_weights, basis, gram)
 
 
 def update(fitter: LineFitter, plan: MaskPlan, usable: np.ndarray, changed: np.ndarray,
@@ -76,8 +80,8 @@ def update(fitter: LineFitter, plan: MaskPlan, usable: np.ndarray, changed: np.n
     """Bring ``plan`` to ``usable``, which differs from ``plan.usable`` in ``changed``
     (``columns = usable[:, changed]``) and whose samples all lie on rows the packing keeps.
 
-    Only the changed lines are redone (their neighbours too with legacy kernels), column
-    by column: their weights, counts, padding, packed weights and normal matrices.
+    Only the changed lines are redone (their neighbours too with legacy kernels): their
+    weights, counts and padding, and the normal matrices of their groups.
     """
     affected, sources, targets = changed, columns, columns
     if fitter.settings.legacy_kernels:
@@ -98,7 +102,9 @@ def update(fitter: LineFitter, plan: MaskPlan, usable: np.ndarray, changed: np.n
     for column, cells, rows in packing.cells(changed):
         usable_here = columns[rows, column] & ~packing.filler[cells[0]]
         plan.pad[cells] = np.where(usable_here, -np.inf, np.inf)
-    plan.gram[affected] = fitter.normal_matrices(weights)
+    groups = np.unique(affected // GROUP)
+    gram = fitter.packed_normal_matrices(plan.basis, plan.packed_weights, packing, groups)
+    plan.gram[affected] = gram[affected]
 
 
 def changed_columns(old: np.ndarray, new: np.ndarray) -> np.ndarray:

@@ -134,24 +134,43 @@ class Packing:
         """Flat index of every packed row's item in the (n, ngroups) item view."""
         return self.rows * self.ngroups + self.groups
 
+    def flags(self, usable: np.ndarray, groups: Iterable[int] | None = None) -> np.ndarray:
+        """Packed copy of ``usable`` (bool), False on filler rows."""
+        flags = self.pack(usable.view(np.uint8), groups=groups).view(bool)
+        flags[self.filler] = False
+        return flags
+
     def padding(self, usable: np.ndarray, out: np.ndarray | None = None,
                 groups: Iterable[int] | None = None) -> np.ndarray:
         """Packed float32: -inf on usable samples, +inf elsewhere (filler rows included).
 
         ``fmax(sample, padding)`` keeps usable samples and turns every other one (NaN
-        included) into +inf without a branch. The two infinities differ only in the sign
-        bit, so the padding is the usable flag shifted into the sign bit of +inf.
+        included) into +inf without a branch.
         """
-        if out is None:
-            out = np.empty((self.nrows, GROUP), dtype=np.float32)
-        flags = self.pack(usable.view(np.uint8), groups=groups)
-        flags[self.filler] = 0
-        parts = [slice(None)] if groups is None else [self.segment(g) for g in groups]
-        bits = out.view(np.uint32)
-        for part in parts:
-            np.left_shift(flags[part], 31, out=bits[part], dtype=np.uint32)
-            bits[part] |= np.uint32(0x7F800000)
-        return out
+        return padding_from_flags(self.flags(usable, groups), out,
+                                  [slice(None)] if groups is None else
+                                  [self.segment(g) for g in groups])
+
+    def column_sums(self, packed: np.ndarray) -> np.ndarray:
+        """Sum over the packed rows of every column (e.g. of :meth:`flags`: the counts)."""
+        sums = np.add.reduceat(packed, self.starts[:-1], axis=0, dtype=np.int64)
+        return sums.reshape(-1)[:self.shape[1]]
+
+
+def padding_from_flags(flags: np.ndarray, out: np.ndarray | None = None,
+                       parts: list[slice] | None = None) -> np.ndarray:
+    """-inf where ``flags`` is True, +inf elsewhere, as float32 (in the rows ``parts``).
+
+    The two infinities differ only in the sign bit: shift the flag into the sign bit of
+    +inf. Integer work, no branches.
+    """
+    if out is None:
+        out = np.empty(flags.shape, dtype=np.float32)
+    bits = out.view(np.uint32)
+    for part in parts or [slice(None)]:
+        np.left_shift(flags[part].view(np.uint8), 31, out=bits[part], dtype=np.uint32)
+        bits[part] |= np.uint32(0x7F800000)
+    return out
 
 
 def _group_rows_used(usable: np.ndarray) -> np.ndarray:
