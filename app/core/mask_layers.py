@@ -31,35 +31,20 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from app.core import paint
-from app.core.errors import MaskError
+from app.core.mask_style import (  # noqa: F401  (re-exported: the layer model's vocabulary)
+    DEFAULT_STYLES,
+    LABEL_BACKGROUND,
+    LABEL_EXCLUDE,
+    LABEL_LIGHT,
+    LABEL_NEVER,
+    LayerStyle,
+    check_mask_array,
+    composite_lut,
+)
 from app.core.paint import Box
 from app.core.undo import Applied, History
 
 LAYERS = ("light", "dark", "exclude")
-#: Bits of the label image returned by :meth:`MaskLayers.labels`.
-LABEL_LIGHT, LABEL_BACKGROUND, LABEL_EXCLUDE, LABEL_NEVER = 1, 2, 4, 8
-#: Drawing order of the overlay, bottom first: name in the styles → label bit.
-_OVERLAY_ORDER = (
-    ("unusable", LABEL_NEVER), ("dark", LABEL_BACKGROUND),
-    ("light", LABEL_LIGHT), ("exclude", LABEL_EXCLUDE),
-)
-
-
-@dataclass(frozen=True)
-class LayerStyle:
-    """How one layer is drawn: RGB colour, opacity in [0, 1], visibility."""
-
-    color: tuple[int, int, int]
-    opacity: float
-    visible: bool = True
-
-
-DEFAULT_STYLES = {
-    "light": LayerStyle((40, 110, 255), 0.45),
-    "dark": LayerStyle((255, 30, 30), 0.35),
-    "exclude": LayerStyle((255, 200, 0), 0.55),
-    "unusable": LayerStyle((120, 120, 120), 0.5),
-}
 
 
 @dataclass(frozen=True)
@@ -82,31 +67,6 @@ class LayerSnapshot:
     unusable: np.ndarray
     dark_edited: bool
     border: int
-
-
-def check_mask_array(mask: object, shape: tuple[int, int], what: str = "mask") -> np.ndarray:
-    """Return ``mask`` as a boolean array of ``shape``; raise :class:`MaskError` otherwise.
-
-    Accepts booleans and integer or float arrays holding only 0 and 1.
-    """
-    array = np.asarray(mask)
-    if array.ndim != 2 or array.shape != tuple(shape):
-        raise MaskError(
-            f"the {what} has shape {array.shape}, but the image is {shape[0]}×{shape[1]}"
-        )
-    if array.dtype == bool:
-        return array
-    if not (np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)):
-        raise MaskError(f"the {what} has type {array.dtype}; expected booleans or 0/1 numbers")
-    ones = array == 1
-    odd = ~ones & (array != 0)
-    if odd.any():
-        example = array[odd][0]
-        raise MaskError(
-            f"the {what} holds values other than 0 and 1 (for example {example}); "
-            "is it an image rather than a mask?"
-        )
-    return ones
 
 
 class MaskLayers:
@@ -460,23 +420,9 @@ class MaskLayers:
 
     def label_lut(self) -> np.ndarray:
         """RGBA colour table (16×4 uint8) for :meth:`labels`, composited from the styles."""
-        if self._lut is not None:
-            return self._lut
-        lut = np.zeros((16, 4), dtype=np.uint8)
-        for code in range(16):
-            rgb, alpha = np.zeros(3), 0.0
-            for name, bit in _OVERLAY_ORDER:
-                style = self.styles[name]
-                if code & bit and style.visible and style.opacity > 0:
-                    a = float(style.opacity)
-                    new_alpha = a + alpha * (1 - a)
-                    rgb = (np.asarray(style.color) * a + rgb * alpha * (1 - a)) / new_alpha
-                    alpha = new_alpha
-            lut[code, :3] = np.round(rgb)
-            lut[code, 3] = round(alpha * 255)
-        lut.flags.writeable = False
-        self._lut = lut
-        return lut
+        if self._lut is None:
+            self._lut = composite_lut(self.styles)
+        return self._lut
 
     def render_rgba(self, box: Box | None = None) -> np.ndarray:
         """The overlay of ``box`` as straight-alpha RGBA uint8 ``(h, w, 4)``."""

@@ -33,7 +33,7 @@ from astropy.io import fits
 from app import __version__
 from app.core.atomic import atomic_path
 from app.core.errors import InputError, MaskError
-from app.core.mask_layers import check_mask_array
+from app.core.mask_style import check_mask_array
 
 NSCLEAN_COMMENT = "Pixels = 1 are background"
 BACKGROUND_RGB = (255, 0, 0)
