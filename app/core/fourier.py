@@ -289,6 +289,17 @@ class LineFitter:
             return np.stack([np.linalg.lstsq(g, r, rcond=None)[0][:, 0]
                              for g, r in zip(gram, rhs, strict=True)])
 
+    def _solve_planned(self, plan: MaskPlan, columns: np.ndarray, terms_b: np.ndarray
+                       ) -> np.ndarray:
+        """:meth:`_solve_normal` with the plan's inverted normal matrices."""
+        rhs = (terms_b[: self.nvec] - 1j * terms_b[self.nvec:]).T[:, :, None]
+        coeffs = np.matmul(plan.inverse[columns], rhs)[:, :, 0]
+        singular = np.flatnonzero(np.isnan(coeffs).any(axis=1))
+        if singular.size:  # numerically singular lines: least squares
+            coeffs[singular] = self._solve_normal(plan.gram[columns[singular]],
+                                                  terms_b[:, singular])
+        return coeffs
+
     def fit_frame(self, data: np.ndarray, usable: np.ndarray, subtract_level: bool = True
                   ) -> FrameFit:
         """Fit every line of a frame, removing the background level first.
@@ -318,7 +329,7 @@ class LineFitter:
         fittable = plan.fittable(self.nvec)
         if fittable.size:
             terms_b = self._rhs_terms(packed, columns, plan, level)
-            coeffs[fittable] = self._solve_normal(plan.gram[fittable], terms_b[:, fittable])
+            coeffs[fittable] = self._solve_planned(plan, fittable, terms_b[:, fittable])
         return FrameFit(coeffs, plan.counts.copy(), level)
 
     def _rhs_terms(self, packed: np.ndarray, columns: SortedColumns, plan: MaskPlan,

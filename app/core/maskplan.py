@@ -10,6 +10,7 @@ mostly by a few NaN or DO_NOT_USE pixels, which touch a few hundred lines out of
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -36,6 +37,7 @@ class MaskPlan:
     packed_weights: np.ndarray  # the weights p² (float64), packed; zero on filler rows
     basis: np.ndarray  # the fitter's analysis matrix at every packed row
     gram: np.ndarray  # normal matrix of every column, complex128 (ncols, nvec, nvec)
+    inverse: np.ndarray  # its inverse where the column can be fit (NaN elsewhere)
 
     def fittable(self, nvec: int) -> np.ndarray:
         """Columns with enough samples to fit ``nvec`` frequencies."""
@@ -71,8 +73,10 @@ def build(fitter: LineFitter, usable: np.ndarray) -> MaskPlan:
                 else counts)
     basis = fitter.analysis[packing.rows]
     gram = fitter.packed_normal_matrices(basis, packed_weights, packing, range(packing.ngroups))
-    return MaskPlan(usable.copy(), counts, weighted, packing, padding_from_flags(flags),
-                    packed_weights, basis, gram)
+    plan = MaskPlan(usable.copy(), counts, weighted, packing, padding_from_flags(flags),
+                    packed_weights, basis, gram, np.full_like(gram, np.nan))
+    _invert(plan, np.arange(usable.shape[1]), fitter.nvec)
+    return plan
 
 
 def update(fitter: LineFitter, plan: MaskPlan, usable: np.ndarray, changed: np.ndarray,
@@ -105,6 +109,20 @@ def update(fitter: LineFitter, plan: MaskPlan, usable: np.ndarray, changed: np.n
     groups = np.unique(affected // GROUP)
     gram = fitter.packed_normal_matrices(plan.basis, plan.packed_weights, packing, groups)
     plan.gram[affected] = gram[affected]
+    _invert(plan, affected, fitter.nvec)
+
+
+def _invert(plan: MaskPlan, columns: np.ndarray, nvec: int) -> None:
+    """Invert the normal matrices of the given columns that can be fit (once per mask:
+    each frame then needs one small matrix-vector product per line)."""
+    plan.inverse[columns] = np.nan
+    columns = np.intersect1d(columns, plan.fittable(nvec))
+    try:
+        plan.inverse[columns] = np.linalg.inv(plan.gram[columns])
+    except np.linalg.LinAlgError:  # a singular matrix: the others one by one
+        for column in columns:
+            with contextlib.suppress(np.linalg.LinAlgError):  # else NaN: least squares
+                plan.inverse[column] = np.linalg.inv(plan.gram[column])
 
 
 def changed_columns(old: np.ndarray, new: np.ndarray) -> np.ndarray:
@@ -120,5 +138,8 @@ def same_mask(a: np.ndarray, b: np.ndarray) -> bool:
         return False
     if a.dtype == b.dtype == bool and a.flags.c_contiguous and b.flags.c_contiguous \
             and a.size % 8 == 0:
-        return bool(np.array_equal(a.view(np.uint64), b.view(np.uint64)))
+        # Flattened first: a view as uint64 needs the *last* axis to hold a multiple of
+        # 8 bytes, which a 2048×13 mask does not although its size does.
+        flat_a, flat_b = a.reshape(-1), b.reshape(-1)
+        return bool(np.array_equal(flat_a.view(np.uint64), flat_b.view(np.uint64)))
     return bool(np.array_equal(a, b))
