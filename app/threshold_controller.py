@@ -1,0 +1,299 @@
+"""Threshold dock: live preview of the would-be light pixels, and Apply as one undo step.
+
+Slider moves restart a 100 ms single-shot timer; when it fires, the settings go to the
+window's :class:`~app.widgets.workers.TaskRunner` under one key (newest wins). The
+:class:`~app.core.threshold.Thresholder` of the working image is kept between requests,
+so only the first request pays for the background fit (seconds on a full frame) and a
+later slider move costs one threshold (tens of milliseconds to a second). A lock keeps
+a cancelled request that is still running and its successor off the Thresholder's
+caches at the same time.
+
+Apply computes the threshold of the current settings the same way and writes it into
+the light layer with :meth:`~app.core.mask_layers.MaskLayers.apply_mask` (one undo
+item), inside the rectangle or polygon selection when one is chosen
+(:func:`~app.core.threshold.limit_to_region`). A threshold that selects everything or
+nothing, or an image without usable pixels, gives one dialog and no change.
+
+The demo starts from :meth:`ThresholdController.auto_mask`: the default settings,
+applied the same way, with a fallback when they fail.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Generator
+from functools import partial
+from typing import TYPE_CHECKING
+
+import numpy as np
+from PyQt6.QtCore import QObject, QPointF, QRectF, Qt, QTimer, pyqtSignal
+from PyQt6.QtWidgets import QDockWidget
+
+from app.core import paint
+from app.core.errors import NSCleanError
+from app.core.mask_layers import MaskLayers
+from app.core.threshold import Thresholder, ThresholdResult, ThresholdSettings, limit_to_region
+from app.widgets.region_selector import SELECTION_Z, RegionSelector
+from app.widgets.threshold_panel import PREVIEW_Z, ThresholdOverlay, ThresholdPanel
+
+if TYPE_CHECKING:
+    from app.main_window import MainWindow
+
+#: Quiet time after a slider move before the preview is recomputed.
+DEBOUNCE_MS = 100
+PREVIEW_KEY, APPLY_KEY, AUTO_KEY = "threshold-preview", "threshold-apply", "threshold-auto"
+
+
+class ThresholderCache:
+    """The Thresholder of one image, built on first use, guarded by a lock."""
+
+    def __init__(self, image: np.ndarray) -> None:
+        self.image = image
+        self.lock = threading.Lock()
+        self._thresholder: Thresholder | None = None
+
+    def run(self, settings: ThresholdSettings) -> Generator[tuple[float, str], None,
+                                                            ThresholdResult]:
+        """Threshold with ``settings`` (a generator for the TaskRunner)."""
+        yield 0.0, "fitting the background (once per image)"
+        with self.lock:
+            if self._thresholder is None:
+                self._thresholder = Thresholder(self.image)
+            self._thresholder.fit()
+        yield 0.7, "thresholding"
+        with self.lock:
+            return self._thresholder.threshold(settings)
+
+
+def region_mask(vertices: list[tuple[float, float]] | None, shape: tuple[int, int]
+                ) -> np.ndarray | None:
+    """Pixels whose centre is inside the polygon ``vertices`` ((x, y), pixel ``i`` spans
+    ``[i, i+1)``); None (whole frame) for no vertices."""
+    if not vertices:
+        return None
+    region = np.zeros(shape, dtype=bool)
+    footprint = paint.polygon([(y - 0.5, x - 0.5) for x, y in vertices], shape)
+    if footprint is not None:
+        box, inside = footprint
+        region[box.slices] = True if inside is None else inside
+    return region
+
+
+class ThresholdController(QObject):
+    """Owns the Threshold dock, its overlay and region selection.
+
+    Signals
+    -------
+    previewShown(object)
+        A :class:`ThresholdResult` is on screen (None: the overlay was cleared).
+    applied(object)
+        The light layer was replaced (the :class:`ThresholdResult` used).
+    """
+
+    previewShown = pyqtSignal(object)
+    applied = pyqtSignal(object)
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        self.window = window
+        self.runner = window.runner
+        self.panel = ThresholdPanel()
+        self.overlay = ThresholdOverlay()
+        window.view.add_overlay(self.overlay, PREVIEW_Z)
+        self.selector = RegionSelector()
+        window.view.add_overlay(self.selector, SELECTION_Z)
+        self.dock = QDockWidget("Threshold", window)
+        self.dock.setObjectName("Threshold")
+        self.dock.setWidget(self.panel)
+        window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
+        self.result: ThresholdResult | None = None
+        self._cache: ThresholderCache | None = None
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(DEBOUNCE_MS)
+        self._timer.timeout.connect(self.submit_preview)
+
+        self.panel.settingsChanged.connect(lambda _s: self.schedule())
+        self.panel.overlayToggled.connect(lambda _on: self._sync_visibility())
+        self.panel.regionChanged.connect(self._place_region)
+        self.panel.applyRequested.connect(self.apply)
+        self.dock.visibilityChanged.connect(lambda _shown: self._sync_visibility())
+        window.stack.connect(lambda _what: self.schedule())
+        window.masks.layersReplaced.connect(lambda _layers: self.schedule())
+
+    # --- the Thresholder of the working image ---------------------------------------
+    def cache(self) -> ThresholderCache | None:
+        """The cache of the current working image (None before an image is combined)."""
+        image = self.window.stack.image
+        if image is None:
+            self._cache = None
+        elif self._cache is None or self._cache.image is not image:
+            self._cache = ThresholderCache(image)
+        return self._cache
+
+    @property
+    def active(self) -> bool:
+        """Whether the user looks at the Threshold dock."""
+        return self.dock.isVisible() and not self.dock.visibleRegion().isEmpty()
+
+    # --- live preview -----------------------------------------------------------------
+    def schedule(self) -> None:
+        """Recompute the preview after the debounce time."""
+        self._timer.start()
+
+    def submit_preview(self) -> None:
+        """Send the current settings to the worker now (if anybody looks)."""
+        self._timer.stop()
+        cache = self.cache()
+        if cache is None:
+            self._show(None)
+            self.panel.show_message("Load an image to threshold it")
+            return
+        if not (self.active and self.panel.show_overlay.isChecked()):
+            return  # recomputed when the dock is shown again
+        self.panel.set_busy(True)
+        self.runner.submit(PREVIEW_KEY, cache.run, self.panel.settings(),
+                           on_done=partial(self._on_preview, cache),
+                           on_error=self._on_preview_error)
+
+    def _on_preview(self, cache: ThresholderCache, result: ThresholdResult) -> None:
+        self.panel.set_busy(False)
+        if cache is not self._cache:
+            return  # computed for an image that is gone
+        self._show(result)
+        problem = result.problem()
+        if problem:
+            self.panel.show_message(f"Apply would refuse: {problem}.", problem=True)
+        else:
+            light = np.count_nonzero(result.light) / result.light.size
+            background = np.count_nonzero(result.background) / result.light.size
+            self.panel.show_message(
+                f"{result.regions} light region(s): {light:.1%} of the frame would be light, "
+                f"{background:.1%} background. Noise σ = {result.noise:.3g}.")
+
+    def _on_preview_error(self, exc: BaseException) -> None:
+        self.panel.set_busy(False)
+        self._show(None)
+        kind = "" if isinstance(exc, NSCleanError) else f"{type(exc).__name__}: "
+        self.panel.show_message(f"No threshold: {kind}{exc}", problem=True)
+
+    def _show(self, result: ThresholdResult | None) -> None:
+        self.result = result
+        self.overlay.set_mask(None if result is None else result.light)
+        self._sync_visibility()
+        self.previewShown.emit(result)
+
+    def _sync_visibility(self) -> None:
+        active = self.active
+        self.overlay.setVisible(active and self.panel.show_overlay.isChecked())
+        self.selector.setVisible(active)
+        if active and self.result is None:
+            self.schedule()
+
+    # --- region -----------------------------------------------------------------------
+    def _place_region(self, kind: str) -> None:
+        self.selector.place(kind, self._visible_dms_rect())
+
+    def _visible_dms_rect(self) -> QRectF:
+        view = self.window.view
+        box = view.view
+        rect = box.viewRect()
+        corners = [view.dms_from_scene(box.mapViewToScene(p))
+                   for p in (rect.topLeft(), rect.bottomRight())]
+        visible = QRectF(corners[0], corners[1]).normalized()
+        image = self.window.stack.image
+        if image is not None:
+            full = QRectF(QPointF(0, 0), QPointF(image.shape[1], image.shape[0]))
+            visible = visible.intersected(full) if visible.intersects(full) else full
+        return visible
+
+    def region(self, shape: tuple[int, int]) -> np.ndarray | None:
+        """The selected pixels (None: the whole frame)."""
+        return region_mask(self.selector.vertices(), shape)
+
+    # --- applying ---------------------------------------------------------------------
+    def apply(self) -> bool:
+        """Threshold with the panel's settings, then write the light layer (asynchronous);
+        False if there is nothing to threshold."""
+        cache, layers = self.cache(), self.window.mask_layers
+        if cache is None or layers is None:
+            self.window.show_message("Nothing to threshold", "Load an image first.")
+            return False
+        region = self.region(layers.shape)
+        if region is not None and not region.any():
+            self.window.show_message("Threshold not applied", "The selection covers no pixel."
+                                     "\n\nThe layers are unchanged.")
+            return False
+        self.panel.set_busy(True)
+        self.panel.apply_button.setEnabled(False)
+        self.runner.submit(APPLY_KEY, cache.run, self.panel.settings(),
+                           on_done=partial(self._on_apply, layers, region),
+                           on_error=self._on_apply_error)
+        return True
+
+    def _on_apply(self, layers: MaskLayers, region: np.ndarray | None,
+                  result: ThresholdResult) -> None:
+        self._apply_finished()
+        if layers is not self.window.mask_layers:
+            self.panel.show_message("The image changed before the threshold was ready: "
+                                    "nothing applied.", problem=True)
+            return
+        problem = result.problem()
+        if problem:
+            self.window.show_message("Threshold not applied", f"{problem[:1].upper()}"
+                                     f"{problem[1:]}.\n\nThe layers are unchanged.")
+            return
+        try:
+            self.write(layers, result, region, "threshold")
+        except NSCleanError as exc:
+            self.window.show_message("Threshold not applied", f"{exc}\n\nThe layers are "
+                                     "unchanged.")
+            return
+        where = "inside the selection" if region is not None else "on the whole frame"
+        self.panel.show_message(f"Light layer replaced {where} ({result.regions} region(s)). "
+                                "Edit ▸ Undo (Ctrl+Z) restores it.")
+        self.applied.emit(result)
+
+    def _on_apply_error(self, exc: BaseException) -> None:
+        self._apply_finished()
+        if isinstance(exc, NSCleanError):
+            self.window.show_message("Threshold not applied", f"{exc}\n\nThe layers are "
+                                     "unchanged.")
+        else:
+            self.window.show_message("Threshold failed", f"{type(exc).__name__}: {exc}\n\n"
+                                     "The layers are unchanged.", critical=True)
+
+    def _apply_finished(self) -> None:
+        self.panel.set_busy(self.runner.is_busy(PREVIEW_KEY))
+        self.panel.apply_button.setEnabled(True)
+
+    def write(self, layers: MaskLayers, result: ThresholdResult, region: np.ndarray | None,
+              label: str) -> None:
+        """Replace the light layer by ``result`` (inside ``region``): one undo item."""
+        self.window.paint_tool.finish()
+        light = limit_to_region(result.light, np.asarray(layers.layer("light")), region)
+        layers.apply_mask("light", light, "replace", label)
+
+    # --- the demo's starting mask -------------------------------------------------------
+    def auto_mask(self, fallback: Callable[[], None]) -> None:
+        """Threshold the working image with the default settings and make that the light
+        layer (one undo item); call ``fallback`` instead if that fails."""
+        cache, layers = self.cache(), self.window.mask_layers
+        if cache is None or layers is None:
+            fallback()
+            return
+        self.runner.submit(AUTO_KEY, cache.run, ThresholdSettings(),
+                           on_done=partial(self._on_auto, layers, fallback),
+                           on_error=lambda _exc: fallback())
+
+    def _on_auto(self, layers: MaskLayers, fallback: Callable[[], None],
+                 result: ThresholdResult) -> None:
+        if layers is not self.window.mask_layers:
+            return
+        if result.problem():
+            fallback()
+            return
+        self.write(layers, result, None, "automatic threshold")
+        self.window.sessions.mark_clean()
+        self.window.statusBar().showMessage(
+            "Started from an automatic threshold mask (Threshold dock; Ctrl+Z undoes it)", 8000)

@@ -1,0 +1,225 @@
+"""The threshold controls and the overlay of the pixels a threshold would mark as light.
+
+Thin Qt: the panel edits a :class:`~app.core.threshold.ThresholdSettings` and says when
+the user wants it applied; the thresholding itself, the debouncing and the undoable
+write into the light layer are done by :mod:`app.threshold_controller`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PyQt6.QtCore import Qt, pyqtSignal
+from PyQt6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+from superqt import QLabeledDoubleSlider
+
+from app.core.threshold import SMOOTHING, ThresholdSettings
+
+#: Where Apply writes: the whole frame or the selection drawn on the image.
+REGIONS = {"frame": "Whole frame", "rectangle": "Inside a rectangle",
+           "polygon": "Inside a polygon"}
+#: Would-be light pixels: green, so they stand out on the blue light layer.
+PREVIEW_RGBA = (0, 230, 140, 120)
+#: Above the mask overlay (z 10), below the tool previews.
+PREVIEW_Z = 12.0
+
+
+def _slider(low: float, high: float, step: float, tip: str) -> QLabeledDoubleSlider:
+    slider = QLabeledDoubleSlider(Qt.Orientation.Horizontal)
+    slider.setRange(low, high)
+    slider.setSingleStep(step)
+    slider.setDecimals(2 if step < 0.1 else 1)
+    slider.setToolTip(tip)
+    return slider
+
+
+class ThresholdPanel(QWidget):
+    """Sliders and spin boxes for every threshold setting the user tunes, and Apply.
+
+    Signals
+    -------
+    settingsChanged(ThresholdSettings)
+        On every edit (sliders: while they move; debounce in the receiver).
+    applyRequested()
+        Apply pressed.
+    regionChanged(str)
+        A key of :data:`REGIONS`.
+    overlayToggled(bool)
+        The "show would-be light pixels" check box.
+    """
+
+    settingsChanged = pyqtSignal(object)
+    applyRequested = pyqtSignal()
+    regionChanged = pyqtSignal(str)
+    overlayToggled = pyqtSignal(bool)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._settings = ThresholdSettings()
+        self.smoothing = QComboBox()
+        for name, label in SMOOTHING.items():
+            self.smoothing.addItem(label, name)
+        self.smoothing.setToolTip("Filter applied before thresholding. Gaussian: fast; median: "
+                                  "robust to cosmic rays but takes seconds on a full frame.")
+        self.smooth_size = QDoubleSpinBox()
+        self.smooth_size.setRange(0.2, 10.0)
+        self.smooth_size.setSingleStep(0.1)
+        self.smooth_size.setSuffix(" px")
+        self.smooth_size.setToolTip("Smoothing σ (median: half-width) across the dispersion; "
+                                    "along it the filter is longer, as traces run along rows.")
+        self.sigma = _slider(0.5, 10.0, 0.1, "Pixels brighter than the background by this "
+                             "many σ of the noise are light (signal).")
+        self.grow = QSpinBox()
+        self.grow.setRange(0, 50)
+        self.grow.setSuffix(" px")
+        self.grow.setToolTip("Faint light grows by this many pixels: a faint trace fades "
+                             "into the noise inside its true edge.")
+        self.min_size = QSpinBox()
+        self.min_size.setRange(0, 200_000)
+        self.min_size.setSingleStep(50)
+        self.min_size.setSuffix(" px")
+        self.min_size.setToolTip("Light regions smaller than this are noise peaks and dropped.")
+        self.low_sigma = _slider(0.0, 10.0, 0.1, "Pixels this many σ below the background "
+                                 "(negative nod traces, bad pixels) never become background; "
+                                 "0 switches the low side off.")
+        self.region = QComboBox()
+        for name, label in REGIONS.items():
+            self.region.addItem(label, name)
+        self.region.setToolTip("Apply to the whole frame, or only inside a rectangle or polygon "
+                               "drawn on the image (drag its handles; the rest of the light "
+                               "layer is kept).")
+        self.show_overlay = QCheckBox("Show would-be light pixels")
+        self.show_overlay.setChecked(True)
+        self.show_overlay.setToolTip("Green: what Apply would write into the light layer.")
+        self.apply_button = QPushButton("Apply to light layer")
+        self.apply_button.setToolTip("Replace the light layer (inside the region) with the "
+                                     "threshold: one undo step (Ctrl+Z)")
+        self.reset_button = QPushButton("Defaults")
+        self.reset_button.setToolTip("Back to the default threshold settings")
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 0)
+        self.progress.setMaximumHeight(10)
+        self.progress.setTextVisible(False)
+        self.progress.setVisible(False)
+        self.message = QLabel("Load an image to threshold it")
+        self.message.setWordWrap(True)
+        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        form = QFormLayout()
+        form.addRow("Smoothing", self.smoothing)
+        form.addRow("Smoothing size", self.smooth_size)
+        form.addRow("Threshold σ", self.sigma)
+        form.addRow("Grow", self.grow)
+        form.addRow("Minimum size", self.min_size)
+        form.addRow("Low-side σ", self.low_sigma)
+        form.addRow("Region", self.region)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.apply_button, 1)
+        buttons.addWidget(self.reset_button)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.show_overlay)
+        layout.addLayout(buttons)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.message)
+        layout.addStretch(1)
+
+        self._show(self._settings)
+        for signal in (self.smoothing.currentIndexChanged, self.smooth_size.valueChanged,
+                       self.sigma.valueChanged, self.grow.valueChanged,
+                       self.min_size.valueChanged, self.low_sigma.valueChanged):
+            signal.connect(self._edited)
+        self.region.currentIndexChanged.connect(
+            lambda _i: self.regionChanged.emit(self.region_kind))
+        self.show_overlay.toggled.connect(self.overlayToggled)
+        self.apply_button.clicked.connect(self.applyRequested)
+        self.reset_button.clicked.connect(lambda: self.set_settings(ThresholdSettings(), True))
+
+    # --- state ------------------------------------------------------------------------
+    def settings(self) -> ThresholdSettings:
+        """The settings shown."""
+        return self._settings
+
+    @property
+    def region_kind(self) -> str:
+        """Where Apply writes: a key of :data:`REGIONS`."""
+        return str(self.region.currentData())
+
+    def set_region_kind(self, kind: str) -> None:
+        """Choose the region (emits ``regionChanged`` if it changes)."""
+        self.region.setCurrentIndex(self.region.findData(kind))
+
+    def set_settings(self, settings: ThresholdSettings, notify: bool = False) -> None:
+        """Show ``settings``; emit ``settingsChanged`` if ``notify`` and they differ."""
+        changed = settings != self._settings
+        self._settings = settings
+        self._show(settings)
+        if notify and changed:
+            self.settingsChanged.emit(settings)
+
+    def set_busy(self, busy: bool) -> None:
+        """A thin busy bar while a threshold is computed."""
+        self.progress.setVisible(busy)
+
+    def show_message(self, text: str, problem: bool = False) -> None:
+        """The status line (red for problems)."""
+        self.message.setStyleSheet("color: #e05050;" if problem else "")
+        self.message.setText(text)
+
+    def _show(self, s: ThresholdSettings) -> None:
+        widgets = (self.smoothing, self.smooth_size, self.sigma, self.grow, self.min_size,
+                   self.low_sigma)
+        for widget in widgets:
+            widget.blockSignals(True)
+        self.smoothing.setCurrentIndex(self.smoothing.findData(s.smoothing))
+        self.smooth_size.setValue(s.smooth_size)
+        self.smooth_size.setEnabled(s.smoothing != "none")
+        self.sigma.setValue(s.sigma)
+        self.grow.setValue(s.grow)
+        self.min_size.setValue(s.min_size)
+        self.low_sigma.setValue(s.low_sigma)
+        for widget in widgets:
+            widget.blockSignals(False)
+
+    def _edited(self) -> None:
+        settings = self._settings.replace(
+            smoothing=str(self.smoothing.currentData()), smooth_size=self.smooth_size.value(),
+            sigma=round(self.sigma.value(), 3), grow=self.grow.value(),
+            min_size=self.min_size.value(), low_sigma=round(self.low_sigma.value(), 3))
+        self.smooth_size.setEnabled(settings.smoothing != "none")
+        if settings != self._settings:
+            self._settings = settings
+            self.settingsChanged.emit(settings)
+
+
+class ThresholdOverlay(pg.ImageItem):
+    """The would-be light pixels, drawn in :data:`PREVIEW_RGBA` over the image."""
+
+    def __init__(self) -> None:
+        super().__init__(axisOrder="row-major")
+        self.setAutoDownsample(False)
+        table = np.zeros((256, 4), dtype=np.uint8)  # a full table: see mask_overlay._table
+        table[1] = PREVIEW_RGBA
+        self._table = table
+        self.shown: np.ndarray | None = None
+
+    def set_mask(self, mask: np.ndarray | None) -> None:
+        """Show ``mask`` (bool, DMS); None hides the overlay."""
+        if mask is None:
+            self.shown = None
+            self.clear()
+            return
+        self.shown = np.ascontiguousarray(mask, dtype=np.uint8)
+        self.setImage(self.shown, autoLevels=False, levels=None, lut=self._table)
