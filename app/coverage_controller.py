@@ -1,0 +1,167 @@
+"""Coverage dock: which detector lines the current background mask starves.
+
+After every mask change (the window's ``maskChanged``, once per stroke or undo) and
+every change of the cleaning parameters (``fc`` decides what a line needs), a 300 ms
+single-shot timer sends the mask to :func:`app.core.coverage.line_coverage` in the
+window's TaskRunner (newest wins). The result is listed as ranges of detector lines and
+drawn as bands over the matching DMS columns, which are the same lines for NRS1 and
+mirrored for NRS2 (:meth:`~app.core.coverage.LineCoverage.columns`); the bands are
+overlays in DMS coordinates, so the detector view turns them with the image.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+from PyQt6.QtCore import QObject, Qt, QTimer, pyqtSignal
+from PyQt6.QtWidgets import QDockWidget
+
+from app.core.coverage import LineCoverage, line_coverage
+from app.core.errors import NSCleanError
+from app.widgets.coverage_panel import BANDS_Z, SPARSE_RGBA, UNFIT_RGBA, ColumnBands, CoveragePanel
+
+if TYPE_CHECKING:
+    from app.main_window import MainWindow
+
+DEBOUNCE_MS = 300
+COVERAGE_KEY = "coverage"
+#: Rows listed at most (a mask that starves hundreds of ranges needs a look, not a list).
+MAX_ROWS = 200
+
+
+def line_ranges(lines: np.ndarray) -> list[np.ndarray]:
+    """Split sorted detector line indices into runs of consecutive lines."""
+    lines = np.asarray(lines, dtype=np.int64)
+    if lines.size == 0:
+        return []
+    return np.split(lines, np.flatnonzero(np.diff(lines) != 1) + 1)
+
+
+def coverage_rows(coverage: LineCoverage) -> list[tuple[str, str, str, object]]:
+    """Rows for :meth:`CoveragePanel.set_rows`: ``(text, tooltip, kind, (x0, x1))`` with
+    the DMS column span ``x0..x1`` of each range of starved lines."""
+    rows: list[tuple[str, str, str, object]] = []
+    for kind, lines in (("unfit", coverage.unfit_lines), ("sparse", coverage.sparse_lines)):
+        for run in line_ranges(lines):
+            columns = coverage.columns(run)
+            x0, x1 = int(columns.min()), int(columns.max())
+            span = f"{run[0]}" if run.size == 1 else f"{run[0]}–{run[-1]}"
+            cols = f"{x0}" if x0 == x1 else f"{x0}–{x1}"
+            if kind == "unfit":
+                low, high = coverage.samples[run].min(), coverage.samples[run].max()
+                got = f"{low}" if low == high else f"{low}–{high}"
+                text = f"lines {span}: {got} samples (need {coverage.min_samples})"
+                tip = f"Not cleaned. DMS columns {cols}; free some background there."
+            else:
+                gap = int(coverage.max_gap[run].max())
+                text = f"lines {span}: gap of {gap} samples"
+                tip = (f"Poorly constrained: no background over {gap} samples (more than "
+                       f"{coverage.gap_limit}). DMS columns {cols}.")
+            rows.append((text, tip, kind, (x0, x1)))
+    return rows
+
+
+class CoverageController(QObject):
+    """Owns the Coverage dock and its bands on the main image.
+
+    Signals
+    -------
+    coverageShown(object)
+        A new :class:`LineCoverage` is shown (None: cleared).
+    """
+
+    coverageShown = pyqtSignal(object)
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        self.window = window
+        self.runner = window.runner
+        self.panel = CoveragePanel()
+        self.dock = QDockWidget("Coverage", window)
+        self.dock.setObjectName("Coverage")
+        self.dock.setWidget(self.panel)
+        window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
+        self.unfit_bands = ColumnBands(UNFIT_RGBA)
+        self.sparse_bands = ColumnBands(SPARSE_RGBA)
+        window.view.add_overlay(self.sparse_bands, BANDS_Z)
+        window.view.add_overlay(self.unfit_bands, BANDS_Z + 1)
+        self.coverage: LineCoverage | None = None
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(DEBOUNCE_MS)
+        self._timer.timeout.connect(self.submit)
+        window.maskChanged.connect(lambda _box: self.schedule())
+        window.stack.connect(lambda _what: self.schedule())
+        window.preview.panel.form.paramsChanged.connect(lambda _p: self.schedule())
+        self.panel.rowActivated.connect(self.centre_on)
+        self.panel.highlightToggled.connect(self._sync_bands)
+
+    def schedule(self) -> None:
+        """Recompute after the debounce time."""
+        self._timer.start()
+
+    def submit(self) -> None:
+        """Measure the current mask now (in the worker)."""
+        self._timer.stop()
+        window = self.window
+        image, layers, detector = window.stack.image, window.mask_layers, window.stack.detector
+        if image is None or layers is None or layers.shape != image.shape:
+            self._show(None, "Load an image to see how well the mask covers each line")
+            return
+        if detector not in ("NRS1", "NRS2"):
+            self._show(None, "The files do not say which detector they come from: no "
+                       "line coverage.")
+            return
+        mask = window.preview.current_mask()  # kept in step box by box: cheap
+        self.runner.submit(COVERAGE_KEY, _measure, mask, detector, image, window.preview.params,
+                           on_done=self._on_coverage, on_error=self._on_error)
+
+    def _on_coverage(self, coverage: LineCoverage) -> None:
+        unfit, sparse = coverage.unfit_lines, coverage.sparse_lines
+        rows = coverage_rows(coverage)
+        text = coverage.summary()
+        if len(rows) > MAX_ROWS:
+            text += f"\n(the first {MAX_ROWS} of {len(rows)} ranges are listed)"
+        self._show(coverage, text, problem=bool(unfit.size), rows=rows[:MAX_ROWS])
+        height = coverage.shape[0]
+        self.unfit_bands.set_columns(coverage.columns(unfit), height)
+        self.sparse_bands.set_columns(coverage.columns(sparse), height)
+
+    def _on_error(self, exc: BaseException) -> None:
+        kind = "" if isinstance(exc, NSCleanError) else f"{type(exc).__name__}: "
+        self._show(None, f"No coverage: {kind}{exc}", problem=True)
+
+    def _show(self, coverage: LineCoverage | None, text: str, problem: bool = False,
+              rows: list | None = None) -> None:
+        self.coverage = coverage
+        self.panel.set_summary(text, problem)
+        self.panel.set_rows(rows or [])
+        if coverage is None:
+            self.unfit_bands.set_columns(np.zeros(0, int), 0)
+            self.sparse_bands.set_columns(np.zeros(0, int), 0)
+        self._sync_bands()
+        self.coverageShown.emit(coverage)
+
+    def _sync_bands(self) -> None:
+        on = self.panel.highlight.isChecked()
+        self.unfit_bands.setVisible(on)
+        self.sparse_bands.setVisible(on)
+
+    def centre_on(self, columns: tuple[int, int]) -> None:
+        """Centre the main view on DMS columns ``x0..x1`` (keeping the zoom)."""
+        image = self.window.stack.image
+        if image is None:
+            return
+        x0, x1 = columns
+        view = self.window.view
+        box = view.view
+        target = box.mapSceneToView(view.scene_from_dms((x0 + x1 + 1) / 2, image.shape[0] / 2))
+        rect = box.viewRect()
+        rect.moveCenter(target)
+        box.setRange(rect=rect, padding=0.0)
+
+
+def _measure(mask: np.ndarray, detector: str, image: np.ndarray, params: object
+             ) -> LineCoverage:
+    return line_coverage(mask, detector, image=image, params=params)

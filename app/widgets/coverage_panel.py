@@ -1,0 +1,90 @@
+"""The background-coverage view: a summary, the list of starved line ranges, and bands.
+
+Thin Qt: rows arrive as text with an opaque payload; :mod:`app.coverage_controller`
+computes the coverage and decides what a row means and where a click goes.
+"""
+
+from __future__ import annotations
+
+from PyQt6.QtCore import Qt, pyqtSignal
+from PyQt6.QtGui import QBrush, QColor
+from PyQt6.QtWidgets import QCheckBox, QLabel, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
+
+from app.widgets.preview_panel import UnfitLinesItem
+
+#: Lines that cannot be fit at all (magenta) and lines with long gaps (orange).
+UNFIT_RGBA = (230, 0, 230, 80)
+SPARSE_RGBA = (255, 150, 0, 60)
+PROBLEM_COLORS = {"unfit": QColor(230, 80, 230), "sparse": QColor(255, 170, 40)}
+#: Above the mask overlay, below the preview's red unfit bands (z 30).
+BANDS_Z = 25.0
+
+
+class ColumnBands(UnfitLinesItem):
+    """Translucent bands over whole DMS columns, in a chosen colour."""
+
+    def __init__(self, rgba: tuple[int, int, int, int]) -> None:
+        super().__init__()
+        self.setBrush(QBrush(QColor(*rgba)))
+
+
+class CoveragePanel(QWidget):
+    """Summary text and a list of line ranges; a click asks to show a range.
+
+    Signals
+    -------
+    rowActivated(object)
+        The payload of the clicked row.
+    highlightToggled(bool)
+        The "highlight on the image" check box.
+    """
+
+    rowActivated = pyqtSignal(object)
+    highlightToggled = pyqtSignal(bool)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.summary = QLabel("Load an image to see how well the mask covers each line")
+        self.summary.setWordWrap(True)
+        self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.summary.setToolTip(
+            "NSClean fits every detector line (one DMS column) through its background "
+            "samples. A line with too few samples is not cleaned; a line whose samples "
+            "leave a long gap is poorly constrained there. Free some background on them.")
+        self.highlight = QCheckBox("Highlight these lines on the image")
+        self.highlight.setChecked(True)
+        self.highlight.toggled.connect(self.highlightToggled)
+        self.rows = QListWidget()
+        self.rows.setToolTip("Click a range to centre the image on it")
+        self.rows.itemClicked.connect(self._clicked)
+        self.rows.itemActivated.connect(self._clicked)
+        legend = QLabel("<span style='color:#e650e6'>■</span> too few samples: not cleaned  "
+                        "<span style='color:#ffaa28'>■</span> long gap")
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.summary)
+        layout.addWidget(self.highlight)
+        layout.addWidget(legend)
+        layout.addWidget(self.rows, 1)
+
+    def set_summary(self, text: str, problem: bool = False) -> None:
+        """The text above the list (red when some lines cannot be fit)."""
+        self.summary.setStyleSheet("color: #e05050;" if problem else "")
+        self.summary.setText(text)
+
+    def set_rows(self, rows: list[tuple[str, str, str, object]]) -> None:
+        """Rows of ``(text, tooltip, kind, payload)``; kind is a key of
+        :data:`PROBLEM_COLORS`."""
+        self.rows.clear()
+        for text, tip, kind, payload in rows:
+            item = QListWidgetItem(text)
+            item.setToolTip(tip)
+            item.setForeground(QBrush(PROBLEM_COLORS[kind]))
+            item.setData(Qt.ItemDataRole.UserRole, payload)
+            self.rows.addItem(item)
+
+    def row_texts(self) -> list[str]:
+        """The texts of the rows shown (for tests and screen readers)."""
+        return [self.rows.item(i).text() for i in range(self.rows.count())]
+
+    def _clicked(self, item: QListWidgetItem) -> None:
+        self.rowActivated.emit(item.data(Qt.ItemDataRole.UserRole))
