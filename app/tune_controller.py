@@ -1,0 +1,202 @@
+"""Auto-tune from the Cleaning panel: cross-validation off the GUI thread, undoable apply.
+
+"Auto-tune…" runs :func:`app.core.tune.iter_tune` on the working image and the current
+background mask in the window's TaskRunner (progress in a dialog, Cancel closes the
+generator at its next step). When it finishes, the best parameters go into the
+parameter form (which restarts the live preview) and the dialog shows one score curve
+per search stage. "Undo tune" puts back the parameters from before. Too little
+background, a subarray or the median method: a message, and the form is unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import TYPE_CHECKING
+
+import numpy as np
+from PyQt6.QtCore import QObject, pyqtSignal
+
+from app.core.clean import CleanParams
+from app.core.errors import NSCleanError
+from app.core.tune import TuneResult, TuneSettings, iter_tune
+from app.widgets.parameter_form import LINE
+from app.widgets.tune_dialog import Curve, TuneControls, TuneDialog
+
+if TYPE_CHECKING:
+    from app.main_window import MainWindow
+
+TUNE_KEY = "tune"
+TITLES = {"buff_sigma": "Buffing σ (lines, 0 = off)", "fit": "Fit", "weight_sigma": "Weight σ (px)",
+          "sigrej": "Outlier rejection (σ)", "fc": "Cut-off fc (cycles/line)",
+          "ridge": "1/f prior strength", "kw": "Roll-off kw (× fc)"}
+
+
+def _tune_job(image: np.ndarray, mask: np.ndarray, detector: str, start: CleanParams,
+              settings: TuneSettings) -> Generator[tuple[float, str], None, TuneResult]:
+    return (yield from iter_tune(image, mask, detector, start=start, settings=settings))
+
+
+def _label(name: str, value: object) -> str:
+    if isinstance(value, str):
+        return value
+    if name == "fc":
+        return f"{float(value) * LINE:.3g}"
+    return f"{float(value):.3g}"
+
+
+def tune_curves(result: TuneResult) -> list[Curve]:
+    """One :class:`Curve` per search stage (error bars: paired standard errors against the
+    stage's best value, the uncertainty that decides the choice)."""
+    curves, seen = [], set()
+    for stage in result.stages:
+        title = TITLES.get(stage.name, stage.name) + (" (again)" if stage.name in seen else "")
+        seen.add(stage.name)
+        curves.append(Curve(title, [_label(stage.name, v) for v in stage.values],
+                            list(stage.scores), list(stage.diff_errors), stage.chosen))
+    return curves
+
+
+def describe_changes(result: TuneResult) -> str:
+    """``fc 8 → 12 cycles/line, buffing σ 1.5 → 1`` (or ``no change``)."""
+    parts = []
+    for name, (old, new) in result.changes().items():
+        if name in ("fc", "kw"):
+            show = [("auto" if v is None else f"{float(v) * LINE:.3g}") for v in (old, new)]
+            parts.append(f"{name} {show[0]} → {show[1]} cycles/line")
+        elif name == "buff":
+            parts.append(f"buffing {'on' if new else 'off'}")
+        else:
+            parts.append(f"{name.replace('_', ' ')} {old} → {new}")
+    return ", ".join(parts) or "no change"
+
+
+class TuneController(QObject):
+    """The Auto-tune buttons of the Cleaning panel and their dialog.
+
+    Signals
+    -------
+    tuneFinished(object)
+        The :class:`TuneResult` applied, or None (cancelled or refused).
+    """
+
+    tuneFinished = pyqtSignal(object)
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        self.window = window
+        self.runner = window.runner
+        self.form = window.preview.panel.form
+        self.controls = TuneControls()
+        panel_layout = window.preview.panel.layout()
+        panel_layout.insertWidget(panel_layout.indexOf(self.form) + 1, self.controls)
+        self.settings = TuneSettings()
+        self.dialog: TuneDialog | None = None
+        self.result: TuneResult | None = None
+        self.previous: CleanParams | None = None  # what "Undo tune" restores
+        self.controls.tuneRequested.connect(self.start)
+        self.controls.undoRequested.connect(self.undo)
+        window.stack.connect(lambda _what: self._cancel_quietly())
+
+    @property
+    def running(self) -> bool:
+        """Whether a tune is in progress."""
+        return self.runner.is_busy(TUNE_KEY)
+
+    def _dialog(self) -> TuneDialog:
+        if self.dialog is None:
+            self.dialog = TuneDialog(self.window)
+            self.dialog.cancelRequested.connect(self.cancel)
+            self.dialog.rejected.connect(lambda: self.running and self.cancel())
+            self.dialog.undoRequested.connect(self.undo)
+        return self.dialog
+
+    def start(self) -> bool:
+        """Tune on the working image and current mask (asynchronous); False if refused."""
+        window = self.window
+        image, detector = window.stack.image, window.stack.detector
+        mask = window.preview.current_mask()
+        if image is None or mask is None:
+            window.show_message("Nothing to tune", "Load an image and paint a mask first.")
+            return False
+        if detector not in ("NRS1", "NRS2"):
+            window.show_message("Auto-tune", "The files do not say which detector (NRS1 or "
+                                "NRS2) they come from.\n\nThe parameters are unchanged.")
+            return False
+        dialog = self._dialog()
+        dialog.set_running(True)
+        dialog.show_message("Cross-validating: fitting on most background samples and "
+                            "scoring the prediction on held-out blocks…")
+        dialog.show()
+        dialog.raise_()
+        self.controls.tune_button.setEnabled(False)
+        self.runner.submit(TUNE_KEY, _tune_job, image, mask, detector, self.form.params(),
+                           self.settings, on_done=self._on_done, on_error=self._on_error,
+                           on_progress=dialog.set_progress)
+        return True
+
+    def cancel(self) -> None:
+        """Stop the running tune; the parameters stay as they are."""
+        self.runner.cancel(TUNE_KEY)
+        self.controls.tune_button.setEnabled(True)
+        if self.dialog is not None:
+            self.dialog.set_running(False)
+            self.dialog.show_message("Cancelled: the parameters are unchanged.")
+        self.tuneFinished.emit(None)
+
+    def _cancel_quietly(self) -> None:
+        if self.running:  # a new image: the running tune is for the old one
+            self.cancel()
+
+    def _on_done(self, result: TuneResult) -> None:
+        self.controls.tune_button.setEnabled(True)
+        self.result = result
+        changes = describe_changes(result)
+        self.apply(result.best)
+        dialog = self._dialog()
+        dialog.set_running(False)
+        dialog.show_curves(tune_curves(result))
+        dialog.set_undo_available(True)
+        dialog.show_message(
+            f"Applied: {changes}.\nCross-validated score {result.start_score.mean:.4g} → "
+            f"{result.best_score.mean:.4g} ({result.improvement:.0%} lower) in "
+            f"{result.elapsed:.1f} s; {result.held_out_fraction:.0%} of the background held "
+            "out per fold. Gold: the value kept in each stage; bars: ±1 paired standard "
+            "error. Undo tune restores the previous parameters.")
+        self.controls.set_note(f"Tuned: {changes}.")
+        self.tuneFinished.emit(result)
+
+    def _on_error(self, exc: BaseException) -> None:
+        self.controls.tune_button.setEnabled(True)
+        if self.dialog is not None:
+            self.dialog.set_running(False)
+        if isinstance(exc, NSCleanError):
+            text = f"{exc}\n\nThe parameters are unchanged."
+            if self.dialog is not None:
+                self.dialog.show_message(text, problem=True)
+            self.window.show_message("Auto-tune not possible", text)
+        else:
+            self.window.show_message("Auto-tune failed", f"{type(exc).__name__}: {exc}\n\n"
+                                     "The parameters are unchanged.", critical=True)
+        self.tuneFinished.emit(None)
+
+    def apply(self, params: CleanParams) -> None:
+        """Put ``params`` into the form (remembering the current ones for Undo tune)."""
+        self.previous = self.form.params()
+        self._set_form(params)
+        self.controls.undo_button.setEnabled(True)
+
+    def undo(self) -> None:
+        """Restore the parameters from before the last applied tune."""
+        if self.previous is None:
+            return
+        self._set_form(self.previous)
+        self.previous = None
+        self.controls.undo_button.setEnabled(False)
+        self.controls.set_note("Tune undone: previous parameters restored.")
+        if self.dialog is not None:
+            self.dialog.set_undo_available(False)
+            self.dialog.show_message("Undone: the previous parameters are back.")
+
+    def _set_form(self, params: CleanParams) -> None:
+        self.form.set_params(params)
+        self.form.paramsChanged.emit(params)  # the preview and coverage follow the form
