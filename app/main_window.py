@@ -144,6 +144,9 @@ class MainWindow(QMainWindow):
         from app.preview_controller import PreviewController  # live cleaning preview
 
         self.preview = PreviewController(self)
+        from app.window_layout import install_analysis  # threshold, coverage, auto-tune, tabs
+
+        install_analysis(self)
         if offer_recovery:
             QTimer.singleShot(0, self.sessions.offer_recovery)
 
@@ -184,7 +187,7 @@ class MainWindow(QMainWindow):
         )
 
     def open_demo(self, with_mask: bool = True) -> None:
-        """Open simulated data (no download); ``with_mask`` starts from the library mask."""
+        """Open simulated data (no download); ``with_mask`` starts from a threshold mask."""
         self.runner.submit(
             "load", _load_demo, on_done=partial(self._on_loaded, True, demo=with_mask),
             on_error=self._on_task_error,
@@ -298,7 +301,12 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"nsclean-gui — {stack.products[0].path.name}{more}")
 
     def _load_default_mask(self) -> None:
-        """Start the demo from the library's known-dark mask of its detector and mode."""
+        """Start the demo from an automatic threshold mask (one undo step); the library's
+        known-dark mask if thresholding fails (a known-dark mask makes the fit swing)."""
+        self.threshold.auto_mask(fallback=self._load_library_mask)
+
+    def _load_library_mask(self) -> None:
+        """The library's known-dark mask of the demo's detector and mode."""
         from app.core.mask_library import default_entry
 
         product = self.stack.products[0]
