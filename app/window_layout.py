@@ -1,0 +1,56 @@
+"""Adds the Threshold, Coverage and Auto-tune parts to the main window and lays out docks.
+
+The right-hand docks (Display, Cleaning, Threshold, Coverage) share one tab group under
+the Files list, each inside a scroll area: stacked, their minimum heights added up to
+more than a 1000-pixel screen; tabbed and scrollable, the window's minimum height is
+that of the tallest fixed part (see tests/widgets/test_analysis_docks.py).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PyQt6.QtWidgets import QDockWidget, QFrame, QScrollArea
+
+from app.coverage_controller import CoverageController
+from app.threshold_controller import ThresholdController
+from app.tune_controller import TuneController
+
+if TYPE_CHECKING:
+    from app.main_window import MainWindow
+
+
+def install_analysis(window: MainWindow) -> None:
+    """Create ``window.threshold``, ``window.coverage`` and ``window.tune`` and arrange
+    the docks (call once, after the preview controller exists)."""
+    window.threshold = ThresholdController(window)  # type: ignore[attr-defined]
+    window.coverage = CoverageController(window)  # type: ignore[attr-defined]
+    window.tune = TuneController(window)  # type: ignore[attr-defined]
+    for dock in (window.threshold.dock, window.coverage.dock):  # type: ignore[attr-defined]
+        window.view_menu.addAction(dock.toggleViewAction())
+    tab_right_docks(window, [window.display_dock, window.preview.dock,
+                             window.threshold.dock, window.coverage.dock])  # type: ignore[attr-defined]
+
+
+def scrollable(dock: QDockWidget) -> None:
+    """Put the dock's widget into a frameless scroll area (its minimum height drops)."""
+    widget = dock.widget()
+    if widget is None or isinstance(widget, QScrollArea):
+        return
+    area = QScrollArea()
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setWidgetResizable(True)
+    area.setWidget(widget)
+    # as wide as the controls need (plus a scroll bar): only the height scrolls
+    bar = area.verticalScrollBar().sizeHint().width()
+    area.setMinimumWidth(widget.minimumSizeHint().width() + bar)
+    dock.setWidget(area)
+
+
+def tab_right_docks(window: MainWindow, docks: list[QDockWidget]) -> None:
+    """Tabify ``docks`` into one group (the first one shown), each scrollable."""
+    for dock in docks:
+        scrollable(dock)
+    for dock in docks[1:]:
+        window.tabifyDockWidget(docks[0], dock)
+    docks[0].raise_()

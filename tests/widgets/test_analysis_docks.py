@@ -1,0 +1,188 @@
+"""Threshold dock (live overlay, one-step Apply, region, bad input), Coverage dock, layout."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PyQt6.QtCore import QPointF
+
+from app.core.threshold import Thresholder, ThresholdSettings
+from app.threshold_controller import region_mask
+
+TIMEOUT = 30000
+SHAPE = (128, 160)
+
+pytestmark = pytest.mark.qt_log_ignore(r"This plugin does not support (propagateSizeHints|raise)")
+
+
+def wait_idle(qtbot, window) -> None:
+    timers = (window.threshold._timer, window.coverage._timer, window.preview._timer)
+    qtbot.waitUntil(lambda: not window.runner.is_busy()
+                    and not any(t.isActive() for t in timers), timeout=TIMEOUT)
+
+
+def load(qtbot, window, product):
+    window.stack.set_products([product])
+    qtbot.waitUntil(lambda: window.mask_layers is not None and window.stack.image is not None,
+                    timeout=TIMEOUT)
+    wait_idle(qtbot, window)
+    return window
+
+
+@pytest.fixture
+def thresholding(qtbot, window, make_product):
+    """The window with a small image and the Threshold tab in front, preview shown."""
+    window.threshold.dock.raise_()
+    with qtbot.waitSignal(window.threshold.previewShown, timeout=TIMEOUT,
+                          check_params_cb=lambda r: r is not None):
+        load(qtbot, window, make_product("t_rate.fits", shape=SHAPE, seed=1))
+    wait_idle(qtbot, window)
+    return window
+
+
+def expected_light(window, settings: ThresholdSettings) -> np.ndarray:
+    return Thresholder(window.stack.image).threshold(settings).light
+
+
+def apply(qtbot, window) -> None:
+    with qtbot.waitSignal(window.threshold.applied, timeout=TIMEOUT):
+        assert window.threshold.apply()
+    wait_idle(qtbot, window)
+
+
+def test_minimum_height_fits_a_small_screen(window) -> None:
+    assert window.minimumSizeHint().height() <= 800
+    areas = {window.dockWidgetArea(d) for d in (window.display_dock, window.preview.dock,
+                                                window.threshold.dock, window.coverage.dock)}
+    assert len(areas) == 1
+    assert window.tabifiedDockWidgets(window.display_dock)
+
+
+def test_slider_change_updates_overlay(qtbot, thresholding) -> None:
+    win = thresholding
+    panel, overlay = win.threshold.panel, win.threshold.overlay
+    assert overlay.isVisible()
+    first = overlay.shown.astype(bool).copy()
+    np.testing.assert_array_equal(first, expected_light(win, panel.settings()))
+    with qtbot.waitSignal(win.threshold.previewShown, timeout=TIMEOUT):
+        panel.sigma.setValue(6.0)  # as a slider drag would
+    wait_idle(qtbot, win)
+    second = overlay.shown.astype(bool)
+    assert panel.settings().sigma == 6.0
+    np.testing.assert_array_equal(second, expected_light(win, panel.settings()))
+    assert second.sum() < first.sum()
+
+
+def test_overlay_hidden_when_another_tab_is_in_front(qtbot, thresholding) -> None:
+    win = thresholding
+    win.display_dock.raise_()
+    qtbot.waitUntil(lambda: not win.threshold.overlay.isVisible(), timeout=TIMEOUT)
+
+
+def test_apply_is_one_undo_step(qtbot, thresholding) -> None:
+    win = thresholding
+    layers = win.mask_layers
+    layers.rectangle("light", (3, 3), (10, 20))  # some earlier work to come back to
+    before = np.array(layers.layer("light"))
+    steps = len(layers.history)
+    apply(qtbot, win)
+    light = np.array(layers.layer("light"))
+    np.testing.assert_array_equal(light, expected_light(win, win.threshold.panel.settings()))
+    assert len(layers.history) == steps + 1
+    win.mask_actions.undo()
+    np.testing.assert_array_equal(layers.layer("light"), before)
+
+
+def test_region_limited_apply_touches_only_the_region(qtbot, thresholding) -> None:
+    win = thresholding
+    layers = win.mask_layers
+    layers.rectangle("light", (100, 0), (127, 159))  # top rows light before
+    before = np.array(layers.layer("light"))
+    win.threshold.panel.set_region_kind("rectangle")
+    roi = win.threshold.selector.roi
+    roi.setPos(QPointF(20, 10), finish=False)
+    roi.setSize(QPointF(60, 100))  # DMS x 20..79, y 10..109
+    region = np.zeros(SHAPE, bool)
+    region[10:110, 20:80] = True
+    np.testing.assert_array_equal(win.threshold.region(SHAPE), region)
+    apply(qtbot, win)
+    light = np.array(layers.layer("light"))
+    np.testing.assert_array_equal(light[~region], before[~region])
+    expected = expected_light(win, win.threshold.panel.settings())
+    np.testing.assert_array_equal(light[region], expected[region])
+    assert (light != before).any()
+
+
+def test_region_mask_of_a_polygon() -> None:
+    # a triangle: pixel centres (x + 0.5, y + 0.5) under the diagonal x = y
+    mask = region_mask([(0, 0), (10, 0), (10, 10)], (12, 12))
+    yy, xx = np.mgrid[0:12, 0:12]
+    inside = (yy + 0.5 < xx + 0.5) & (xx < 10)
+    assert np.count_nonzero(mask ^ inside) <= 10  # only the diagonal may go either way
+    assert region_mask(None, (12, 12)) is None
+
+
+def test_threshold_that_selects_nothing_changes_nothing(qtbot, window, make_product,
+                                                        messages) -> None:
+    product = make_product("noise_rate.fits", shape=SHAPE, seed=2)
+    rng = np.random.default_rng(5)
+    product.sci[...] = rng.normal(0, 1, product.sci.shape).astype(np.float32)
+    load(qtbot, window, product)
+    layers = window.mask_layers
+    window.threshold.panel.set_settings(ThresholdSettings(sigma=10.0, min_size=50))
+    steps, before = len(layers.history), np.array(layers.layer("light"))
+    assert window.threshold.apply()
+    qtbot.waitUntil(lambda: bool(messages), timeout=TIMEOUT)
+    assert "Nothing rises above" in messages[0][1] and "unchanged" in messages[0][1]
+    assert len(layers.history) == steps
+    np.testing.assert_array_equal(layers.layer("light"), before)
+
+
+def test_all_nan_image_gives_a_clear_message(qtbot, window, make_product, messages) -> None:
+    product = make_product("nan_rate.fits", shape=SHAPE)
+    product.sci[...] = np.nan
+    load(qtbot, window, product)
+    layers = window.mask_layers
+    steps = len(layers.history)
+    assert window.threshold.apply()
+    qtbot.waitUntil(lambda: bool(messages), timeout=TIMEOUT)
+    title, text = messages[0]
+    assert title == "Threshold not applied" and "no usable pixel" in text
+    assert len(layers.history) == steps and not layers.layer("light").any()
+
+
+@pytest.mark.parametrize("detector", ["NRS1", "NRS2"])
+def test_coverage_lists_and_marks_starved_lines(qtbot, window, make_product, detector) -> None:
+    load(qtbot, window, make_product("c_rate.fits", shape=SHAPE, detector=detector))
+    with qtbot.waitSignal(window.coverage.coverageShown, timeout=TIMEOUT,
+                          check_params_cb=lambda c: c is not None):
+        window.mask_layers.band("exclude", 100, 110, axis=1)  # DMS columns 100..110
+    coverage = window.coverage.coverage
+    nx = SHAPE[1]
+    lines = range(100, 111) if detector == "NRS1" else range(nx - 1 - 110, nx - 100)
+    # MaskLayers never let the 4-pixel border be background, even on a subarray (where
+    # the engine has no reference columns), so the border columns are starved too
+    border = {0, 1, 2, 3, nx - 4, nx - 3, nx - 2, nx - 1}
+    assert set(coverage.unfit_lines) - border == set(lines)
+    texts = window.coverage.panel.row_texts()
+    row = next(i for i, t in enumerate(texts) if t.startswith(f"lines {lines[0]}–{lines[-1]}:"))
+    assert texts[row].endswith("0 samples (need 1)")
+    # the bands cover DMS columns 100..110 whatever the detector
+    path = window.coverage.unfit_bands.path()
+    assert path.contains(QPointF(105.5, 64)) and not path.contains(QPointF(99.5, 64))
+    assert not path.contains(QPointF(111.5, 64))
+    # clicking the row centres the view on those columns (DMS x = 105.5)
+    window.coverage.panel.rows.itemClicked.emit(window.coverage.panel.rows.item(row))
+    centre = window.view.dms_from_scene(window.view.view.mapViewToScene(
+        window.view.view.viewRect().center()))
+    assert centre.x() == pytest.approx(105.5, abs=0.5)
+
+
+def test_coverage_follows_undo(qtbot, window, make_product) -> None:
+    load(qtbot, window, make_product("c_rate.fits", shape=SHAPE))
+    with qtbot.waitSignal(window.coverage.coverageShown, timeout=TIMEOUT):
+        window.mask_layers.band("exclude", 30, 31, axis=1)
+    assert any(t.startswith("lines 30–31:") for t in window.coverage.panel.row_texts())
+    with qtbot.waitSignal(window.coverage.coverageShown, timeout=TIMEOUT):
+        window.mask_actions.undo()
+    assert not any(t.startswith("lines 30–31:") for t in window.coverage.panel.row_texts())

@@ -1,0 +1,111 @@
+"""Auto-tune from the Cleaning panel: apply and undo, cancel, too little background."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+import app.tune_controller as tune_controller
+from app.core.clean import CleanParams
+from app.core.tune import Stage, TuneResult
+from app.core.tune_cv import NotEnoughBackground, Score
+
+TIMEOUT = 60000
+
+pytestmark = pytest.mark.qt_log_ignore(r"This plugin does not support (propagateSizeHints|raise)")
+
+
+def fake_iter_tune(steps: int = 3, pause: float = 0.0):
+    """A quick stand-in for iter_tune: fc ×2 and buffing σ 1, with a two-stage curve."""
+
+    def run(image, mask, detector, *, start=None, settings=None, dq=None):
+        assert image.shape == mask.shape and detector in ("NRS1", "NRS2")
+        start = start or CleanParams()
+        for i in range(steps):
+            time.sleep(pause)
+            yield i / steps, f"step {i}"
+        best = replace(start, fc=2 * start.fc, buff_sigma=1.0)
+        stages = [Stage("fc", [start.fc, best.fc], [2.0, 1.5], [0.1, 0.1], [0.05, 0.0], 1),
+                  Stage("buff_sigma", [0.0, 1.0, 1.5], [1.7, 1.5, 1.6], [0.1] * 3,
+                        [0.02, 0.0, 0.03], 1)]
+        return TuneResult(best, start, Score(1.5, 0.1, np.zeros(2)), Score(2.0, 0.1, np.zeros(2)),
+                          stages, 0.1, 1 / 6, 1234)
+
+    return run
+
+
+@pytest.fixture
+def loaded(qtbot, window, make_product):
+    window.stack.set_products([make_product("t_rate.fits", shape=(64, 80))])
+    qtbot.waitUntil(lambda: window.mask_layers is not None, timeout=TIMEOUT)
+    return window
+
+
+def test_tune_applies_best_values_and_undo_restores(qtbot, loaded, monkeypatch) -> None:
+    monkeypatch.setattr(tune_controller, "iter_tune", fake_iter_tune())
+    win, form = loaded, loaded.preview.panel.form
+    before = form.params()
+    seen: list[CleanParams] = []
+    form.paramsChanged.connect(seen.append)
+    with qtbot.waitSignal(win.tune.tuneFinished, timeout=TIMEOUT) as blocker:
+        win.tune.controls.tune_button.click()
+    result = blocker.args[0]
+    assert result is not None and form.params() == result.best
+    assert form.params().fc == 2 * before.fc and form.params().buff_sigma == 1.0
+    assert seen[-1] == result.best  # the live preview was told
+    assert form.spins["fc"].value() == pytest.approx(2 * before.fc * 2048)
+    dialog = win.tune.dialog
+    assert dialog.isVisible() and "Applied: fc 8 → 16 cycles/line" in dialog.message.text()
+    assert len(dialog.plots.ci.items) == 2  # one score curve per stage
+    assert win.tune.controls.undo_button.isEnabled()
+    win.tune.controls.undo_button.click()
+    assert form.params() == before and seen[-1] == before
+    assert not win.tune.controls.undo_button.isEnabled()
+
+
+def test_cancel_keeps_the_parameters(qtbot, loaded, monkeypatch) -> None:
+    monkeypatch.setattr(tune_controller, "iter_tune", fake_iter_tune(steps=2000, pause=0.005))
+    win, form = loaded, loaded.preview.panel.form
+    before = form.params()
+    assert win.tune.start()
+    qtbot.waitUntil(lambda: win.tune.dialog.progress.value() > 0, timeout=TIMEOUT)
+    with qtbot.waitSignal(win.tune.tuneFinished, timeout=TIMEOUT) as blocker:
+        win.tune.dialog.cancel_button.click()
+    assert blocker.args == [None]
+    qtbot.waitUntil(lambda: not win.runner.is_busy("tune"), timeout=TIMEOUT)
+    assert form.params() == before
+    assert "Cancelled" in win.tune.dialog.message.text()
+    assert win.tune.controls.tune_button.isEnabled()
+
+
+def test_refusal_shows_a_message_and_keeps_the_parameters(qtbot, loaded, monkeypatch,
+                                                          messages) -> None:
+    def refuse(*args, **kwargs):
+        raise NotEnoughBackground("only 12 background samples can be held out")
+        yield  # a generator, like iter_tune
+
+    monkeypatch.setattr(tune_controller, "iter_tune", refuse)
+    win, form = loaded, loaded.preview.panel.form
+    before = form.params()
+    with qtbot.waitSignal(win.tune.tuneFinished, timeout=TIMEOUT):
+        win.tune.start()
+    assert messages and "only 12 background samples" in messages[0][1]
+    assert "unchanged" in messages[0][1]
+    assert form.params() == before
+
+
+@pytest.mark.slow
+def test_real_tune_with_too_little_background(qtbot, window, make_product, messages) -> None:
+    """The real iter_tune on a full frame whose mask leaves almost no background."""
+    window.stack.set_products([make_product("full_rate.fits", shape=(2048, 2048))])
+    qtbot.waitUntil(lambda: window.mask_layers is not None, timeout=TIMEOUT)
+    window.mask_layers.rectangle("light", (0, 0), (2047, 2040))  # all but a few columns
+    before = window.preview.panel.form.params()
+    with qtbot.waitSignal(window.tune.tuneFinished, timeout=TIMEOUT):
+        assert window.tune.start()
+    assert messages and messages[0][0] == "Auto-tune not possible"
+    assert "unchanged" in messages[0][1]
+    assert window.preview.panel.form.params() == before
