@@ -1,0 +1,304 @@
+"""The smooth background under a NIRSpec rate image: what a threshold must not mistake for light.
+
+A count-rate image is ``light + background level + correlated read noise + white noise``.
+The correlated noise is large compared with faint traces (about 0.01–0.02 DN/s per line,
+the same as the white noise per pixel) and it is *structured*: an offset per detector line
+(DMS column) that differs between the four readout channels (512-row blocks), slow drifts
+along each line, a picture frame at the edges and alternating-row offsets. A threshold on
+the raw image would call the bright stripes "light" and the dark ones "background".
+
+:func:`fit_background` removes that structure, in DMS layout:
+
+1. ``column levels``: the median of the background candidates of each DMS column in each
+   block of :data:`BLOCK_ROWS` rows (blocks never straddle a readout channel boundary);
+2. ``frame levels``: the offset of each row in the picture frame along the top and
+   bottom edges (see :func:`frame_levels`);
+3. ``candidates``: usable pixels outside the regions detected on the residual smoothed
+   along the dispersion (a 3 × 301 pixel box), above ``centre + 3σ`` or below
+   ``centre − 4.5σ``, grown by 2 pixels.
+
+The three steps alternate for a few passes, starting from "every usable pixel is a
+candidate". Smoothing the detection image along the dispersion (rows) keeps traces, which
+run along rows, and averages away per-column stripes, so stripes stay candidates and are
+removed by step 1 rather than masked. Medians come from :func:`app.core.robust.column_median_mad`
+and noise statistics from astropy's ``sigma_clipped_stats``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+from app.core.regions import dilate
+from app.core.robust import MAD_TO_SIGMA, column_median_mad
+
+#: Rows per column-level block. Full-frame lines are read by four outputs of 512 rows
+#: each (see :mod:`app.core.median`); 128 also follows the slow drift inside a channel.
+BLOCK_ROWS = 128
+CHANNEL_ROWS = 512
+#: Rows with fewer candidates than this fraction may belong to the picture frame.
+MIN_ROW_FRACTION = 0.5
+#: The picture frame is searched for this far from the top and bottom edges.
+MAX_FRAME_ROWS = 160
+#: A column's level in a readout channel needs candidates on this fraction of its rows,
+#: and in a block of BLOCK_ROWS rows on BLOCK_FRACTION: a small block crossed by several
+#: traces may hold more undetected faint light than background.
+MIN_FRACTION = 0.5
+BLOCK_FRACTION = 0.75
+#: Detection image of the candidate search: a box of (rows, columns) pixels. Long along
+#: the dispersion, so that traces (hundreds of pixels long) are found while stripes a
+#: few columns wide, which the column levels must remove, are averaged away.
+DETECTION_BOX = (3, 301)
+#: Candidates exclude what the detection image shows above this many σ, grown by
+#: DETECT_GROW pixels. Not lower: once the levels fit, the detection image is white
+#: noise smoothed into streaks 301 pixels long, and at 2σ one row in forty lost whole
+#: streaks, which pushed blocks below BLOCK_FRACTION, left their stripes unfitted and
+#: made the next pass detect the stripes as light (a runaway seen on synthetic frames).
+DETECT_SIGMA = 3.0
+#: The same before block levels exist (first passes): block offsets averaged along the
+#: box look like faint horizontal bands then; only clear light may leave the candidates.
+COARSE_DETECT_SIGMA = 4.0
+DETECT_GROW = 2
+#: Values used for the σ-clipped statistics are subsampled to at most this many.
+MAX_STAT_SAMPLES = 500_000
+
+
+@dataclass
+class Background:
+    """A fitted background (DMS layout).
+
+    Attributes
+    ----------
+    residual : ndarray, float32
+        ``image − model`` on usable pixels, 0 elsewhere.
+    model : ndarray, float32
+        Column levels plus row levels.
+    candidates : ndarray of bool
+        Usable pixels not detected as light or as low-side outliers in the last pass.
+    usable : ndarray of bool
+        Finite, not DO_NOT_USE, not reference border.
+    noise : float
+        σ of single residual pixels (σ-clipped, candidates only).
+    """
+
+    residual: np.ndarray
+    model: np.ndarray
+    candidates: np.ndarray
+    usable: np.ndarray
+    noise: float
+
+
+def robust_stats(values: np.ndarray, lower_half: bool = False,
+                 max_samples: int = MAX_STAT_SAMPLES) -> tuple[float, float]:
+    """σ-clipped median and standard deviation (3σ, astropy) of finite ``values``.
+
+    ``lower_half``: σ comes from the values below the median mirrored about it (as the
+    pipeline's ``clip_to_background(lower_half_only=True)``), so faint light left in the
+    upper tail does not inflate it and a cut upper tail does not shrink it.
+    More than ``max_samples`` values are subsampled with a regular stride: half a million
+    pixels give the same statistics as four million, eight times faster. Returns
+    ``(nan, nan)`` when there is nothing to measure.
+    """
+    from astropy.stats import sigma_clipped_stats
+
+    flat = np.asarray(values).ravel()
+    flat = flat[np.isfinite(flat)]
+    if flat.size == 0:
+        return float("nan"), float("nan")
+    if flat.size > max_samples:
+        flat = flat[:: int(np.ceil(flat.size / max_samples))]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # constant input: astropy warns, std is just 0
+        _, median, std = sigma_clipped_stats(flat, sigma=3.0, maxiters=10)
+        if lower_half:
+            low = flat[flat <= median]
+            mirrored = np.concatenate([low, 2 * median - low])
+            _, _, std = sigma_clipped_stats(mirrored, sigma=3.0, maxiters=10)
+    return float(median), float(std)
+
+
+def normalized_smooth(values: np.ndarray, valid: np.ndarray, sigma: tuple[float, float],
+                      weight: np.ndarray | None = None) -> np.ndarray:
+    """Gaussian smoothing over ``valid`` pixels only (normalised convolution).
+
+    ``K∗(v·w) / K∗w``: gaps (NaN, bad pixels) neither pull the mean towards zero nor
+    leak values. Pass ``weight = K∗w`` when smoothing several images with one mask.
+    NaN where fewer than 5 % of the kernel's weight is valid.
+    """
+    if weight is None:
+        weight = gaussian2d(valid.astype(np.float32), sigma)
+    smooth = gaussian2d(np.where(valid, values, np.float32(0)), sigma)
+    out = np.full(values.shape, np.nan, dtype=np.float32)
+    np.divide(smooth, weight, out=out, where=weight > 0.05)
+    return out
+
+
+def gaussian2d(image: np.ndarray, sigma: tuple[float, float]) -> np.ndarray:
+    """Separable Gaussian (σ rows, σ columns) truncated at 3σ, zeros beyond the edges
+    (see :func:`box2d`); σ = 0 skips that axis."""
+    out = np.asarray(image, dtype=np.float32)
+    if sigma[1] > 0:
+        out = ndimage.gaussian_filter1d(out, sigma[1], axis=1, truncate=3.0, mode="constant")
+    if sigma[0] > 0:
+        out = ndimage.gaussian_filter1d(out, sigma[0], axis=0, truncate=3.0, mode="constant")
+    return out
+
+
+def box2d(image: np.ndarray, box: tuple[int, int]) -> np.ndarray:
+    """Running mean over a (rows, columns) box, both odd, with zeros beyond the edges.
+
+    Zeros, not repeated edge pixels, so that a normalised convolution (divided by the
+    same filter of the valid-pixel mask) weights every pixel once. Along rows scipy's
+    ``uniform_filter1d``; across rows a sum of shifted slices, which is several times
+    faster than filtering along the strided axis.
+    """
+    out = ndimage.uniform_filter1d(np.asarray(image, dtype=np.float32), box[1], axis=1,
+                                   mode="constant")
+    reach = box[0] // 2
+    if reach:
+        pad = np.zeros((reach, out.shape[1]), dtype=out.dtype)
+        padded = np.concatenate([pad, out, pad])
+        total = padded[: out.shape[0]].copy()
+        for k in range(1, 2 * reach + 1):
+            total += padded[k : k + out.shape[0]]
+        out = total / np.float32(box[0])
+    return out
+
+
+def column_levels(values: np.ndarray, candidates: np.ndarray, blocks: bool = True
+                  ) -> np.ndarray:
+    """Median of the candidates of each column in blocks of :data:`BLOCK_ROWS` rows.
+
+    Blocks follow the readout channels of a full frame; an image of another height is one
+    channel. A column's block level needs candidates on at least :data:`BLOCK_FRACTION` of
+    the block's rows, otherwise the level of its channel is used (which needs
+    :data:`MIN_FRACTION`), or else the whole column's: where traces cover most of a
+    block, the few remaining candidates may be faint light, and a level fitted to them
+    would erase it. ``blocks=False``: one
+    median per whole column.
+    """
+    n = values.shape[0]
+    whole = _levels(values, candidates, 0)
+    if not blocks:
+        return np.broadcast_to(whole.astype(np.float32), values.shape)
+    channel = CHANNEL_ROWS if n % CHANNEL_ROWS == 0 and n > CHANNEL_ROWS else n
+    block = BLOCK_ROWS if channel % BLOCK_ROWS == 0 else channel
+    model = np.empty(values.shape, dtype=np.float32)
+    for c0 in range(0, n, channel):
+        rows = slice(c0, c0 + channel)
+        in_channel = _levels(values[rows], candidates[rows], MIN_FRACTION, whole)
+        for b0 in range(c0, c0 + channel, block):
+            part = slice(b0, b0 + block)
+            level = in_channel
+            if block < channel:
+                level = _levels(values[part], candidates[part], BLOCK_FRACTION, in_channel)
+            model[part] = level.astype(np.float32)[None, :]
+    return model
+
+
+def _levels(values: np.ndarray, candidates: np.ndarray, min_fraction: float,
+            fallback: np.ndarray | None = None) -> np.ndarray:
+    """Column medians of the candidates; ``fallback`` (or 0) where there are too few."""
+    median, _ = column_median_mad(values, candidates)
+    enough = np.count_nonzero(candidates, axis=0) >= max(min_fraction * values.shape[0], 1)
+    return np.where(enough & np.isfinite(median), median,
+                    0.0 if fallback is None else fallback)
+
+
+def frame_levels(values: np.ndarray, candidates: np.ndarray, usable: np.ndarray,
+                 extent: tuple[int, int] = (0, 0)) -> tuple[np.ndarray, tuple[int, int]]:
+    """Row offsets of the picture frame at the top and bottom edges, and their extent.
+
+    The frame is an offset common to whole rows next to the reference border, fading
+    inwards. Strong enough, it is detected as light (or as too dark) across the full
+    width, which a level fitted to candidates can never correct. So, from each edge
+    inwards, rows with fewer than :data:`MIN_ROW_FRACTION` candidates (at most
+    :data:`MAX_FRAME_ROWS`) take the median of *all* their pixels, as long as no light
+    enters this band: light only adds, so a row whose median rises more than 3 σ above
+    that of the row two rows nearer the edge (same parity: alternating-row noise) holds
+    a trace, and ends the band. A fading frame changes less (a negative one may rise back
+    towards zero by 10 % per two rows: an e-folding length of 20 rows or more).
+    ``extent`` (rows at the top, rows at the bottom) only grows across passes, so
+    corrected rows stay corrected. Rows past the band are not corrected: their median
+    could follow faint light that was not detected, which would then hide itself.
+    """
+    ny = values.shape[0]
+    out = np.zeros(ny, dtype=np.float32)
+    count = np.count_nonzero(usable, axis=1)
+    filled = np.flatnonzero(count > 0)
+    if filled.size == 0:
+        return out, extent
+    level, mad = column_median_mad(np.ascontiguousarray(values.T), np.ascontiguousarray(usable.T))
+    fraction = np.count_nonzero(candidates, axis=1) / np.maximum(count, 1)
+    noise = 1.2533 * MAD_TO_SIGMA * np.nan_to_num(mad) / np.sqrt(np.maximum(count, 1))
+    level = np.nan_to_num(level)
+
+    def walk(start: int, step: int) -> int:
+        rows, y = 0, start
+        while (rows < MAX_FRAME_ROWS and 0 <= y < ny and count[y] > 0
+               and fraction[y] < MIN_ROW_FRACTION):
+            if rows >= 2:
+                before = level[y - 2 * step]
+                if level[y] > before + 3 * noise[y] + 0.1 * max(-before, 0.0):
+                    break
+            rows, y = rows + 1, y + step
+        return rows
+
+    top = max(walk(int(filled[0]), 1), extent[0])
+    bottom = max(walk(int(filled[-1]), -1), extent[1])
+    for start, stop in ((filled[0], filled[0] + top), (filled[-1] - bottom + 1, filled[-1] + 1)):
+        out[start:stop] = level[start:stop]
+    return out, (top, bottom)
+
+
+def fit_background(image: np.ndarray, usable: np.ndarray, passes: int = 5) -> Background:
+    """Fit the column and row levels of ``image`` and find the background candidates.
+
+    Parameters
+    ----------
+    image : ndarray, shape (ny, nx)
+        Count rates, DMS layout.
+    usable : ndarray of bool
+        Pixels that carry data (finite, not DO_NOT_USE, not reference border).
+    passes : int
+        Alternations of level fitting and candidate detection. The first two passes fit
+        one level per column, which a median finds even when traces cover almost half of
+        the column; finer blocks and row levels, which traces could dominate, join once
+        the candidates exclude the traces.
+
+    Returns
+    -------
+    Background
+    """
+    data = np.where(usable, image, np.float32(0)).astype(np.float32)
+    weight = box2d(usable.astype(np.float32), DETECTION_BOX)
+    candidates = usable.copy()
+    rows = np.zeros(data.shape[0], dtype=np.float32)
+    extent = (0, 0)
+    for step in range(passes):
+        fine = step >= 2
+        columns = column_levels(data - rows[:, None], candidates, fine)
+        if step > 0:
+            rows, extent = frame_levels(data - columns, candidates, usable, extent)
+            columns = column_levels(data - rows[:, None], candidates, fine)
+        residual = data - columns - rows[:, None]
+        detect = box2d(np.where(usable, residual, np.float32(0)), DETECTION_BOX)
+        np.divide(detect, weight, out=detect, where=weight > 0.05)
+        detect[weight <= 0.05] = np.nan
+        centre, sigma = robust_stats(detect[candidates], lower_half=True)
+        if not np.isfinite(sigma) or sigma == 0:
+            break
+        level = DETECT_SIGMA if fine else COARSE_DETECT_SIGMA
+        with np.errstate(invalid="ignore"):
+            outliers = (detect > centre + level * sigma) | (detect < centre - 1.5 * level * sigma)
+        candidates = usable & ~dilate(outliers, DETECT_GROW, DETECT_GROW)
+        if not candidates.any():
+            candidates = usable.copy()
+            break
+    model = columns + rows[:, None]
+    residual = np.where(usable, data - model, np.float32(0))
+    _, noise = robust_stats(residual[candidates], lower_half=True)
+    return Background(residual, model, candidates, usable, noise)
