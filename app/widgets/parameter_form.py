@@ -25,6 +25,9 @@ from app.core.clean import FULL_FRAME, CleanParams
 #: Samples on a full-frame detector line: frequencies are shown in cycles per line.
 LINE = FULL_FRAME[0]
 METHODS = {"fft": "Fourier fit (NSClean)", "median": "Median per line"}
+#: The kw spin box's minimum shows "auto (fc/4)" (kw None), so that 0 (a hard cut, which
+#: auto-tune may choose) stays a value of its own.
+AUTO_KW = -0.01
 
 
 @dataclass(frozen=True)
@@ -45,9 +48,9 @@ FIELDS = (
            "Half-power frequency of the low-pass filter, in cycles per 2048-pixel detector "
            "line (the CLI's --fc × 2048). Banding that varies more slowly than 2048/fc pixels "
            "along a DMS column is modelled. Default 8 (1/256 per pixel)."),
-    _Field("kw", "Roll-off kw", " cycles/line", 0.0, 64.0, 0.5, 2, LINE,
+    _Field("kw", "Roll-off kw", " cycles/line", AUTO_KW, 64.0, 0.5, 2, LINE,
            "Width of the filter's cosine roll-off around fc, in cycles per line. "
-           "'auto' uses fc/4, the published default."),
+           "'auto' (one step below 0) uses fc/4, the published default; 0 is a hard cut."),
     _Field("sigrej", "Outlier rejection", " σ", 1.0, 20.0, 0.5, 1, 1.0,
            "Background samples farther than this many σ (1.4826 × MAD) from their line's "
            "median are replaced by the median before the fit (cosmic rays, hot pixels)."),
@@ -140,7 +143,7 @@ class ParameterForm(QWidget):
         self.method.setCurrentIndex(self.method.findData(params.method))
         for field in FIELDS:
             value = getattr(params, field.name)
-            self.spins[field.name].setValue(0.0 if value is None else value * field.scale)
+            self.spins[field.name].setValue(field.low if value is None else value * field.scale)
         self.buff.setChecked(params.buff)
         self.by_channel.setChecked(params.by_channel)
         for widget in widgets:
@@ -150,7 +153,7 @@ class ParameterForm(QWidget):
     def _edited(self) -> None:
         values: dict[str, object] = {
             f.name: self.spins[f.name].value() / f.scale for f in FIELDS}
-        if values["kw"] == 0.0:
+        if values["kw"] < 0.0:  # the "auto" special value
             values["kw"] = None
         params = replace(self._params, method=self.method.currentData(), buff=self.buff.isChecked(),
                          by_channel=self.by_channel.isChecked(), **values)
@@ -175,4 +178,7 @@ class ParameterForm(QWidget):
                     "fixed frequency bands); the settings below do not apply.")
         else:
             text = "Full frame: weighted Fourier fit of every detector line."
+            if self._params.fit == "real":  # not in the form: set by auto-tune
+                text += (f" Real cos/sin fit with a 1/f prior of strength "
+                         f"{self._params.ridge:g} (auto-tune; Reset goes back).")
         self.variant.setText(text)
