@@ -58,13 +58,23 @@ def tune_curves(result: TuneResult) -> list[Curve]:
 
 def describe_changes(result: TuneResult) -> str:
     """``fc 8 → 12 cycles/line, buffing σ 1.5 → 1`` (or ``no change``)."""
+    changes = result.changes()
+    if not result.best.buff:
+        changes.pop("buff_sigma", None)  # unused without buffing
+    if result.best.fit != "real":
+        changes.pop("ridge", None)
     parts = []
-    for name, (old, new) in result.changes().items():
+    for name, (old, new) in changes.items():
         if name in ("fc", "kw"):
             show = [("auto" if v is None else f"{float(v) * LINE:.3g}") for v in (old, new)]
-            parts.append(f"{name} {show[0]} → {show[1]} cycles/line")
+            cut = " (hard cut)" if name == "kw" and new == 0 else ""
+            parts.append(f"{name} {show[0]} → {show[1]} cycles/line{cut}")
         elif name == "buff":
             parts.append(f"buffing {'on' if new else 'off'}")
+        elif name == "ridge":
+            parts.append(f"1/f prior {old:g} → {new:g}")
+        elif isinstance(new, float):
+            parts.append(f"{name.replace('_', ' ')} {old:g} → {new:g}")
         else:
             parts.append(f"{name.replace('_', ' ')} {old} → {new}")
     return ", ".join(parts) or "no change"

@@ -109,3 +109,15 @@ def test_real_tune_with_too_little_background(qtbot, window, make_product, messa
     assert messages and messages[0][0] == "Auto-tune not possible"
     assert "unchanged" in messages[0][1]
     assert window.preview.panel.form.params() == before
+
+
+def test_form_keeps_a_hard_cut_apart_from_auto(window) -> None:
+    """Auto-tune may choose kw = 0 (a hard cut); the form must not turn it into 'auto'."""
+    form = window.preview.panel.form
+    form.set_params(replace(CleanParams(), kw=0.0, fit="real", ridge=10.0))
+    assert form.spins["kw"].text() != "auto (fc/4)"
+    form.spins["sigrej"].setValue(4.0)  # any edit rebuilds the parameters from the form
+    assert form.params().kw == 0.0 and form.params().ridge == 10.0
+    assert "1/f prior of strength 10" in form.variant.text()
+    form.spins["kw"].stepDown()  # one step below 0: auto again
+    assert form.params().kw is None and form.spins["kw"].text() == "auto (fc/4)"
