@@ -1,0 +1,174 @@
+"""``nsclean mask``: make a background mask from rate files by thresholding their traces."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from app.core.threshold import ThresholdSettings
+
+HELP = """\
+Threshold the spectral traces of one or many rate/rateints files into a background mask
+(1 = background), with the same code as the GUI's threshold tool. The files are combined
+first (every integration of every file, ignoring NaN and DO_NOT_USE pixels). Correlated
+read noise (banding, picture frame) is fitted and removed before thresholding, so it is
+not mistaken for light. The mask is written atomically; the coverage of every detector
+line is printed, with the lines NSClean cannot fit.
+"""
+
+FORMATS = ("nsclean", "jwst", "png")
+
+
+def smoothing(text: str) -> tuple[str, float | None]:
+    """Parse ``KIND`` or ``KIND:SIZE`` (``gaussian:0.7``, ``median:2``, ``none``)."""
+    from app.core.threshold import SMOOTHING
+
+    kind, _, size = text.partition(":")
+    kind = kind.strip().lower()
+    if kind not in SMOOTHING:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: expected {', '.join(SMOOTHING)}, optionally with :SIZE")
+    if not size:
+        return kind, None
+    try:
+        value = float(size)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: the size must be a number") from None
+    return kind, value
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Register ``nsclean mask``."""
+    from app.core.stack import COMBINE_METHODS
+    from app.core.threshold import ThresholdSettings
+
+    d = ThresholdSettings()
+    p = subparsers.add_parser("mask", help="make a background mask by thresholding the traces",
+                              description=HELP,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("files", nargs="+", type=Path, metavar="FILE", help="rate/rateints files")
+    p.add_argument("-o", "--output", type=Path, required=True, metavar="MASK",
+                   help="mask file to write (.fits, .fits.gz or .png)")
+    p.add_argument("--format", choices=FORMATS, default=None,
+                   help="nsclean: uint8 FITS, 1 = background (default); jwst: ImageModel "
+                        "for the pipeline's --user_mask; png: GIMP convention, pure red = "
+                        "background (default for .png names)")
+    p.add_argument("--overwrite", action="store_true", help="replace MASK if it exists")
+    p.add_argument("--combine", choices=tuple(COMBINE_METHODS), default="mean",
+                   help="how several frames are combined per pixel (default mean)")
+    p.add_argument("--detector", choices=("NRS1", "NRS2"), type=str.upper, default=None,
+                   help="override the DETECTOR header keyword")
+    g = p.add_argument_group("threshold")
+    g.add_argument("--sigma", type=float, default=d.sigma, metavar="S",
+                   help="light is what rises S sigma above the background (default %(default)s)")
+    g.add_argument("--smooth", type=smoothing, default=(d.smoothing, None),
+                   metavar="KIND[:SIZE]",
+                   help=f"gaussian, median or none; SIZE = sigma or half-width across the "
+                        f"dispersion in pixels (default gaussian:{d.smooth_size:g})")
+    g.add_argument("--elongation", type=float, default=d.elongation, metavar="E",
+                   help="the smoothing is E times longer along the dispersion "
+                        "(default %(default)s)")
+    g.add_argument("--grow", type=int, default=d.grow, metavar="N",
+                   help="pixels added around faint light (default %(default)s)")
+    g.add_argument("--bright-grow", type=int, default=d.bright_grow, metavar="N",
+                   help="pixels added around light brighter than --bright-sigma "
+                        "(default %(default)s)")
+    g.add_argument("--bright-sigma", type=float, default=d.bright_sigma, metavar="S",
+                   help="level (sigma) above which light counts as bright (default %(default)s)")
+    g.add_argument("--min-size", type=int, default=d.min_size, metavar="PX",
+                   help="light regions smaller than PX pixels are noise (default %(default)s)")
+    g.add_argument("--low-sigma", type=float, default=d.low_sigma, metavar="S",
+                   help="pixels S sigma below the background (negative nod traces, bad "
+                        "pixels) are not background either; 0 disables (default %(default)s)")
+    p.set_defaults(func=run)
+
+
+def settings_from_args(args: argparse.Namespace) -> ThresholdSettings:
+    """Build :class:`~app.core.threshold.ThresholdSettings` from parsed options (validated)."""
+    from app.core.threshold import ThresholdSettings
+
+    kind, size = args.smooth
+    base = ThresholdSettings()
+    return ThresholdSettings(
+        sigma=args.sigma, smoothing=kind,
+        smooth_size=base.smooth_size if size is None else size,
+        elongation=args.elongation, grow=args.grow, bright_grow=args.bright_grow,
+        bright_sigma=args.bright_sigma, min_size=args.min_size, low_sigma=args.low_sigma,
+    ).validated()
+
+
+def check_output(path: Path, kind: str | None, inputs: list[Path], overwrite: bool) -> str:
+    """The mask format to write ``path`` as; refuse names that would lose data.
+
+    Raises :class:`~app.core.errors.InputError` when the name does not suit the format,
+    names a folder or one of the input files (never replaced, even with ``--overwrite``),
+    or exists already without ``overwrite``.
+    """
+    from app.core.errors import InputError
+
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder; give a file name")
+    name = path.name.lower()
+    kind = kind or ("png" if name.endswith(".png") else "nsclean")
+    wanted = (".png",) if kind == "png" else (".fits", ".fits.gz", ".fit")
+    if not name.endswith(wanted):
+        raise InputError(f"{path}: a {kind} mask needs a name ending in {' or '.join(wanted)}")
+    target = path.resolve()
+    for source in inputs:
+        if source.resolve() == target or (path.exists() and source.exists()
+                                          and path.samefile(source)):
+            raise InputError(f"{path}: is one of the input files; choose another name")
+    if path.exists() and not overwrite:
+        raise InputError(f"{path}: exists already (pass --overwrite to replace it)")
+    return kind
+
+
+def run(args: argparse.Namespace) -> int:
+    """Combine, threshold, write the mask and print the coverage summary."""
+    import numpy as np
+
+    from app.core.coverage import line_coverage
+    from app.core.errors import InputError
+    from app.core.maskio import write_mask
+    from app.core.products import read_product, resolve_detector
+    from app.core.stack import combine
+    from app.core.threshold import Thresholder
+
+    settings = settings_from_args(args)
+    kind = check_output(args.output, args.format, list(args.files), args.overwrite)
+    products = [read_product(path) for path in args.files]
+    detector = resolve_detector(products[0], args.detector)
+    image = combine(products, args.combine)  # checks that detectors and shapes match
+    nframes = sum(p.nints for p in products)
+    try:
+        result = Thresholder(image).threshold(settings).check()
+    except InputError as exc:  # name the files: the message alone says what, not where
+        where = products[0].path.name + (f" and {len(products) - 1} more" if
+                                         len(products) > 1 else "")
+        raise InputError(f"{where}: {exc}") from None
+    mask = result.background
+    sources = ", ".join(p.path.name for p in products)
+    extra = {
+        "NSC_SRC": (products[0].path.name[:68], "image the mask was made from"),
+        "NSC_NSRC": (len(products), "number of files combined"),
+        "NSC_THR": (settings.sigma, "threshold in sigma above the background"),
+        "NSC_GROW": (settings.grow, "pixels grown around faint light"),
+    }
+    history = [f"nsclean mask from {len(products)} file(s), {nframes} frame(s) "
+               f"({args.combine}): {sources}"[:2000],
+               "settings: " + ", ".join(f"{k}={v}" for k, v in settings.as_dict().items())]
+    options: dict[str, object] = {"extra": extra, "overwrite": args.overwrite}
+    if kind != "png":
+        options["history"] = history
+    if kind == "jwst":
+        options["detector"] = detector
+    write_mask(args.output, mask, kind, **options)
+    share = 100.0 * np.count_nonzero(mask) / mask.size
+    print(f"wrote {args.output} ({kind}): background {share:.1f}% of pixels, "
+          f"{result.regions} light regions above {settings.sigma:g} sigma "
+          f"(noise {result.noise:.3g} after smoothing), from {nframes} frame(s)")
+    print(line_coverage(mask, detector, image=image).summary())
+    return 0
+
