@@ -30,7 +30,7 @@ import numpy as np
 import scipy.fft
 
 from app.core.maskplan import MaskPlan, refresh, same_mask
-from app.core.packing import GROUP, Packing
+from app.core.packing import GROUP, Packing, transposed_bits
 from app.core.robust import (
     MAD_TO_SIGMA,
     SortedColumns,
@@ -38,6 +38,7 @@ from app.core.robust import (
     sort_columns,
     sort_packed,
     spans,
+    workers,
 )
 
 #: Reference pixels on each side of the detector: never background, never fit.
@@ -187,6 +188,27 @@ class LineFitter:
         spectrum *= self._weight_kernel[:, None]
         return scipy.fft.irfft(spectrum, n=self.n, axis=0, workers=-1)
 
+    def packed_density(self, usable: np.ndarray, packing: Packing) -> np.ndarray:
+        """:meth:`density` (legacy roll included) at the packed rows of ``packing``.
+
+        The FFTs run along contiguous lines of a transposed copy of the mask, made 8
+        samples per byte (:func:`~app.core.packing.transposed_bits`): a strided FFT down
+        the DMS columns costs twice as much, and transposing a float array more than
+        the FFTs. SciPy's FFT holds the GIL, so it gets the engine's threads itself.
+        """
+        bits = transposed_bits(usable)
+        if self.settings.legacy_kernels:  # see compute_weights
+            bits = np.roll(bits, self.line_step, axis=0)
+        lines = np.unpackbits(bits, axis=1, count=self.n).astype(np.float32)
+        spectrum = scipy.fft.rfft(lines, axis=1, workers=workers())
+        del lines
+        spectrum *= self._weight_kernel
+        density = scipy.fft.irfft(spectrum, n=self.n, axis=1, workers=workers())
+        del spectrum
+        out = np.empty((packing.nrows, GROUP), dtype=np.float32)
+        packing.pack_lines(density, range(packing.ngroups), out)
+        return out
+
     def weights_from_density(self, density: np.ndarray, usable: np.ndarray) -> np.ndarray:
         """``1 / density²`` on usable samples, zero elsewhere (``density`` is reused)."""
         # Where the density is round-off (legacy weighting from an empty neighbour line)
@@ -291,9 +313,12 @@ class LineFitter:
 
     def _solve_planned(self, plan: MaskPlan, columns: np.ndarray, terms_b: np.ndarray
                        ) -> np.ndarray:
-        """:meth:`_solve_normal` with the plan's inverted normal matrices."""
+        """:meth:`_solve_normal` with the plan's inverted normal matrices (if kept)."""
+        inverse = plan.inverse_for_frame(self.nvec)
+        if inverse is None:
+            return self._solve_normal(plan.gram[columns], terms_b)
         rhs = (terms_b[: self.nvec] - 1j * terms_b[self.nvec:]).T[:, :, None]
-        coeffs = np.matmul(plan.inverse[columns], rhs)[:, :, 0]
+        coeffs = np.matmul(inverse[columns], rhs)[:, :, 0]
         singular = np.flatnonzero(np.isnan(coeffs).any(axis=1))
         if singular.size:  # numerically singular lines: least squares
             coeffs[singular] = self._solve_normal(plan.gram[columns[singular]],

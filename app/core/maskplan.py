@@ -37,7 +37,20 @@ class MaskPlan:
     packed_weights: np.ndarray  # the weights p² (float64), packed; zero on filler rows
     basis: np.ndarray  # the fitter's analysis matrix at every packed row
     gram: np.ndarray  # normal matrix of every column, complex128 (ncols, nvec, nvec)
-    inverse: np.ndarray  # its inverse where the column can be fit (NaN elsewhere)
+    inverse: np.ndarray | None = None  # its inverse where the column can be fit, else NaN
+    frames: int = 0  # frames fitted with this plan
+
+    def inverse_for_frame(self, nvec: int) -> np.ndarray | None:
+        """The inverted normal matrices, from the second frame fitted with this plan on.
+
+        Inverting costs twice a solve, so a mask used once is solved; a reused one
+        then needs one small matrix-vector product per line and frame.
+        """
+        self.frames += 1
+        if self.inverse is None and self.frames > 1:
+            self.inverse = np.full_like(self.gram, np.nan)
+            _invert(self, np.arange(self.gram.shape[0]), nvec)
+        return self.inverse
 
     def fittable(self, nvec: int) -> np.ndarray:
         """Columns with enough samples to fit ``nvec`` frequencies."""
@@ -64,19 +77,14 @@ def build(fitter: LineFitter, usable: np.ndarray) -> MaskPlan:
     """A new plan for ``usable``; the weights are computed on the packed rows only."""
     packing = Packing.covering(usable)
     flags = packing.flags(usable)
-    density = fitter.density(usable)
-    if fitter.settings.legacy_kernels:
-        density = np.roll(density, fitter.line_step, axis=1)  # see LineFitter.compute_weights
-    packed_weights = fitter.weights_from_density(packing.pack(density), flags)
+    packed_weights = fitter.weights_from_density(fitter.packed_density(usable, packing), flags)
     counts = packing.column_sums(flags)
     weighted = (packing.column_sums(packed_weights > 0) if fitter.settings.legacy_kernels
                 else counts)
     basis = fitter.analysis[packing.rows]
     gram = fitter.packed_normal_matrices(basis, packed_weights, packing, range(packing.ngroups))
-    plan = MaskPlan(usable.copy(), counts, weighted, packing, padding_from_flags(flags),
-                    packed_weights, basis, gram, np.full_like(gram, np.nan))
-    _invert(plan, np.arange(usable.shape[1]), fitter.nvec)
-    return plan
+    return MaskPlan(usable.copy(), counts, weighted, packing, padding_from_flags(flags),
+                    packed_weights, basis, gram)
 
 
 def update(fitter: LineFitter, plan: MaskPlan, usable: np.ndarray, changed: np.ndarray,
@@ -109,12 +117,14 @@ def update(fitter: LineFitter, plan: MaskPlan, usable: np.ndarray, changed: np.n
     groups = np.unique(affected // GROUP)
     gram = fitter.packed_normal_matrices(plan.basis, plan.packed_weights, packing, groups)
     plan.gram[affected] = gram[affected]
-    _invert(plan, affected, fitter.nvec)
+    if plan.inverse is not None:
+        _invert(plan, affected, fitter.nvec)
 
 
 def _invert(plan: MaskPlan, columns: np.ndarray, nvec: int) -> None:
     """Invert the normal matrices of the given columns that can be fit (once per mask:
     each frame then needs one small matrix-vector product per line)."""
+    assert plan.inverse is not None
     plan.inverse[columns] = np.nan
     columns = np.intersect1d(columns, plan.fittable(nvec))
     try:

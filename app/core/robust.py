@@ -56,6 +56,11 @@ def set_workers(count: int) -> None:
     _workers = count
 
 
+def workers() -> int:
+    """Threads the engine may use (see :func:`set_workers`)."""
+    return _workers
+
+
 def parallel_map(func: Callable[[_T], _R], items: Iterable[_T]) -> list[_R]:
     """``[func(item) for item in items]`` on the engine's thread pool (in order)."""
     global _pool

@@ -204,3 +204,28 @@ def test_cached_mask_comparison_of_any_width(shape):
     assert not same_mask(a, b)
     assert list(changed_columns(a, b)) == [shape[1] - 1]
     assert same_mask(a[:, ::2], a[:, ::2].copy())  # non-contiguous: the plain comparison
+
+
+@pytest.mark.parametrize("legacy", [False, True])
+def test_reused_and_updated_mask_plans_match_fresh_fits(frame, legacy):
+    """A kept mask plan (inverted normal matrices, lines updated for new NaNs) fits like
+    a plan built from scratch (solved)."""
+    from app.core.fourier import FitSettings, LineFitter
+
+    image, mask, rng = frame
+    usable = mask.copy()
+    usable[:4] = usable[-4:] = False
+    usable[:, :4] = usable[:, -4:] = False
+    settings = FitSettings(legacy_kernels=legacy)
+    kept = LineFitter((N, N), "NRS2", settings)
+    kept.fit_frame(image, usable)  # builds the plan
+    changed = usable.copy()
+    changed[rng.integers(4, N - 4, 40), rng.integers(4, N - 4, 40)] = False  # new NaNs
+    for new_usable in (usable, changed):  # reused as is, then updated line by line
+        data = image + np.float32(0.5) * rng.normal(size=image.shape).astype(np.float32)
+        got = kept.fit_frame(data, new_usable)
+        expected = LineFitter((N, N), "NRS2", settings).fit_frame(data, new_usable)
+        assert got.level == expected.level
+        np.testing.assert_array_equal(got.counts, expected.counts)
+        scale = np.abs(expected.coeffs).max()
+        np.testing.assert_allclose(got.coeffs, expected.coeffs, rtol=0, atol=1e-7 * scale)
