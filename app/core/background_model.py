@@ -30,10 +30,10 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage
 
 from app.core.regions import dilate
 from app.core.robust import MAD_TO_SIGMA, column_median_mad
+from app.core.smoothing import box2d
 
 #: Rows per column-level block. Full-frame lines are read by four outputs of 512 rows
 #: each (see :mod:`app.core.median`); 128 also follows the slow drift inside a channel.
@@ -118,54 +118,6 @@ def robust_stats(values: np.ndarray, lower_half: bool = False,
             mirrored = np.concatenate([low, 2 * median - low])
             _, _, std = sigma_clipped_stats(mirrored, sigma=3.0, maxiters=10)
     return float(median), float(std)
-
-
-def normalized_smooth(values: np.ndarray, valid: np.ndarray, sigma: tuple[float, float],
-                      weight: np.ndarray | None = None) -> np.ndarray:
-    """Gaussian smoothing over ``valid`` pixels only (normalised convolution).
-
-    ``K∗(v·w) / K∗w``: gaps (NaN, bad pixels) neither pull the mean towards zero nor
-    leak values. Pass ``weight = K∗w`` when smoothing several images with one mask.
-    NaN where fewer than 5 % of the kernel's weight is valid.
-    """
-    if weight is None:
-        weight = gaussian2d(valid.astype(np.float32), sigma)
-    smooth = gaussian2d(np.where(valid, values, np.float32(0)), sigma)
-    out = np.full(values.shape, np.nan, dtype=np.float32)
-    np.divide(smooth, weight, out=out, where=weight > 0.05)
-    return out
-
-
-def gaussian2d(image: np.ndarray, sigma: tuple[float, float]) -> np.ndarray:
-    """Separable Gaussian (σ rows, σ columns) truncated at 3σ, zeros beyond the edges
-    (see :func:`box2d`); σ = 0 skips that axis."""
-    out = np.asarray(image, dtype=np.float32)
-    if sigma[1] > 0:
-        out = ndimage.gaussian_filter1d(out, sigma[1], axis=1, truncate=3.0, mode="constant")
-    if sigma[0] > 0:
-        out = ndimage.gaussian_filter1d(out, sigma[0], axis=0, truncate=3.0, mode="constant")
-    return out
-
-
-def box2d(image: np.ndarray, box: tuple[int, int]) -> np.ndarray:
-    """Running mean over a (rows, columns) box, both odd, with zeros beyond the edges.
-
-    Zeros, not repeated edge pixels, so that a normalised convolution (divided by the
-    same filter of the valid-pixel mask) weights every pixel once. Along rows scipy's
-    ``uniform_filter1d``; across rows a sum of shifted slices, which is several times
-    faster than filtering along the strided axis.
-    """
-    out = ndimage.uniform_filter1d(np.asarray(image, dtype=np.float32), box[1], axis=1,
-                                   mode="constant")
-    reach = box[0] // 2
-    if reach:
-        pad = np.zeros((reach, out.shape[1]), dtype=out.dtype)
-        padded = np.concatenate([pad, out, pad])
-        total = padded[: out.shape[0]].copy()
-        for k in range(1, 2 * reach + 1):
-            total += padded[k : k + out.shape[0]]
-        out = total / np.float32(box[0])
-    return out
 
 
 def column_levels(values: np.ndarray, candidates: np.ndarray, blocks: bool = True

@@ -13,11 +13,11 @@ from app.core.background_model import (
     column_levels,
     fit_background,
     frame_levels,
-    normalized_smooth,
     robust_stats,
 )
 from app.core.errors import InputError
 from app.core.regions import dilate, drop_small_regions, fill_row_gaps, spread
+from app.core.smoothing import normalized_smooth
 from app.core.threshold import Thresholder, ThresholdSettings, limit_to_region
 
 WHITE = 0.01
