@@ -7,25 +7,30 @@ computes the coverage and decides what a row means and where a click goes.
 from __future__ import annotations
 
 from PyQt6.QtCore import Qt, pyqtSignal
-from PyQt6.QtGui import QBrush, QColor
+from PyQt6.QtGui import QBrush, QColor, QPen
 from PyQt6.QtWidgets import QCheckBox, QLabel, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
 
 from app.widgets.preview_panel import UnfitLinesItem
 
 #: Lines that cannot be fit at all (magenta) and lines with long gaps (orange).
-UNFIT_RGBA = (230, 0, 230, 80)
-SPARSE_RGBA = (255, 150, 0, 60)
+UNFIT_RGBA = (240, 60, 240, 220)
+SPARSE_RGBA = (255, 160, 0, 200)
 PROBLEM_COLORS = {"unfit": QColor(230, 80, 230), "sparse": QColor(255, 170, 40)}
 #: Above the mask overlay, below the preview's red unfit bands (z 30).
 BANDS_Z = 25.0
 
 
 class ColumnBands(UnfitLinesItem):
-    """Translucent bands over whole DMS columns, in a chosen colour."""
+    """Hatched, outlined bands over whole DMS columns, in a chosen colour (hatched, so
+    they stay apart from the preview's solid red bands and the mask colours below)."""
 
     def __init__(self, rgba: tuple[int, int, int, int]) -> None:
         super().__init__()
-        self.setBrush(QBrush(QColor(*rgba)))
+        color = QColor(*rgba[:3])
+        self.setBrush(QBrush(color, Qt.BrushStyle.BDiagPattern))
+        edge = QPen(color, 0)  # cosmetic: one screen pixel whatever the zoom
+        edge.setColor(QColor(*rgba))
+        self.setPen(edge)
 
 
 class CoveragePanel(QWidget):
