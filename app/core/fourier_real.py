@@ -106,8 +106,8 @@ _blas_users = 0
 _blas_limit = None
 
 
-@functools.lru_cache(maxsize=1)
 def _blas_controller():
+    """A controller of the BLAS libraries loaded now (SciPy may load its own later)."""
     try:
         from threadpoolctl import ThreadpoolController
     except ImportError:  # optional: without it the solves just run as BLAS is set up
@@ -125,14 +125,12 @@ def single_threaded_blas() -> Iterator[None]:
     thread is inside such a block and lifted when the last one leaves.
     """
     global _blas_users, _blas_limit
-    controller = _blas_controller()
-    if controller is None:
-        yield
-        return
     with _blas_lock:
         _blas_users += 1
         if _blas_users == 1:
-            _blas_limit = controller.limit(limits=1, user_api="blas")
+            controller = _blas_controller()
+            _blas_limit = None if controller is None else controller.limit(
+                limits=1, user_api="blas")
     try:
         yield
     finally:
