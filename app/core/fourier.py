@@ -239,6 +239,25 @@ class LineFitter:
                                packing, groups, self.nlines)
         return self._gram(terms_w)
 
+    def column_normal_matrices(self, basis: np.ndarray, packed_weights: np.ndarray,
+                               packing: Packing, columns: np.ndarray) -> np.ndarray:
+        """Normal matrices of a few (sorted) DMS columns only, from packed weights.
+
+        Returns
+        -------
+        ndarray, complex128, shape (len(columns), nvec, nvec)
+        """
+        columns = np.asarray(columns, dtype=np.intp)
+        terms_w = np.empty((basis.shape[1], columns.size))
+        groups = columns // GROUP
+        for group in np.unique(groups):
+            at = np.flatnonzero(groups == group)
+            segment = packing.segment(int(group))
+            block = packed_weights[segment][:, columns[at] % GROUP]
+            terms_w[:, at] = sum(basis[segment][rows].T @ block[rows]
+                                 for rows in spans(block.shape[0], _CHUNK_ROWS))
+        return self._gram(terms_w)
+
     def _gram(self, terms_w: np.ndarray) -> np.ndarray:
         """Normal matrices ``G[k, k'] = W[k - k']`` from the DFT terms of the weights."""
         nvec = self.nvec

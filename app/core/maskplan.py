@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from app.core.packing import GROUP, Packing, padding_from_flags
+from app.core.packing import Packing, padding_from_flags
 
 if TYPE_CHECKING:
     from app.core.fourier import LineFitter
@@ -109,14 +109,14 @@ def update(fitter: LineFitter, plan: MaskPlan, usable: np.ndarray, changed: np.n
     else:
         plan.weighted = plan.counts
     packing = plan.packing
-    for column, cells, rows in packing.cells(affected):
-        plan.packed_weights[cells] = np.where(packing.filler[cells[0]], 0.0, weights[rows, column])
-    for column, cells, rows in packing.cells(changed):
-        usable_here = columns[rows, column] & ~packing.filler[cells[0]]
-        plan.pad[cells] = np.where(usable_here, -np.inf, np.inf)
-    groups = np.unique(affected // GROUP)
-    gram = fitter.packed_normal_matrices(plan.basis, plan.packed_weights, packing, groups)
-    plan.gram[affected] = gram[affected]
+    cells, positions, rows, filler = packing.cell_index(affected)
+    plan.packed_weights.reshape(-1)[cells] = np.where(filler, 0.0, weights[rows, positions])
+    if affected is not changed:
+        cells, positions, rows, filler = packing.cell_index(changed)
+    usable_here = columns[rows, positions] & ~filler
+    plan.pad.reshape(-1)[cells] = np.where(usable_here, -np.inf, np.inf)
+    plan.gram[affected] = fitter.column_normal_matrices(plan.basis, plan.packed_weights,
+                                                        packing, affected)
     if plan.inverse is not None:
         _invert(plan, affected, fitter.nvec)
 

@@ -17,7 +17,7 @@ completed with "filler" rows: copies of DMS row 0 that are never usable.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -85,14 +85,31 @@ class Packing:
         """Packed rows of one group."""
         return slice(int(self.starts[group]), int(self.starts[group + 1]))
 
-    def cells(self, columns: Iterable[int]) -> Iterator[tuple[int, tuple[slice, int],
-                                                             np.ndarray]]:
-        """For each of the given DMS columns: its position in ``columns``, its cells in a
-        packed array (an index: packed rows and lane) and their DMS rows."""
-        for position, column in enumerate(columns):
-            group, lane = divmod(int(column), GROUP)
-            segment = self.segment(group)
-            yield position, (segment, lane), self.rows[segment]
+    def cell_index(self, columns: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                      np.ndarray]:
+        """All packed cells of the given DMS columns at once.
+
+        Returns
+        -------
+        cells : ndarray of int
+            Flat index of each cell in a (C-contiguous) packed array.
+        positions : ndarray of int
+            Position of each cell's column in ``columns``.
+        dms_rows : ndarray of int
+            DMS row of each cell (0 on filler rows).
+        filler : ndarray of bool
+            True for cells on filler rows.
+        """
+        columns = np.asarray(columns, dtype=np.intp)
+        group, lane = np.divmod(columns, GROUP)
+        lengths = self.starts[group + 1] - self.starts[group]
+        positions = np.repeat(np.arange(columns.size), lengths)
+        # packed row = start of the column's segment + rank of the cell within it
+        first_cell = np.cumsum(lengths) - lengths
+        packed_rows = (np.arange(int(lengths.sum())) - np.repeat(first_cell, lengths)
+                       + np.repeat(self.starts[group], lengths))
+        cells = packed_rows * GROUP + lane[positions]
+        return cells, positions, self.rows[packed_rows], self.filler[packed_rows]
 
     def covers(self, usable: np.ndarray, columns: np.ndarray | None = None) -> bool:
         """True if every usable sample lies on a kept row of its group.
