@@ -186,3 +186,25 @@ def test_coverage_follows_undo(qtbot, window, make_product) -> None:
     with qtbot.waitSignal(window.coverage.coverageShown, timeout=TIMEOUT):
         window.mask_actions.undo()
     assert not any(t.startswith("lines 30–31:") for t in window.coverage.panel.row_texts())
+
+
+def test_demo_start_mask_is_one_threshold_step(qtbot, window, make_product) -> None:
+    load(qtbot, window, make_product("d_rate.fits", shape=SHAPE, seed=3))
+    layers, fallbacks = window.mask_layers, []
+    steps = len(layers.history)
+    with qtbot.waitSignal(window.maskChanged, timeout=TIMEOUT):
+        window.threshold.auto_mask(fallback=lambda: fallbacks.append(1))
+    np.testing.assert_array_equal(layers.layer("light"),
+                                  expected_light(window, ThresholdSettings()))
+    assert len(layers.history) == steps + 1 and not fallbacks
+    assert not window.sessions.dirty  # the demo's starting point asks nothing at close
+
+
+def test_demo_start_mask_falls_back_when_thresholding_fails(qtbot, window, make_product) -> None:
+    product = make_product("d_rate.fits", shape=SHAPE)
+    product.sci[...] = np.nan
+    load(qtbot, window, product)
+    fallbacks: list[int] = []
+    window.threshold.auto_mask(fallback=lambda: fallbacks.append(1))
+    qtbot.waitUntil(lambda: bool(fallbacks), timeout=TIMEOUT)
+    assert not window.mask_layers.layer("light").any()
