@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
+import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -50,6 +51,12 @@ def add_cleaning_options(parser: argparse.ArgumentParser) -> None:
                    help="level removed before the fit and restored after (default median)")
     g.add_argument("--by-channel", action="store_true",
                    help="median method: one median per 512-pixel readout channel")
+    g.add_argument("--fit", choices=("complex", "real"), default=d.fit,
+                   help="full-frame least squares: complex (the published fit) or real "
+                        "(cos/sin series, unbiased on lines with gaps) (default complex)")
+    g.add_argument("--ridge", type=float, default=d.ridge, metavar="R",
+                   help="real fit: strength of a 1/f prior on the Fourier amplitudes; "
+                        "keeps high --fc stable across gaps (default 0: none)")
     g.add_argument("--detector", choices=("NRS1", "NRS2"), type=str.upper, default=None,
                    help="override the DETECTOR header keyword")
 
@@ -61,7 +68,8 @@ def params_from_args(args: argparse.Namespace):
     return CleanParams(method=args.method, fc=args.fc, kw=args.kw, sigrej=args.sigrej,
                        weight_sigma=args.weight_sigma, buff=args.buff,
                        buff_sigma=args.buff_sigma, legacy_kernels=args.legacy_kernels,
-                       background=args.background, by_channel=args.by_channel).validated()
+                       background=args.background, by_channel=args.by_channel,
+                       fit=args.fit, ridge=args.ridge).validated()
 
 
 def add_parser(subparsers) -> None:
@@ -83,6 +91,9 @@ def add_parser(subparsers) -> None:
                    help="files cleaned in parallel (default 1)")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     add_cleaning_options(p)
+    from app.cli.tune import add_clean_tune_options
+
+    add_clean_tune_options(p)
     p.set_defaults(func=run)
 
 
@@ -90,27 +101,32 @@ def add_parser(subparsers) -> None:
 _WORKER: dict[str, object] = {}
 
 
-def _init_worker(mask, params, detector, mask_name, overwrite) -> None:
+def _init_worker(mask, params, detector, mask_name, overwrite, tune=None) -> None:
     from app.core.perf import tune_allocator
 
     tune_allocator()
     _WORKER.update(mask=mask, params=params, detector=detector, mask_name=mask_name,
-                   overwrite=overwrite)
+                   overwrite=overwrite, tune=tune)
 
 
 def _clean_one(source: Path, target: Path) -> tuple[str, list[str]]:
     """Clean one file in a worker; return ("ok"|"error", messages)."""
     from app.core.batch import clean_file
 
+    params, notes = _WORKER["params"], []
     try:
-        result = clean_file(source, _WORKER["mask"], target, params=_WORKER["params"],
+        if _WORKER.get("tune") is not None:  # --tune: settings of the cross-validation
+            from app.cli.tune import tune_file
+            params, notes = tune_file(source, _WORKER["mask"], params, _WORKER["detector"],
+                                      _WORKER["tune"])
+        result = clean_file(source, _WORKER["mask"], target, params=params,
                             detector=_WORKER["detector"], mask_name=_WORKER["mask_name"],
                             overwrite=_WORKER["overwrite"])
     except NSCleanError as exc:
         return "error", [str(exc)]
     except Exception as exc:  # a bug must not stop the other files or print a traceback
         return "error", [f"{source}: internal error ({type(exc).__name__}: {exc})"]
-    warnings = []
+    warnings = notes
     for i, diag in enumerate(result.diagnostics):
         if len(diag.unfit_lines):
             where = f" integration {i + 1}" if len(result.diagnostics) > 1 else ""
@@ -154,9 +170,16 @@ def run(args: argparse.Namespace) -> int:
                              "another output; choose another --suffix or -o")
         seen.add(target)
         jobs.append((source, target))
+    from app.cli.tune import settings_from_args, tune_first
+
+    tune = settings_from_args(args) if args.tune or args.tune_once else None
+    if args.tune_once:  # the first file that can be tuned decides for all
+        params, notes = tune_first(args.files, mask, params, args.detector, tune)
+        print("\n".join(f"nsclean: {text}" for text in notes), file=sys.stderr)
+        tune = None
     progress = Progress(len(jobs))
     failures = 0
-    init = (mask, params, args.detector, str(args.mask), args.overwrite)
+    init = (mask, params, args.detector, str(args.mask), args.overwrite, tune)
     workers = min(args.jobs, len(jobs), os.cpu_count() or 1)
     if workers == 1:
         _init_worker(*init)
