@@ -57,6 +57,16 @@ def wide_band():
     return image, gappy_mask(rng), truth
 
 
+def truth_residual(image: np.ndarray, mask: np.ndarray, truth: np.ndarray,
+                   params: CleanParams) -> float:
+    """RMS of (removed model − injected banding) over the background, border excluded."""
+    cleaned = clean(image, mask, "NRS1", params=params).cleaned
+    inside = mask.copy()
+    inside[:4] = inside[-4:] = False
+    inside[:, :4] = inside[:, -4:] = False
+    return float(np.sqrt(np.mean(((image - cleaned) - truth)[inside] ** 2)))
+
+
 def test_score_is_the_held_out_error_of_a_slow_reference_fit(wide_band):
     image, mask, _ = wide_band
     settings = replace(QUICK, score="mse", line_stride=32)
@@ -107,15 +117,23 @@ def test_tuning_finds_the_bandwidth_of_the_noise_and_beats_the_defaults(wide_ban
     assert result.best.fc == pytest.approx(1 / 64)  # the only one that covers k = 24
     assert not result.best.buff  # independent lines: smoothing across them only hurts
     assert result.best_score.mean < result.start_score.mean
+    residual = [truth_residual(image, mask, truth, p) for p in (result.best, CleanParams())]
+    assert residual[0] < 0.7 * residual[1]
 
-    def truth_residual(params: CleanParams) -> float:
-        cleaned = clean(image, mask, "NRS1", params=params).cleaned
-        inside = mask.copy()
-        inside[:4] = inside[-4:] = False
-        inside[:, :4] = inside[:, -4:] = False
-        return float(np.sqrt(np.mean(((image - cleaned) - truth)[inside] ** 2)))
 
-    assert truth_residual(result.best) < 0.7 * truth_residual(CleanParams())
+def test_cv_ranks_candidates_like_the_truth(wide_band):
+    """The setting with the lowest true residual has the lowest cross-validated score."""
+    image, mask, truth = wide_band
+    candidates = [CleanParams(fit="real", ridge=3.0, buff=False, fc=1 / 256),
+                  CleanParams(fit="real", ridge=3.0, buff=True, buff_sigma=3.0, fc=1 / 64),
+                  CleanParams(fit="real", ridge=3.0, buff=False, fc=1 / 64),
+                  CleanParams(fit="complex", buff=True)]
+    cv = CrossValidation(image, usable_background(image, mask), "NRS1", QUICK, CleanParams())
+    scores = [cv.score(p).mean for p in candidates]
+    residuals = [truth_residual(image, mask, truth, p) for p in candidates]
+    assert int(np.argmin(scores)) == int(np.argmin(residuals)) == 2
+    assert sorted(range(4), key=scores.__getitem__) == sorted(range(4),
+                                                             key=residuals.__getitem__)
 
 
 def test_buffing_is_chosen_when_all_lines_share_the_noise():
