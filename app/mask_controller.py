@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 from PyQt6.QtCore import QObject, pyqtSignal
 
+from app.core.clean import reference_sides
 from app.core.mask_layers import MaskChange, MaskLayers
 from app.core.paint import Box
 
@@ -78,7 +79,7 @@ class MaskController(QObject):
         if layers is not None:
             layers.set_unusable(unusable)  # before listening: one report, from set_layers
         else:
-            layers = MaskLayers(shape, unusable=unusable)
+            layers = MaskLayers(shape, unusable=unusable, border_sides=reference_sides(shape))
         self.set_layers(layers, detector)
         return layers
 

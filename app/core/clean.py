@@ -168,16 +168,22 @@ def usable_background(image: np.ndarray, mask: np.ndarray, dq: np.ndarray | None
     return usable & ~reference_pixels(usable.shape)
 
 
-def reference_pixels(shape: tuple[int, int]) -> np.ndarray:
-    """True on the 4-pixel reference border.
+def reference_sides(shape: tuple[int, int]) -> tuple[bool, bool]:
+    """Whether an image of ``shape`` has reference rows (top and bottom) and columns.
 
     The border lies along an axis only where the image spans the whole detector (2048
     pixels) along it: a 2048×32 subarray has reference columns but no reference rows.
     """
+    return shape[0] == FULL_FRAME[0], shape[1] == FULL_FRAME[1]
+
+
+def reference_pixels(shape: tuple[int, int]) -> np.ndarray:
+    """True on the 4-pixel reference border (see :func:`reference_sides`)."""
     border = np.zeros(shape, dtype=bool)
-    if shape[0] == FULL_FRAME[0]:
+    rows, columns = reference_sides(shape)
+    if rows:
         border[:BORDER] = border[-BORDER:] = True
-    if shape[1] == FULL_FRAME[1]:
+    if columns:
         border[:, :BORDER] = border[:, -BORDER:] = True
     return border
 

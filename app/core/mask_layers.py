@@ -67,6 +67,7 @@ class LayerSnapshot:
     unusable: np.ndarray
     dark_edited: bool
     border: int
+    border_sides: tuple[bool, bool] = (True, True)
 
 
 class MaskLayers:
@@ -80,6 +81,10 @@ class MaskLayers:
         True where the data are NaN or DO_NOT_USE.
     border : int
         Width of the reference-pixel border that is never background.
+    border_sides : (bool, bool)
+        Whether the border runs along the top and bottom rows, and along the left and
+        right columns. A subarray has reference pixels only along the axes on which it
+        spans the whole detector (:func:`app.core.clean.reference_sides`).
     max_undo, max_undo_bytes : int
         Bounds of the undo history.
     """
@@ -90,6 +95,7 @@ class MaskLayers:
         *,
         unusable: np.ndarray | None = None,
         border: int = 4,
+        border_sides: tuple[bool, bool] = (True, True),
         max_undo: int = 100,
         max_undo_bytes: int = 128 * 2**20,
     ) -> None:
@@ -97,6 +103,7 @@ class MaskLayers:
         if border < 0:
             raise ValueError("border must be >= 0")
         self.border = int(border)
+        self.border_sides = (bool(border_sides[0]), bool(border_sides[1]))
         self._arrays = {name: np.zeros(self.shape, dtype=bool) for name in LAYERS}
         self._dark_edited = False
         self._listeners: list[Callable[[MaskChange], None]] = []
@@ -141,8 +148,9 @@ class MaskLayers:
             self._unusable[...] = check_mask_array(unusable, self.shape, "unusable-pixel mask")
         self._never[...] = self._unusable
         b = self.border
-        if b:
+        if b and self.border_sides[0]:
             self._never[:b, :] = self._never[-b:, :] = True
+        if b and self.border_sides[1]:
             self._never[:, :b] = self._never[:, -b:] = True
         self._notify(Box.full(self.shape), ("unusable",))
 
@@ -458,14 +466,15 @@ class MaskLayers:
         return LayerSnapshot(
             light=self._arrays["light"].copy(), dark=self._arrays["dark"].copy(),
             exclude=self._arrays["exclude"].copy(), unusable=self._unusable.copy(),
-            dark_edited=self._dark_edited, border=self.border,
+            dark_edited=self._dark_edited, border=self.border, border_sides=self.border_sides,
         )
 
     @classmethod
     def from_snapshot(cls, snap: LayerSnapshot, **kwargs: int) -> MaskLayers:
         """A new model holding a saved state (empty undo history)."""
         shape = np.shape(snap.light)
-        layers = cls(shape, unusable=snap.unusable, border=snap.border, **kwargs)
+        layers = cls(shape, unusable=snap.unusable, border=snap.border,
+                     border_sides=snap.border_sides, **kwargs)
         for name in LAYERS:
             layers._arrays[name][...] = check_mask_array(getattr(snap, name), layers.shape, name)
         layers._dark_edited = bool(snap.dark_edited)

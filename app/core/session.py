@@ -95,6 +95,7 @@ def _metadata(session: Session, folder: Path) -> str:
         "layers": {
             "shape": list(np.shape(layers.light)),
             "border": int(layers.border),
+            "border_sides": [bool(side) for side in layers.border_sides],
             "dark_edited": bool(layers.dark_edited),
             "members": {name: f"{name}.bits" for name in _LAYER_MEMBERS},
         },
@@ -170,6 +171,7 @@ def load_session(path: str | os.PathLike[str]) -> Session:
         raise InputError(f"{path}: damaged or not an nsclean-gui session ({exc})") from exc
     layers = LayerSnapshot(
         dark_edited=bool(meta.get("dark_edited", False)), border=int(meta.get("border", 4)),
+        border_sides=tuple(bool(side) for side in meta.get("border_sides", (True, True)))[:2],
         **arrays,
     )
     return Session(

@@ -279,3 +279,18 @@ def test_snapshot_round_trip_and_unusable_updates():
     copy.set_unusable(unusable)
     assert not copy.background()[120, 120]
     assert record.changes[-1].box == Box.full(SHAPE)
+
+
+def test_subarray_border_only_along_the_axes_spanning_the_detector():
+    # A 2048-wide stripe of 32 rows (BOTS): reference columns, no reference rows.
+    from app.core.clean import reference_pixels, reference_sides
+
+    shape = (32, 2048)
+    layers = MaskLayers(shape, border_sides=reference_sides(shape))
+    expected = np.ones(shape, dtype=bool)
+    expected[:, :4] = expected[:, -4:] = False
+    assert np.array_equal(layers.background(), expected)
+    assert np.array_equal(layers.background(), ~reference_pixels(shape))
+    back = MaskLayers.from_snapshot(layers.snapshot())
+    assert back.border_sides == (False, True)
+    assert np.array_equal(back.background(), expected)

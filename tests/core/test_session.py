@@ -230,3 +230,14 @@ def test_autosave_failure_is_reported_not_raised(tmp_path, monkeypatch):
     assert saver.tick() is None
     assert "recovery folder" in saver.last_error
     assert saver.dirty  # retried on the next tick
+
+
+def test_session_keeps_the_border_sides_of_a_subarray(tmp_path):
+    from app.core.mask_layers import MaskLayers
+
+    layers = MaskLayers((32, 64), border_sides=(False, True))
+    session = S.Session(layers.snapshot(), sources=[], stretch={}, cleaning={}, view={})
+    back = S.load_session(S.save_session(tmp_path / "sub.nsclean-session", session))
+    assert back.layers.border_sides == (False, True)
+    assert np.array_equal(MaskLayers.from_snapshot(back.layers).background(),
+                          layers.background())
