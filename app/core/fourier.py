@@ -30,7 +30,7 @@ import numpy as np
 import scipy.fft
 
 from app.core.maskplan import MaskPlan, refresh, same_mask
-from app.core.packing import GROUP, Packing, transposed_bits
+from app.core.packing import GROUP, Packing
 from app.core.robust import (
     MAD_TO_SIGMA,
     SortedColumns,
@@ -90,11 +90,11 @@ class FrameFit:
     level: float  # background level removed before the fit
 
 
-#: Products with the analysis matrix take at most this many rows at a time: 18 × 256 ×
-#: 32 multiply-adds, which OpenBLAS computes on the calling thread. Larger products start
-#: BLAS's own threads, which compete with ours and, on a busy machine, made them 5-20×
-#: slower.
-_CHUNK_ROWS = 256
+#: Products with the analysis matrix take at most this many rows at a time: 18 × 448 ×
+#: 32 multiply-adds, just under the 2¹⁸ that OpenBLAS still computes on the calling
+#: thread. Larger products start BLAS's own threads, which compete with ours and, on a
+#: busy machine, made them 5-20× slower.
+_CHUNK_ROWS = 448
 #: Model synthesis in tiles of 32 rows × 256 columns, for the same reason.
 _TILE = (32, 256)
 _local = threading.local()
@@ -188,15 +188,14 @@ class LineFitter:
         spectrum *= self._weight_kernel[:, None]
         return scipy.fft.irfft(spectrum, n=self.n, axis=0, workers=-1)
 
-    def packed_density(self, usable: np.ndarray, packing: Packing) -> np.ndarray:
+    def packed_density(self, bits: np.ndarray, packing: Packing) -> np.ndarray:
         """:meth:`density` (legacy roll included) at the packed rows of ``packing``.
 
-        The FFTs run along contiguous lines of a transposed copy of the mask, made 8
-        samples per byte (:func:`~app.core.packing.transposed_bits`): a strided FFT down
-        the DMS columns costs twice as much, and transposing a float array more than
-        the FFTs. SciPy's FFT holds the GIL, so it gets the engine's threads itself.
+        ``bits`` is the usable background as :func:`~app.core.packing.transposed_bits`
+        gives it: the FFTs run along its contiguous lines. A strided FFT down the DMS
+        columns costs twice as much, and transposing a float array more than the FFTs.
+        SciPy's FFT holds the GIL, so it gets the engine's threads itself.
         """
-        bits = transposed_bits(usable)
         if self.settings.legacy_kernels:  # see compute_weights
             bits = np.roll(bits, self.line_step, axis=0)
         lines = np.unpackbits(bits, axis=1, count=self.n).astype(np.float32)
@@ -218,9 +217,7 @@ class LineFitter:
         # Without branches: raising the density to the floor changes only samples that
         # are zeroed anyway.
         weights = np.square(np.fmax(density, floor, out=density), dtype=np.float64)
-        np.reciprocal(weights, out=weights)
-        weights *= valid
-        return weights
+        return np.divide(valid, weights, out=weights)  # 1/density² where valid, else 0
 
     def plan(self, usable: np.ndarray) -> MaskPlan:
         """The :class:`~app.core.maskplan.MaskPlan` of ``usable`` (kept and updated)."""

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from app.core.packing import Packing, padding_from_flags
+from app.core.packing import Packing, bit_counts, padding_from_flags, transposed_bits
 
 if TYPE_CHECKING:
     from app.core.fourier import LineFitter
@@ -77,8 +77,9 @@ def build(fitter: LineFitter, usable: np.ndarray) -> MaskPlan:
     """A new plan for ``usable``; the weights are computed on the packed rows only."""
     packing = Packing.covering(usable)
     flags = packing.flags(usable)
-    packed_weights = fitter.weights_from_density(fitter.packed_density(usable, packing), flags)
-    counts = packing.column_sums(flags)
+    bits = transposed_bits(usable)
+    packed_weights = fitter.weights_from_density(fitter.packed_density(bits, packing), flags)
+    counts = bit_counts(bits)
     weighted = (packing.column_sums(packed_weights > 0) if fitter.settings.legacy_kernels
                 else counts)
     basis = fitter.analysis[packing.rows]

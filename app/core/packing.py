@@ -211,6 +211,13 @@ def transposed_bits(mask: np.ndarray) -> np.ndarray:
 _BIT_VALUES = np.array([128, 64, 32, 16, 8, 4, 2, 1], dtype=np.uint8)
 
 
+def bit_counts(bits: np.ndarray) -> np.ndarray:
+    """True samples per line of :func:`transposed_bits` (= per column of the mask)."""
+    if hasattr(np, "bitwise_count"):  # NumPy >= 2.0
+        return np.bitwise_count(bits).sum(axis=1, dtype=np.int64)
+    return np.unpackbits(bits, axis=1).sum(axis=1, dtype=np.int64)
+
+
 def padding_from_flags(flags: np.ndarray, out: np.ndarray | None = None,
                        parts: list[slice] | None = None) -> np.ndarray:
     """-inf where ``flags`` is True, +inf elsewhere, as float32 (in the rows ``parts``).
@@ -231,9 +238,12 @@ def _group_rows_used(usable: np.ndarray) -> np.ndarray:
     """(n, ngroups) bool: row ``y`` of group ``g`` holds at least one usable sample."""
     n, ncols = usable.shape
     ngroups = -(-ncols // GROUP)
-    if ncols % GROUP:
-        usable = np.pad(usable, ((0, 0), (0, ngroups * GROUP - ncols)))
-    return usable.reshape(n, ngroups, GROUP).any(axis=2)
+    if ncols % GROUP or usable.dtype != bool or not usable.flags.c_contiguous:
+        usable = np.pad(usable.astype(bool, copy=False), ((0, 0), (0, ngroups * GROUP - ncols)))
+    # a group's 32 flags are 4 words of 8 bytes: OR them (a reduction over a short
+    # axis, ``any`` or ``bitwise_or.reduce``, is ~8x slower)
+    words = usable.view(np.uint64).reshape(n, ngroups, GROUP // 8)
+    return (words[:, :, 0] | words[:, :, 1]) | (words[:, :, 2] | words[:, :, 3]) != 0
 
 
 def _as_items(values: np.ndarray, ngroups: int) -> np.ndarray:
