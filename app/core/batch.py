@@ -93,6 +93,8 @@ def provenance(params: CleanParams, mask_name: str, result: ProductResult
         "NSC_BSIG": (params.buff_sigma, "[line] buffing kernel sigma"),
         "NSC_LEGK": (params.legacy_kernels, "legacy (off-by-one) kernels used"),
         "NSC_BKG": (params.background, "background level removed and restored"),
+        "NSC_FIT": (params.fit, "least squares: complex (published) or real"),
+        "NSC_RIDG": (params.ridge, "real fit: strength of the 1/f amplitude prior"),
         "NSC_MASK": (Path(mask_name).name[-60:], "mask file"),
         "NSC_DET": (result.detector, "detector orientation used"),
         "NSC_UNFT": (unfit, "lines not cleaned (too little background)"),
@@ -102,7 +104,8 @@ def provenance(params: CleanParams, mask_name: str, result: ProductResult
         f"{result.diagnostics[0].method}, fc={params.fc:g}, kw={params.kill_width:g}, "
         f"sigrej={params.sigrej:g}, weight_sigma={params.weight_sigma:g}, "
         f"buff={params.buff}, buff_sigma={params.buff_sigma:g}, "
-        f"legacy_kernels={params.legacy_kernels}, background={params.background}",
+        f"legacy_kernels={params.legacy_kernels}, background={params.background}, "
+        f"fit={params.fit}, ridge={params.ridge:g}",
         f"Background mask: {mask_name}",
     ]
     return cards, history

@@ -47,6 +47,21 @@ def test_rateints_each_integration_cleaned_on_its_own(tmp_path, mask):
         assert np.array_equal(hdul["ERR"].data, np.ones_like(cube))
 
 
+def test_provenance_reproduces_the_real_fit(tmp_path, mask):
+    from app.core.clean import CleanParams
+
+    source = write_product(tmp_path / "y_rate.fits", banded_frame(4)[None], detector="NRS1")
+    params = CleanParams(fit="real", ridge=0.5, fc=1 / 128, kw=1 / 512)
+    clean_file(source, mask, tmp_path / "y_nsclean.fits", params=params, mask_name="m.fits")
+    with fits.open(tmp_path / "y_nsclean.fits") as hdul:
+        header = hdul[0].header
+        again = CleanParams(fc=header["NSC_FC"], kw=header["NSC_KW"], fit=header["NSC_FIT"],
+                            ridge=header["NSC_RIDG"], sigrej=header["NSC_SREJ"],
+                            weight_sigma=header["NSC_WSIG"], buff=header["NSC_BUFF"],
+                            buff_sigma=header["NSC_BSIG"])
+        assert again.as_dict() == params.as_dict()
+
+
 def test_gzipped_input_and_output(tmp_path, mask):
     source = write_product(tmp_path / "y_rate.fits.gz", banded_frame(4))
     target = output_path(source)
