@@ -30,7 +30,7 @@ import numpy as np
 import scipy.fft
 
 from app.core.maskplan import MaskPlan, refresh, same_mask
-from app.core.packing import GROUP, Packing
+from app.core.packing import GROUP, Packing, unpack_lines
 from app.core.robust import (
     MAD_TO_SIGMA,
     SortedColumns,
@@ -188,22 +188,25 @@ class LineFitter:
         spectrum *= self._weight_kernel[:, None]
         return scipy.fft.irfft(spectrum, n=self.n, axis=0, workers=-1)
 
+    def line_density(self, lines: np.ndarray) -> np.ndarray:
+        """:meth:`density` of masks held line by line: ``(nlines, n)`` in and out.
+
+        FFTs along contiguous lines cost half as much as strided ones down DMS columns.
+        SciPy's FFT holds the GIL, so it gets the engine's threads itself.
+        """
+        spectrum = scipy.fft.rfft(lines.astype(np.float32), axis=1, workers=workers())
+        spectrum *= self._weight_kernel
+        return scipy.fft.irfft(spectrum, n=self.n, axis=1, workers=workers())
+
     def packed_density(self, bits: np.ndarray, packing: Packing) -> np.ndarray:
         """:meth:`density` (legacy roll included) at the packed rows of ``packing``.
 
         ``bits`` is the usable background as :func:`~app.core.packing.transposed_bits`
-        gives it: the FFTs run along its contiguous lines. A strided FFT down the DMS
-        columns costs twice as much, and transposing a float array more than the FFTs.
-        SciPy's FFT holds the GIL, so it gets the engine's threads itself.
+        gives it (transposing the float density would cost more than the FFTs).
         """
         if self.settings.legacy_kernels:  # see compute_weights
             bits = np.roll(bits, self.line_step, axis=0)
-        lines = np.unpackbits(bits, axis=1, count=self.n).astype(np.float32)
-        spectrum = scipy.fft.rfft(lines, axis=1, workers=workers())
-        del lines
-        spectrum *= self._weight_kernel
-        density = scipy.fft.irfft(spectrum, n=self.n, axis=1, workers=workers())
-        del spectrum
+        density = self.line_density(unpack_lines(bits, self.n))
         out = np.empty((packing.nrows, GROUP), dtype=np.float32)
         packing.pack_lines(density, range(packing.ngroups), out)
         return out

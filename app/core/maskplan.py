@@ -16,7 +16,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from app.core.packing import Packing, bit_counts, padding_from_flags, transposed_bits
+from app.core.packing import (
+    Packing,
+    bit_counts,
+    padding_from_flags,
+    transposed_bits,
+    unpack_lines,
+)
 
 if TYPE_CHECKING:
     from app.core.fourier import LineFitter
@@ -30,6 +36,7 @@ class MaskPlan:
     """Per-mask quantities of the fit; per-column arrays are indexed by DMS column."""
 
     usable: np.ndarray  # a copy of the usable background it was built for
+    bits: np.ndarray  # the same, transposed 8 samples per byte (packing.transposed_bits)
     counts: np.ndarray  # usable samples per column
     weighted: np.ndarray  # samples with a non-zero weight per column
     packing: Packing  # the background rows of each column group
@@ -61,60 +68,68 @@ def refresh(fitter: LineFitter, plan: MaskPlan | None, usable: np.ndarray) -> Ma
     """The plan of ``usable``: ``plan`` itself, ``plan`` updated in place, or a new one."""
     if plan is None or plan.usable.shape != usable.shape:
         return build(fitter, usable)
-    changed = changed_columns(plan.usable, usable)
-    if changed.size == 0:
+    if same_mask(plan.usable, usable):
         return plan
+    # Lines are compared, and the changed ones taken, in the transposed bits: 8 times
+    # fewer bytes than the mask, and contiguous per line.
+    bits = transposed_bits(usable)
+    changed = np.flatnonzero((plan.bits != bits).any(axis=1))
     if changed.size > REBUILD_FRACTION * usable.shape[1]:
-        return build(fitter, usable)
-    columns = usable[:, changed]
-    if not plan.packing.covers(columns, changed):  # background on rows not packed
-        return build(fitter, usable)
-    update(fitter, plan, usable, changed, columns)
+        return build(fitter, usable, bits)
+    lines = unpack_lines(bits[changed], usable.shape[0])
+    if not plan.packing.covers(lines.T, changed):  # background on rows not packed
+        return build(fitter, usable, bits)
+    update(fitter, plan, usable, bits, changed, lines)
     return plan
 
 
-def build(fitter: LineFitter, usable: np.ndarray) -> MaskPlan:
-    """A new plan for ``usable``; the weights are computed on the packed rows only."""
+def build(fitter: LineFitter, usable: np.ndarray, bits: np.ndarray | None = None) -> MaskPlan:
+    """A new plan for ``usable`` (``bits``: its :func:`transposed_bits` if known); the
+    weights are computed on the packed rows only."""
     packing = Packing.covering(usable)
     flags = packing.flags(usable)
-    bits = transposed_bits(usable)
+    bits = transposed_bits(usable) if bits is None else bits
     packed_weights = fitter.weights_from_density(fitter.packed_density(bits, packing), flags)
     counts = bit_counts(bits)
     weighted = (packing.column_sums(packed_weights > 0) if fitter.settings.legacy_kernels
                 else counts)
     basis = fitter.analysis[packing.rows]
     gram = fitter.packed_normal_matrices(basis, packed_weights, packing, range(packing.ngroups))
-    return MaskPlan(usable.copy(), counts, weighted, packing, padding_from_flags(flags),
+    return MaskPlan(usable.copy(), bits, counts, weighted, packing, padding_from_flags(flags),
                     packed_weights, basis, gram)
 
 
-def update(fitter: LineFitter, plan: MaskPlan, usable: np.ndarray, changed: np.ndarray,
-           columns: np.ndarray) -> None:
-    """Bring ``plan`` to ``usable``, which differs from ``plan.usable`` in ``changed``
-    (``columns = usable[:, changed]``) and whose samples all lie on rows the packing keeps.
+def update(fitter: LineFitter, plan: MaskPlan, usable: np.ndarray, bits: np.ndarray,
+           changed: np.ndarray, lines: np.ndarray) -> None:
+    """Bring ``plan`` to ``usable`` (``bits``: its :func:`transposed_bits`), which differs
+    from ``plan.usable`` in the DMS columns ``changed`` (``lines``: those columns, line by
+    line) and whose samples all lie on rows the packing keeps.
 
     Only the changed lines are redone (their neighbours too with legacy kernels): their
-    weights, counts and padding, and the normal matrices of their groups.
+    weights, counts and padding, and their normal matrices.
     """
-    affected, sources, targets = changed, columns, columns
+    n = usable.shape[0]
+    affected, sources, targets = changed, lines, lines
     if fitter.settings.legacy_kernels:
         # a line's legacy weights come from the density of the line before it
         step, ncols = fitter.line_step, usable.shape[1]
         affected = np.union1d(changed, (changed + step) % ncols)
-        sources, targets = usable[:, (affected - step) % ncols], usable[:, affected]
-    weights = fitter.weights_from_density(fitter.density(sources), targets)
+        sources = unpack_lines(bits[(affected - step) % ncols], n)
+        targets = unpack_lines(bits[affected], n)
+    weights = fitter.weights_from_density(fitter.line_density(sources), targets)
     np.copyto(plan.usable, usable)
-    plan.counts[changed] = np.count_nonzero(columns, axis=0)
+    plan.bits = bits
+    plan.counts[changed] = bit_counts(bits[changed])
     if fitter.settings.legacy_kernels:
-        plan.weighted[affected] = np.count_nonzero(weights, axis=0)
+        plan.weighted[affected] = np.count_nonzero(weights, axis=1)
     else:
         plan.weighted = plan.counts
     packing = plan.packing
     cells, positions, rows, filler = packing.cell_index(affected)
-    plan.packed_weights.reshape(-1)[cells] = np.where(filler, 0.0, weights[rows, positions])
+    plan.packed_weights.reshape(-1)[cells] = np.where(filler, 0.0, weights[positions, rows])
     if affected is not changed:
         cells, positions, rows, filler = packing.cell_index(changed)
-    usable_here = columns[rows, positions] & ~filler
+    usable_here = lines[positions, rows] & ~filler
     plan.pad.reshape(-1)[cells] = np.where(usable_here, -np.inf, np.inf)
     plan.gram[affected] = fitter.column_normal_matrices(plan.basis, plan.packed_weights,
                                                         packing, affected)
@@ -134,13 +149,6 @@ def _invert(plan: MaskPlan, columns: np.ndarray, nvec: int) -> None:
         for column in columns:
             with contextlib.suppress(np.linalg.LinAlgError):  # else NaN: least squares
                 plan.inverse[column] = np.linalg.inv(plan.gram[column])
-
-
-def changed_columns(old: np.ndarray, new: np.ndarray) -> np.ndarray:
-    """Columns in which two masks of the same shape differ."""
-    if same_mask(old, new):
-        return np.zeros(0, dtype=np.intp)
-    return np.flatnonzero((old != new).any(axis=0))
 
 
 def same_mask(a: np.ndarray, b: np.ndarray) -> bool:

@@ -211,6 +211,11 @@ def transposed_bits(mask: np.ndarray) -> np.ndarray:
 _BIT_VALUES = np.array([128, 64, 32, 16, 8, 4, 2, 1], dtype=np.uint8)
 
 
+def unpack_lines(bits: np.ndarray, n: int) -> np.ndarray:
+    """Lines of :func:`transposed_bits` as a boolean ``(nlines, n)`` array."""
+    return np.unpackbits(bits, axis=1, count=n).view(bool)
+
+
 def bit_counts(bits: np.ndarray) -> np.ndarray:
     """True samples per line of :func:`transposed_bits` (= per column of the mask)."""
     if hasattr(np, "bitwise_count"):  # NumPy >= 2.0

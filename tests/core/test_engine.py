@@ -194,7 +194,7 @@ def test_all_false_mask_and_bad_names():
 @pytest.mark.parametrize("shape", [(2048, 13), (13, 8), (5, 3), (16, 2048)])
 def test_cached_mask_comparison_of_any_width(shape):
     """Masks whose last axis is not a multiple of 8 bytes (2048×13 slices) compare right."""
-    from app.core.maskplan import changed_columns, same_mask
+    from app.core.maskplan import same_mask
 
     rng = np.random.default_rng(3)
     a = rng.random(shape) < 0.5
@@ -202,7 +202,6 @@ def test_cached_mask_comparison_of_any_width(shape):
     b = a.copy()
     b[-1, -1] = ~b[-1, -1]
     assert not same_mask(a, b)
-    assert list(changed_columns(a, b)) == [shape[1] - 1]
     assert same_mask(a[:, ::2], a[:, ::2].copy())  # non-contiguous: the plain comparison
 
 
