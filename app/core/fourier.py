@@ -184,9 +184,9 @@ class LineFitter:
 
     def density(self, usable: np.ndarray) -> np.ndarray:
         """Usable samples per pixel along each line, smoothed by the weight kernel."""
-        spectrum = scipy.fft.rfft(usable.astype(np.float32), axis=0, workers=-1)
+        spectrum = scipy.fft.rfft(usable.astype(np.float32), axis=0, workers=workers())
         spectrum *= self._weight_kernel[:, None]
-        return scipy.fft.irfft(spectrum, n=self.n, axis=0, workers=-1)
+        return scipy.fft.irfft(spectrum, n=self.n, axis=0, workers=workers())
 
     def line_density(self, lines: np.ndarray) -> np.ndarray:
         """:meth:`density` of masks held line by line: ``(nlines, n)`` in and out.
