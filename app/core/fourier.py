@@ -95,8 +95,8 @@ class FrameFit:
 #: thread. Larger products start BLAS's own threads, which compete with ours and, on a
 #: busy machine, made them 5-20× slower.
 _CHUNK_ROWS = 448
-#: Model synthesis in tiles of 32 rows × 256 columns, for the same reason.
-_TILE = (32, 256)
+#: Model synthesis in tiles of 112 rows × 128 columns (× 18 terms: again just under 2¹⁸).
+_TILE = (112, 128)
 _local = threading.local()
 
 
