@@ -12,7 +12,7 @@ the raw image would call the bright stripes "light" and the dark ones "backgroun
 1. ``column levels``: the median of the background candidates of each DMS column in each
    block of :data:`BLOCK_ROWS` rows (blocks never straddle a readout channel boundary);
 2. ``frame levels``: the offset of each row in the picture frame along the top and
-   bottom edges (see :func:`frame_levels`);
+   bottom edges (:func:`app.core.picture_frame.frame_levels`);
 3. ``candidates``: usable pixels outside the regions detected on the residual smoothed
    along the dispersion (a 3 × 301 pixel box), above ``centre + 3σ`` or below
    ``centre − 4.5σ``, grown by 2 pixels.
@@ -31,18 +31,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from app.core.picture_frame import frame_levels
 from app.core.regions import dilate
-from app.core.robust import MAD_TO_SIGMA, column_median_mad
+from app.core.robust import column_median_mad
 from app.core.smoothing import box2d
 
 #: Rows per column-level block. Full-frame lines are read by four outputs of 512 rows
 #: each (see :mod:`app.core.median`); 128 also follows the slow drift inside a channel.
 BLOCK_ROWS = 128
 CHANNEL_ROWS = 512
-#: Rows with fewer candidates than this fraction may belong to the picture frame.
-MIN_ROW_FRACTION = 0.5
-#: The picture frame is searched for this far from the top and bottom edges.
-MAX_FRAME_ROWS = 160
 #: A column's level in a readout channel needs candidates on this fraction of its rows,
 #: and in a block of BLOCK_ROWS rows on BLOCK_FRACTION: a small block crossed by several
 #: traces may hold more undetected faint light than background.
@@ -160,52 +157,6 @@ def _levels(values: np.ndarray, candidates: np.ndarray, min_fraction: float,
                     0.0 if fallback is None else fallback)
 
 
-def frame_levels(values: np.ndarray, candidates: np.ndarray, usable: np.ndarray,
-                 extent: tuple[int, int] = (0, 0)) -> tuple[np.ndarray, tuple[int, int]]:
-    """Row offsets of the picture frame at the top and bottom edges, and their extent.
-
-    The frame is an offset common to whole rows next to the reference border, fading
-    inwards. Strong enough, it is detected as light (or as too dark) across the full
-    width, which a level fitted to candidates can never correct. So, from each edge
-    inwards, rows with fewer than :data:`MIN_ROW_FRACTION` candidates (at most
-    :data:`MAX_FRAME_ROWS`) take the median of *all* their pixels, as long as no light
-    enters this band: light only adds, so a row whose median rises more than 3 σ above
-    that of the row two rows nearer the edge (same parity: alternating-row noise) holds
-    a trace, and ends the band. A fading frame changes less (a negative one may rise back
-    towards zero by 10 % per two rows: an e-folding length of 20 rows or more).
-    ``extent`` (rows at the top, rows at the bottom) only grows across passes, so
-    corrected rows stay corrected. Rows past the band are not corrected: their median
-    could follow faint light that was not detected, which would then hide itself.
-    """
-    ny = values.shape[0]
-    out = np.zeros(ny, dtype=np.float32)
-    count = np.count_nonzero(usable, axis=1)
-    filled = np.flatnonzero(count > 0)
-    if filled.size == 0:
-        return out, extent
-    level, mad = column_median_mad(np.ascontiguousarray(values.T), np.ascontiguousarray(usable.T))
-    fraction = np.count_nonzero(candidates, axis=1) / np.maximum(count, 1)
-    noise = 1.2533 * MAD_TO_SIGMA * np.nan_to_num(mad) / np.sqrt(np.maximum(count, 1))
-    level = np.nan_to_num(level)
-
-    def walk(start: int, step: int) -> int:
-        rows, y = 0, start
-        while (rows < MAX_FRAME_ROWS and 0 <= y < ny and count[y] > 0
-               and fraction[y] < MIN_ROW_FRACTION):
-            if rows >= 2:
-                before = level[y - 2 * step]
-                if level[y] > before + 3 * noise[y] + 0.1 * max(-before, 0.0):
-                    break
-            rows, y = rows + 1, y + step
-        return rows
-
-    top = max(walk(int(filled[0]), 1), extent[0])
-    bottom = max(walk(int(filled[-1]), -1), extent[1])
-    for start, stop in ((filled[0], filled[0] + top), (filled[-1] - bottom + 1, filled[-1] + 1)):
-        out[start:stop] = level[start:stop]
-    return out, (top, bottom)
-
-
 def fit_background(image: np.ndarray, usable: np.ndarray, passes: int = 5) -> Background:
     """Fit the column and row levels of ``image`` and find the background candidates.
 
@@ -234,7 +185,9 @@ def fit_background(image: np.ndarray, usable: np.ndarray, passes: int = 5) -> Ba
         fine = step >= 2
         columns = column_levels(data - rows[:, None], candidates, fine)
         if step > 0:
-            rows, extent = frame_levels(data - columns, candidates, usable, extent)
+            # the zone past the band trusts candidates: not those of the first pass, whose
+            # centre may sit on the light (IFU slices cover most rows)
+            rows, extent = frame_levels(data - columns, candidates, usable, extent, zone=fine)
             columns = column_levels(data - rows[:, None], candidates, fine)
         residual = data - columns - rows[:, None]
         detect = box2d(np.where(usable, residual, np.float32(0)), DETECTION_BOX)

@@ -74,7 +74,7 @@ class ThresholdSettings:
         Pixels below ``centre − low_sigma·σ`` are rejected; 0 disables the low side.
     """
 
-    sigma: float = 2.5
+    sigma: float = 2.3
     smoothing: str = "gaussian"
     smooth_size: float = 0.7
     elongation: float = 12.0

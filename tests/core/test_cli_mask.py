@@ -9,6 +9,7 @@ from astropy.io import fits
 from app.cli import main
 from app.core.maskio import read_mask
 from app.core.simulate import simulate_exposure, write_simulation
+from app.core.threshold import ThresholdSettings
 
 SHAPE = (256, 768)  # a window of the detector: the whole command runs in about a second
 
@@ -38,7 +39,7 @@ def test_mask_from_two_files_matches_the_truth(tmp_path, rates, sim, capsys):
     completeness = np.count_nonzero(mask & ideal) / np.count_nonzero(ideal)
     assert contamination < 0.005 and completeness > 0.75  # the targets of issue 7
     header = fits.getheader(out)
-    assert header["NSC_NSRC"] == 2 and header["NSC_THR"] == pytest.approx(2.5)
+    assert header["NSC_NSRC"] == 2 and header["NSC_THR"] == pytest.approx(ThresholdSettings().sigma)
     history = "".join(str(line) for line in header["HISTORY"])  # FITS wraps long lines
     assert "a_rateints.fits, b_rateints.fits" in history
 

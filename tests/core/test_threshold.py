@@ -9,13 +9,9 @@ import pytest
 from scipy import ndimage
 
 import app.core.threshold as threshold_module
-from app.core.background_model import (
-    column_levels,
-    fit_background,
-    frame_levels,
-    robust_stats,
-)
+from app.core.background_model import column_levels, fit_background, robust_stats
 from app.core.errors import InputError
+from app.core.picture_frame import frame_levels
 from app.core.regions import dilate, drop_small_regions, fill_row_gaps, spread
 from app.core.smoothing import normalized_smooth
 from app.core.threshold import Thresholder, ThresholdSettings, limit_to_region
@@ -286,6 +282,49 @@ def test_picture_frame_is_removed_but_a_trace_near_the_edge_is_not():
     assert bg.residual[62:73, 30:490].mean() > 0.08  # trace kept
     _, extent = frame_levels(image, np.zeros_like(usable), usable)
     assert 50 <= extent[0] <= 60  # the band stops where the trace begins
+
+
+def _edge_scene(seed, light):
+    """A frame fading over 80 rows from the top edge, white noise, and ``light`` added."""
+    rng = np.random.default_rng(seed)
+    ny, nx = 512, 1024
+    frame = (-0.05 * np.exp(-np.arange(ny) / 80.0))[:, None]
+    image = (frame + light + rng.normal(0, WHITE, (ny, nx))).astype(np.float32)
+    return image, np.broadcast_to(frame, (ny, nx))
+
+
+def test_frame_fading_under_dense_faint_slits_is_followed():
+    """MOS-like: slits with a faint plateau (0.75 σ per pixel) on 70 % of some rows near
+    the edge. The frame must be followed there, not absorbed into the plateau's rows."""
+    light = np.zeros((512, 1024), np.float32)
+    for top in (14, 60, 110):
+        light[top:top + 17, 100:820] = 0.0075  # faint slit illumination
+        light[top + 7:top + 10, 100:820] = 0.3  # the bright trace inside it
+    image, frame = _edge_scene(10, light)
+    bg = fit_background(image, np.ones(image.shape, bool))
+    dark = light == 0
+    error = (bg.model - frame)[:200]
+    for y in range(4, 200):  # the model follows the frame row by row on dark pixels
+        assert abs(np.median(error[y][dark[y]])) < 0.003, y
+    result = Thresholder(image).threshold()
+    kept = result.background
+    assert np.count_nonzero(kept & ~dark) / np.count_nonzero(kept) < 0.005
+
+
+def test_light_bands_near_the_edge_are_not_taken_for_frame():
+    """IFU-like: bands of light across 95 % of the width, 30 rows tall, inside the rows
+    where the frame is looked for. Their level must stay in the residual."""
+    light = np.zeros((512, 1024), np.float32)
+    for top in (40, 100, 160, 220):
+        light[top:top + 30, 20:1000] = 0.034
+    image, frame = _edge_scene(11, light)
+    bg = fit_background(image, np.ones(image.shape, bool))
+    for top in (40, 100, 160, 220):
+        assert bg.residual[top + 3:top + 27, 40:980].mean() > 0.03
+    gap = slice(75, 95)  # dark rows between two bands still lose the frame
+    assert abs(np.median(bg.model[gap, 40:980] - frame[gap, 40:980])) < 0.003
+    result = Thresholder(image).threshold()
+    assert result.signal[light > 0].mean() > 0.99
 
 
 def test_full_frame_defaults_find_a_simulated_scene():
