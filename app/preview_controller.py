@@ -8,7 +8,9 @@ cancels an older one and only the newest result (by request id) reaches the view
 cleaner refits only the lines whose mask changed. The union of the changed boxes since the
 last *shown* result goes with each request: it covers everything that can differ from
 the mask the cleaner last committed. Plots are computed afterwards as a second task, so
-the images appear first.
+the images appear first, and only for the plot tab on screen; a new request stops the
+plots of the previous one (they would be replaced anyway) so both never compete for the
+CPU.
 
 Saving runs :func:`app.core.batch.clean_file` (the writer of ``nsclean clean``) for every
 loaded file, in the worker thread, with progress and cancel.
@@ -31,7 +33,7 @@ from app.core.clean import CleanParams
 from app.core.errors import NSCleanError
 from app.core.paint import Box
 from app.core.preview import IncrementalCleaner, PreviewResult
-from app.core.preview_curves import preview_curves, summary, unfit_columns
+from app.core.preview_curves import CurveBuilder, summary, unfit_columns
 from app.core.products import Product
 from app.widgets.preview_panel import CleaningControls, PreviewViews, UnfitLinesItem
 from app.widgets.preview_plots import PreviewPlots
@@ -110,6 +112,7 @@ class PreviewController(QObject):
         self.window = window
         self.runner = window.runner
         self.cleaner = IncrementalCleaner()
+        self.curves = CurveBuilder()
         self.panel = CleaningControls()
         self.views = PreviewViews(window.display)
         self.plots = PreviewPlots()
@@ -144,6 +147,8 @@ class PreviewController(QObject):
         self.panel.saveRequested.connect(self.choose_and_save)
         self.panel.cleanAllRequested.connect(self.choose_and_clean_all)
         self.plots.profileAxisChanged.connect(lambda _a: self._submit_plots())
+        self.plots.tabChanged.connect(lambda _i: self._submit_plots())
+        self.plots_dock.visibilityChanged.connect(lambda shown: shown and self._submit_plots())
         self.views_dock.visibilityChanged.connect(lambda shown: shown and self.schedule())
         window.detector_action.toggled.connect(
             lambda on: self.views.set_orientation("detector" if on else "dms"))
@@ -212,6 +217,7 @@ class PreviewController(QObject):
             return
         mask = self.current_mask()
         box, self._after = self._dirty, None
+        self.runner.cancel(PLOTS_KEY)  # its result is about to be stale
         self.panel.set_busy(True)
         self.runner.submit(PREVIEW_KEY, _preview_job, self.cleaner, mask, box, image, detector,
                            self.params, on_done=self._on_result, on_error=self._on_error,
@@ -255,9 +261,10 @@ class PreviewController(QObject):
         self.panel.show_message(*summary(result))
 
     def _submit_plots(self) -> None:
-        if self.result is None or not self.plots_dock.isVisible():
+        if self.result is None or not self.plots_dock.isVisible() or not self.plots.wants_curves:
             return
-        self.runner.submit(PLOTS_KEY, preview_curves, self.result, self.plots.profile_axis,
+        self.runner.submit(PLOTS_KEY, self.curves.iter_curves, self.result,
+                           self.plots.profile_axis, self.plots.wants_spectrum,
                            on_done=self.plots.set_curves, on_error=self._on_plot_error)
 
     def _on_plot_error(self, exc: BaseException) -> None:

@@ -31,6 +31,7 @@ leaves the previous state (and the caller's mask) untouched.
 
 from __future__ import annotations
 
+import itertools
 import math
 import threading
 import time
@@ -91,6 +92,11 @@ class PreviewResult:
         of ``cleaned`` moved by it.
     seconds : float
         Wall time of the update.
+    serial : int
+        Unique number of this result (increasing).
+    base : int
+        ``serial`` of the result this one was derived from (``changed_columns`` and
+        ``level_shift`` are relative to it), -1 for a from-scratch recompute.
     """
 
     image: np.ndarray
@@ -106,6 +112,11 @@ class PreviewResult:
     changed_columns: np.ndarray | None
     level_shift: float
     seconds: float
+    serial: int = 0
+    base: int = -1
+
+
+_serials = itertools.count(1)
 
 
 @dataclass
@@ -218,6 +229,9 @@ class IncrementalCleaner:
                                                              state, start)
                 if rebuff:  # every column's model changed
                     result = replace(result, changed_columns=None)
+                if not result.full:
+                    result = replace(result, base=self._result.serial if self._result else -1)
+            result = replace(result, serial=next(_serials))
             self._result, self._state, self._rebuff = result, state, False
             return result
 
@@ -250,8 +264,9 @@ class IncrementalCleaner:
 
     def _incremental_possible(self) -> bool:
         p = self._params
-        return (p.method == "fft" and not p.legacy_kernels and self._image is not None
-                and self._image.shape == FULL_FRAME)
+        # the incremental refit uses the complex fit's solver: the real fit recomputes
+        return (p.method == "fft" and p.fit == "complex" and not p.legacy_kernels
+                and self._image is not None and self._image.shape == FULL_FRAME)
 
     # -- from scratch ----------------------------------------------------------------------
     def _full(self, mask: np.ndarray, start: float) -> tuple[PreviewResult, _FitState | None]:

@@ -1,6 +1,6 @@
 """Plots of the cleaning preview: banding profile, fast-axis power spectrum, line coverage.
 
-Only draws what :func:`app.core.preview.preview_curves` and the engine's
+Only draws what :class:`app.core.preview_curves.CurveBuilder` and the engine's
 :class:`~app.core.clean.Diagnostics` computed; no numerics here.
 """
 
@@ -38,9 +38,12 @@ class PreviewPlots(QWidget):
     -------
     profileAxisChanged(str)
         ``"rows"`` or ``"columns"``: the profile the user wants (recompute the curves).
+    tabChanged(int)
+        Another plot is shown (the spectrum is only computed while its tab is shown).
     """
 
     profileAxisChanged = pyqtSignal(str)
+    tabChanged = pyqtSignal(int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -83,14 +86,26 @@ class PreviewPlots(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.tabs)
+        self.tabs.currentChanged.connect(self.tabChanged)
 
     @property
     def profile_axis(self) -> str:
         """``"rows"`` or ``"columns"``."""
         return str(self.axis.currentData())
 
+    @property
+    def wants_curves(self) -> bool:
+        """Whether a profile or spectrum tab is shown (the coverage tab needs no curves)."""
+        return self.tabs.currentWidget() is not self.coverage
+
+    @property
+    def wants_spectrum(self) -> bool:
+        """Whether the power-spectrum tab is shown."""
+        return self.tabs.currentWidget() is self.spectrum
+
     def set_curves(self, curves: PreviewCurves | None) -> None:
-        """Draw profile and spectrum before/after (None clears them)."""
+        """Draw profile and spectrum before/after (None clears them; a spectrum that was
+        not computed, ``with_spectrum`` False, is left as it is)."""
         if curves is None:
             for item in (self.profile_before, self.profile_after, self.spectrum_before,
                          self.spectrum_after):
@@ -100,6 +115,8 @@ class PreviewPlots(QWidget):
         self.profile.setLabel("bottom", label)
         self.profile_before.setData(curves.profile_x, curves.profile_before, connect="finite")
         self.profile_after.setData(curves.profile_x, curves.profile_after, connect="finite")
+        if not curves.with_spectrum:
+            return
         if curves.frequency_hz is None:
             self.spectrum_before.clear()
             self.spectrum_after.clear()

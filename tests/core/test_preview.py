@@ -7,12 +7,20 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+import app.core.preview_curves as preview_curves_module
 from app.core.clean import CleanParams, clean
 from app.core.errors import MaskError
 from app.core.fourier import LineFitter
+from app.core.metrics import fast_axis_power_spectrum
 from app.core.paint import Box
 from app.core.preview import IncrementalCleaner, buff_reach
-from app.core.preview_curves import background_profile, format_runs, preview_curves, summary
+from app.core.preview_curves import (
+    CurveBuilder,
+    background_profile,
+    format_runs,
+    preview_curves,
+    summary,
+)
 
 N = 2048
 
@@ -186,6 +194,67 @@ def test_lines_without_background_are_reported_and_an_empty_mask_keeps_the_state
     later = cleaner.update(mask, stroke(mask, 10, 20, 30, 40))
     assert not later.full
     assert_matches_clean(later, image, mask, "NRS1")
+
+
+def test_real_fit_recomputes_fully_and_results_name_their_base(scene) -> None:
+    image, mask0 = scene
+    mask = mask0.copy()
+    cleaner = IncrementalCleaner(image, "NRS1")
+    first = cleaner.update(mask)
+    second = cleaner.update(mask, stroke(mask, 10, 500, 40, 60))
+    assert (first.base, second.base) == (-1, first.serial) and second.serial > first.serial
+    params = CleanParams(fit="real")  # the incremental solver is the complex fit's
+    cleaner.update(mask, params=params)
+    result = cleaner.update(mask, stroke(mask, 600, 900, 300, 320))
+    assert result.full and result.base == -1
+    assert_matches_clean(result, image, mask, "NRS1", params)
+
+
+def assert_spectra_match_the_metric(curves, result) -> None:
+    for data, power in ((result.image, curves.spectrum_before),
+                        (result.cleaned, curves.spectrum_after)):
+        reference = fast_axis_power_spectrum(data, result.usable, result.detector)
+        np.testing.assert_allclose(curves.frequency_hz, reference.frequency_hz)
+        np.testing.assert_allclose(power, reference.power, rtol=0,
+                                   atol=1e-5 * reference.power.max())
+
+
+def test_curve_builder_refits_only_changed_lines_and_matches_the_metric(
+        scene, monkeypatch) -> None:
+    image, mask0 = scene
+    mask = mask0.copy()
+    recomputed: list[int] = []
+    original = preview_curves_module.line_periodograms
+
+    def spy(data, usable, columns):
+        recomputed.append(len(columns))
+        return original(data, usable, columns)
+
+    monkeypatch.setattr(preview_curves_module, "line_periodograms", spy)
+    cleaner, builder = IncrementalCleaner(image, "NRS2"), CurveBuilder()
+
+    def step(result, spectrum=True):
+        recomputed.clear()
+        curves = builder.curves(result, "rows", spectrum)
+        if spectrum:
+            assert_spectra_match_the_metric(curves, result)
+        return sum(recomputed)
+
+    assert step(cleaner.update(mask)) == 2 * N
+    reach = buff_reach(cleaner.result.params)
+    # before: the 12 lines whose background changed; after: those and the buffing reach
+    assert 24 <= step(cleaner.update(mask, stroke(mask, 300, 700, 500, 512))) <= 24 + 2 * reach
+    assert step(cleaner.update(mask, params=CleanParams(weight_sigma=20.0))) == N
+    assert step(cleaner.update(mask, params=CleanParams(weight_sigma=20.0, buff_sigma=2.0))) == N
+    assert step(cleaner.update(mask, stroke(mask, 0, 50, 1000, 1010)), spectrum=False) == 0
+    skipped = cleaner.update(mask, stroke(mask, 0, 50, 1020, 1030))  # never plotted
+    # its predecessor was not plotted: "after" is recomputed whole, "before" by lines
+    assert step(skipped) == N + 20
+    # a job stopped half-way keeps the lines of the last completed one
+    partial = builder.iter_curves(cleaner.update(mask, params=CleanParams(fc=1 / 128)))
+    next(partial), next(partial), next(partial)
+    partial.close()
+    assert step(cleaner.result) == N
 
 
 def test_background_profile_matches_a_loop() -> None:

@@ -14,6 +14,7 @@ from app.core.batch import clean_file
 from app.core.clean import CleanParams, clean, usable_background
 from app.core.errors import NSCleanError
 from app.core.preview import IncrementalCleaner
+from app.core.preview_curves import preview_curves
 from app.core.products import read_product
 
 TIMEOUT = 60000
@@ -140,6 +141,36 @@ def test_the_event_loop_keeps_running_during_a_fit(qtbot, loaded) -> None:
     gaps = np.diff(beats)
     assert len(beats) > 5
     assert gaps.max() < 0.2  # generous: CI machines are noisy; the 50 ms target is benched
+
+
+def test_plots_are_computed_for_the_shown_tab_and_equal_curves_from_scratch(
+        qtbot, loaded) -> None:
+    window = loaded
+    preview, plots = window.preview, window.preview.plots
+    assert preview.plots_dock.isVisible()
+    layers = window.mask_layers
+    plots.tabs.setCurrentWidget(plots.coverage)  # no curves needed: none computed
+    computed = []
+    plots.set_curves = computed.append  # type: ignore[method-assign]
+    with qtbot.waitSignal(preview.resultShown, timeout=TIMEOUT):
+        brush(layers, [(600.0, 700.0), (640.0, 705.0)])
+    wait_idle(qtbot, window)
+    assert computed == []
+    plots.tabs.setCurrentWidget(plots.spectrum)  # shown: the curves follow, with spectra
+    qtbot.waitUntil(lambda: len(computed) == 1, timeout=TIMEOUT)
+    for i in range(2):  # strokes reuse the lines they did not touch
+        with qtbot.waitSignal(preview.resultShown, timeout=TIMEOUT):
+            brush(layers, [(900.0, 300.0 + 400 * i), (940.0, 310.0 + 400 * i)])
+        wait_idle(qtbot, window)
+    assert len(computed) == 3
+    curves, reference = computed[-1], preview_curves(preview.result, plots.profile_axis)
+    for name in ("profile_before", "profile_after", "spectrum_before", "spectrum_after"):
+        expected = getattr(reference, name)
+        np.testing.assert_allclose(getattr(curves, name), expected, rtol=0,
+                                   atol=1e-5 * np.nanmax(np.abs(expected)))
+    plots.tabs.setCurrentIndex(0)  # the profile alone: the spectrum is not recomputed
+    qtbot.waitUntil(lambda: len(computed) == 4, timeout=TIMEOUT)
+    assert computed[-1].profile_after is not None and not computed[-1].with_spectrum
 
 
 def test_lines_without_background_are_shown_and_reported(qtbot, loaded) -> None:
