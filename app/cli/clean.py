@@ -134,6 +134,12 @@ def _clean_one(source: Path, target: Path) -> tuple[str, list[str]]:
                 f"{source}{where}: warning: {len(diag.unfit_lines)} detector lines have fewer "
                 f"than {diag.min_samples} background samples and were not cleaned "
                 f"(lines {_ranges(diag.unfit_lines)})")
+        if len(diag.reduced_lines):
+            where = f" integration {i + 1}" if len(result.diagnostics) > 1 else ""
+            warnings.append(
+                f"{source}{where}: warning: {len(diag.reduced_lines)} detector lines have their "
+                f"background in too few places for the Fourier fit; only their mean level "
+                f"was removed (lines {_ranges(diag.reduced_lines)})")
     return "ok", warnings
 
 

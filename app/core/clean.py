@@ -137,6 +137,10 @@ class Diagnostics:
         The level removed before the fit and restored after.
     method : str
         "fft", "fft-subarray" or "median".
+    reduced_lines : ndarray of int
+        Detector lines whose background is too clustered for the Fourier fit to be
+        trusted across their gaps (ill-conditioned normal matrix): only their mean level
+        was fitted and removed (see :mod:`app.core.conditioning`).
     """
 
     samples_per_line: np.ndarray
@@ -145,6 +149,7 @@ class Diagnostics:
     background_level: float
     method: str
     notes: list[str] = field(default_factory=list)
+    reduced_lines: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
 
 @dataclass
@@ -255,7 +260,7 @@ def clean(
     fits_level = params.method == "fft" and data.shape == FULL_FRAME and params.fit == "complex"
     level = masked_median(data, usable) if subtract_level and not fits_level else 0.0
     shifted = data if fits_level else data - np.float32(level)
-    coeffs = None
+    coeffs, reduced = None, None
     if params.method == "median":
         model, counts, unfit = median_model(shifted, usable, by_channel=params.by_channel)
         needed, kind = 1, "median"
@@ -267,7 +272,7 @@ def clean(
             coeffs, counts = fit_lines_real(fitter, shifted, usable, ridge=params.ridge)
         else:
             fit = fitter.fit_frame(data, usable, subtract_level)
-            coeffs, counts, level = fit.coeffs, fit.counts, fit.level
+            coeffs, counts, level, reduced = fit.coeffs, fit.counts, fit.level, fit.reduced
         model = fitter.model(coeffs)
         needed, kind = fitter.nvec + 1, "fft"
         unfit = counts < needed
@@ -276,14 +281,17 @@ def clean(
                                               legacy_kernels=params.legacy_kernels)
         needed, kind = 1, "fft-subarray"
     cleaned = data - model
-    diagnostics = line_diagnostics(counts, unfit, needed, name, data.shape, level, kind)
+    diagnostics = line_diagnostics(counts, unfit, needed, name, data.shape, level, kind,
+                                   reduced)
     return CleanResult(cleaned.astype(np.float32, copy=False), model, diagnostics, params, name,
                        coeffs)
 
 
 def line_diagnostics(counts: np.ndarray, unfit_columns: np.ndarray, needed: int, detector: str,
-                     shape: tuple[int, int], level: float, method: str) -> Diagnostics:
-    """Per-detector-line sample counts and the lines (outside the border) left unfit."""
+                     shape: tuple[int, int], level: float, method: str,
+                     reduced_columns: np.ndarray | None = None) -> Diagnostics:
+    """Per-detector-line sample counts and the lines (outside the border) left unfit or
+    fitted by their mean level only (``reduced_columns``: bool per DMS column)."""
     columns = np.arange(shape[1])
     lines = np.asarray(dms_to_detector_coords(columns, 0, detector, shape)[0])
     per_line = np.zeros(shape[1], dtype=np.int64)
@@ -292,4 +300,8 @@ def line_diagnostics(counts: np.ndarray, unfit_columns: np.ndarray, needed: int,
     unfit[lines] = unfit_columns
     if shape[1] == FULL_FRAME[1]:  # the reference lines are never fit: not a failure
         unfit[:BORDER] = unfit[-BORDER:] = False
-    return Diagnostics(per_line, np.flatnonzero(unfit), needed, level, method)
+    reduced = np.zeros(shape[1], dtype=bool)
+    if reduced_columns is not None:
+        reduced[lines] = reduced_columns
+    return Diagnostics(per_line, np.flatnonzero(unfit), needed, level, method,
+                       reduced_lines=np.flatnonzero(reduced & ~unfit))

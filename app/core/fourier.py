@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.fft
 
+from app.core.conditioning import mean_only, solve_trusted
 from app.core.maskplan import MaskPlan, refresh, same_mask
 from app.core.packing import GROUP, Packing, unpack_lines
 from app.core.robust import (
@@ -92,6 +93,7 @@ class FrameFit:
     coeffs: np.ndarray  # g_k per DMS column, complex128 (nlines, nvec)
     counts: np.ndarray  # usable samples per DMS column
     level: float  # background level removed before the fit
+    reduced: np.ndarray | None = None  # per column: fitted by its mean level only
 
 
 #: Products with the analysis matrix take at most this many rows at a time: 18 × 448 ×
@@ -326,8 +328,12 @@ class LineFitter:
         return self._solve_normal(self._gram(terms_w), terms_b)
 
     def _solve_normal(self, gram: np.ndarray, terms_b: np.ndarray) -> np.ndarray:
-        """Batched solve of ``G g = b`` with ``b`` from the DFT terms of ``w·d``."""
+        """Batched solve of ``G g = b`` with ``b`` from the DFT terms of ``w·d``; lines
+        with an ill-conditioned ``G`` get their mean level only (not with legacy kernels,
+        which reproduce the published fit; see :mod:`app.core.conditioning`)."""
         rhs = (terms_b[: self.nvec] - 1j * terms_b[self.nvec:]).T[:, :, None]
+        if not self.settings.legacy_kernels:
+            return solve_trusted(gram, rhs)[0]
         try:
             return np.linalg.solve(gram, rhs)[:, :, 0]
         except np.linalg.LinAlgError:  # a numerically singular line: solve one by one
@@ -342,6 +348,9 @@ class LineFitter:
             return self._solve_normal(plan.gram[columns], terms_b)
         rhs = (terms_b[: self.nvec] - 1j * terms_b[self.nvec:]).T[:, :, None]
         coeffs = np.matmul(inverse[columns], rhs)[:, :, 0]
+        if plan.reduced is not None:  # ill-conditioned (or singular): mean level only
+            reduced = plan.reduced[columns]
+            coeffs[reduced] = mean_only(plan.gram[columns[reduced]], rhs[reduced])
         singular = np.flatnonzero(np.isnan(coeffs).any(axis=1))
         if singular.size:  # numerically singular lines: least squares
             coeffs[singular] = self._solve_normal(plan.gram[columns[singular]],
@@ -378,7 +387,9 @@ class LineFitter:
         if fittable.size:
             terms_b = self._rhs_terms(packed, columns, plan, level)
             coeffs[fittable] = self._solve_planned(plan, fittable, terms_b[:, fittable])
-        return FrameFit(coeffs, plan.counts.copy(), level)
+        reduced = (np.zeros(self.nlines, dtype=bool) if plan.reduced is None
+                   else plan.reduced.copy())
+        return FrameFit(coeffs, plan.counts.copy(), level, reduced)
 
     def _rhs_terms(self, packed: np.ndarray, columns: SortedColumns, plan: MaskPlan,
                    level: float) -> np.ndarray:

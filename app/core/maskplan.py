@@ -10,12 +10,12 @@ mostly by a few NaN or DO_NOT_USE pixels, which touch a few hundred lines out of
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from app.core.conditioning import COND_LIMIT, condition, invert
 from app.core.packing import (
     Packing,
     bit_counts,
@@ -45,13 +45,17 @@ class MaskPlan:
     basis: np.ndarray  # the fitter's analysis matrix at every packed row
     gram: np.ndarray  # normal matrix of every column, complex128 (ncols, nvec, nvec)
     inverse: np.ndarray | None = None  # its inverse where the column can be fit, else NaN
+    # Columns fitted by their mean level only (ill-conditioned, see app.core.conditioning);
+    # None with legacy kernels, which keep the published fit on every line.
+    reduced: np.ndarray | None = None
     frames: int = 0  # frames fitted with this plan
 
     def inverse_for_frame(self, nvec: int) -> np.ndarray | None:
         """The inverted normal matrices, from the second frame fitted with this plan on.
 
         Inverting costs twice a solve, so a mask used once is solved; a reused one
-        then needs one small matrix-vector product per line and frame.
+        then needs one small matrix-vector product per line and frame. Plans that check
+        conditioning (all but legacy ones) invert when built.
         """
         self.frames += 1
         if self.inverse is None and self.frames > 1:
@@ -95,8 +99,13 @@ def build(fitter: LineFitter, usable: np.ndarray, bits: np.ndarray | None = None
                 else counts)
     basis = fitter.analysis[packing.rows]
     gram = fitter.packed_normal_matrices(basis, packed_weights, packing, range(packing.ngroups))
-    return MaskPlan(usable.copy(), bits, counts, weighted, packing, padding_from_flags(flags),
+    plan = MaskPlan(usable.copy(), bits, counts, weighted, packing, padding_from_flags(flags),
                     packed_weights, basis, gram)
+    if not fitter.settings.legacy_kernels:  # conditioning needs the inverses
+        plan.inverse = np.full_like(gram, np.nan)
+        plan.reduced = np.zeros(gram.shape[0], dtype=bool)
+        _invert(plan, np.arange(gram.shape[0]), fitter.nvec)
+    return plan
 
 
 def update(fitter: LineFitter, plan: MaskPlan, usable: np.ndarray, bits: np.ndarray,
@@ -139,16 +148,17 @@ def update(fitter: LineFitter, plan: MaskPlan, usable: np.ndarray, bits: np.ndar
 
 def _invert(plan: MaskPlan, columns: np.ndarray, nvec: int) -> None:
     """Invert the normal matrices of the given columns that can be fit (once per mask:
-    each frame then needs one small matrix-vector product per line)."""
+    each frame then needs one small matrix-vector product per line), and mark the
+    ill-conditioned ones if the plan checks conditioning."""
     assert plan.inverse is not None
     plan.inverse[columns] = np.nan
+    if plan.reduced is not None:
+        plan.reduced[columns] = False
     columns = np.intersect1d(columns, plan.fittable(nvec))
-    try:
-        plan.inverse[columns] = np.linalg.inv(plan.gram[columns])
-    except np.linalg.LinAlgError:  # a singular matrix: the others one by one
-        for column in columns:
-            with contextlib.suppress(np.linalg.LinAlgError):  # else NaN: least squares
-                plan.inverse[column] = np.linalg.inv(plan.gram[column])
+    inverse = invert(plan.gram[columns])  # NaN where singular: least squares
+    plan.inverse[columns] = inverse
+    if plan.reduced is not None:
+        plan.reduced[columns] = ~(condition(plan.gram[columns], inverse) <= COND_LIMIT)
 
 
 def same_mask(a: np.ndarray, b: np.ndarray) -> bool:

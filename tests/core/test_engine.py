@@ -228,3 +228,35 @@ def test_reused_and_updated_mask_plans_match_fresh_fits(frame, legacy):
         np.testing.assert_array_equal(got.counts, expected.counts)
         scale = np.abs(expected.coeffs).max()
         np.testing.assert_allclose(got.coeffs, expected.coeffs, rtol=0, atol=1e-7 * scale)
+
+
+def test_lines_with_clustered_background_get_their_mean_level_only():
+    # White noise (truth: no correlated noise at all) plus a known offset on two lines.
+    # Lines 300 and 301 have background on one 300-pixel stretch only: the 9-term fit
+    # is then free to swing across the remaining 1740 pixels, where spectra would be.
+    rng = np.random.default_rng(7)
+    image = rng.normal(0.0, 1.0, (N, N)).astype(np.float32)
+    image[:, 300:302] += 5.0
+    mask = np.ones((N, N), dtype=bool)
+    mask[:, 300:302] = False
+    mask[1000:1300, 300:302] = True
+    legacy = clean(image, mask, "NRS1", buff=False, legacy_kernels=True)
+    ours = clean(image, mask, "NRS1", buff=False)
+    gap = np.r_[4:1000, 1300:N - 4]
+    # the published fit: huge excursions in the gap (slow reference, same behaviour)
+    expected = ref.fit_line(image[:, 300] - np.median(image[mask]), mask[:, 300])
+    assert np.abs(expected[gap]).max() > 10
+    assert np.abs(legacy.model[gap, 301] - legacy.diagnostics.background_level).max() > 10
+    # ours: the line's mean level, reported
+    assert set(ours.diagnostics.reduced_lines) == {300, 301}
+    level = ours.diagnostics.background_level
+    for column in (300, 301):
+        removed = ours.model[:, column]
+        assert np.ptp(removed[4:-4]) < 1e-6  # a constant
+        assert abs(removed[500] - (5.0 - level)) < 0.3  # its offset, 5σ/√300 at most
+    assert legacy.diagnostics.reduced_lines.size == 0
+    # well-covered lines are not touched by the rule
+    full = clean(image, np.ones((N, N), bool), "NRS1", buff=False)
+    np.testing.assert_allclose(ours.model[:, 10:290] + level,
+                               full.model[:, 10:290] + full.diagnostics.background_level,
+                               atol=1e-4)
