@@ -1,16 +1,18 @@
 """Live cleaning preview: wires the mask, the parameters and the views to the engine.
 
 Every mask change (the window's ``maskChanged(box)``, once per stroke, fill, threshold,
-import or undo) and every parameter change restarts a short single-shot timer; when it
-fires, the current mask is copied and handed to :class:`~app.core.preview.IncrementalCleaner`
-in the window's :class:`~app.widgets.workers.TaskRunner` under one key, so a newer request
-cancels an older one and only the newest result (by request id) reaches the views. The
-cleaner refits only the lines whose mask changed. The union of the changed boxes since the
-last *shown* result goes with each request: it covers everything that can differ from
-the mask the cleaner last committed. Plots are computed afterwards as a second task, so
-the images appear first, and only for the plot tab on screen; a new request stops the
-plots of the previous one (they would be replaced anyway) so both never compete for the
-CPU.
+import or undo) and every parameter change schedules a recompute: at once (on the next
+turn of the event loop, so the changes of one action count once) when no preview is
+being computed, otherwise after a short quiet time that each further change restarts,
+so a burst of edits costs one fit. When it fires, the current mask is copied and handed
+to :class:`~app.core.preview.IncrementalCleaner` in the window's
+:class:`~app.widgets.workers.TaskRunner` under one key, so a newer request cancels an
+older one and only the newest result (by request id) reaches the views. The cleaner
+refits only the lines whose mask changed. The union of the changed boxes since the last
+*shown* result goes with each request: it covers everything that can differ from the
+mask the cleaner last committed. Plots are computed afterwards as a second task, so the
+images appear first, and only for the plot tab on screen; a new request stops the plots
+of the previous one (they would be replaced anyway) so both never compete for the CPU.
 
 Saving runs :func:`app.core.batch.clean_file` (the writer of ``nsclean clean``) for every
 loaded file, in the worker thread, with progress and cancel.
@@ -41,7 +43,7 @@ from app.widgets.preview_plots import PreviewPlots
 if TYPE_CHECKING:
     from app.main_window import MainWindow
 
-#: Quiet time before a recompute: a burst of edits costs one fit.
+#: Quiet time before a recompute while one runs: a burst of edits costs one fit.
 DEBOUNCE_MS = 30
 PREVIEW_KEY, PLOTS_KEY, SAVE_KEY = "preview", "preview-plots", "clean-all"
 FITS_FILTER = "FITS files (*.fits *.fits.gz)"
@@ -197,8 +199,12 @@ class PreviewController(QObject):
             self._show(None)
 
     def schedule(self) -> None:
-        """Recompute after a short quiet time (restarts the timer)."""
-        self._timer.start()
+        """Recompute soon: at once when idle, else after a quiet time (restarts it)."""
+        if not self.runner.is_busy(PREVIEW_KEY):
+            if not self._timer.isActive():
+                self._timer.start(0)
+            return
+        self._timer.start(DEBOUNCE_MS)
 
     def submit(self) -> None:
         """Send the current mask and parameters to the worker now."""

@@ -128,6 +128,21 @@ def test_a_burst_of_edits_yields_one_final_result_equal_to_a_clean_from_scratch(
     assert window.preview.result is final
 
 
+def test_an_edit_is_sent_at_once_when_idle_and_coalesced_while_a_fit_runs(
+        qtbot, loaded) -> None:
+    from app.preview_controller import DEBOUNCE_MS, PREVIEW_KEY
+
+    preview = loaded.preview
+    preview.schedule()
+    preview.schedule()  # the same action again: still one request, not postponed
+    assert preview._timer.isActive() and preview._timer.interval() == 0
+    wait_idle(qtbot, loaded)
+    preview.runner.submit(PREVIEW_KEY, time.sleep, 0.3)  # a fit is running
+    preview.schedule()
+    assert preview._timer.interval() == DEBOUNCE_MS
+    wait_idle(qtbot, loaded)
+
+
 def test_the_event_loop_keeps_running_during_a_fit(qtbot, loaded) -> None:
     window = loaded
     beats: list[float] = []
