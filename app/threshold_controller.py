@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Generator
+from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -44,6 +45,29 @@ DEBOUNCE_MS = 100
 PREVIEW_KEY, APPLY_KEY, AUTO_KEY = "threshold-preview", "threshold-apply", "threshold-auto"
 
 
+@dataclass(frozen=True)
+class ThresholdPreview:
+    """What the overlay and the status line show, all computed in the worker so the GUI
+    thread only hands an array to the overlay (full-frame numpy there stalls the loop).
+
+    Attributes
+    ----------
+    result : ThresholdResult
+    light : ndarray of bool
+        ``result.light``, computed once.
+    light_fraction, background_fraction : float
+        Shares of the frame that would be light and background.
+    problem : str or None
+        Why Apply would refuse (:meth:`ThresholdResult.problem`).
+    """
+
+    result: ThresholdResult
+    light: np.ndarray
+    light_fraction: float
+    background_fraction: float
+    problem: str | None
+
+
 class ThresholderCache:
     """The Thresholder of one image, built on first use, guarded by a lock."""
 
@@ -51,18 +75,32 @@ class ThresholderCache:
         self.image = image
         self.lock = threading.Lock()
         self._thresholder: Thresholder | None = None
+        self._fitted = False
 
     def run(self, settings: ThresholdSettings) -> Generator[tuple[float, str], None,
                                                             ThresholdResult]:
         """Threshold with ``settings`` (a generator for the TaskRunner)."""
-        yield 0.0, "fitting the background (once per image)"
+        if not self._fitted:  # a progress report costs a trip through the GUI thread
+            yield 0.0, "fitting the background (once per image)"
+            with self.lock:
+                if self._thresholder is None:
+                    self._thresholder = Thresholder(self.image)
+                self._thresholder.fit()
+                self._fitted = True
+            yield 0.7, "thresholding"
         with self.lock:
-            if self._thresholder is None:
-                self._thresholder = Thresholder(self.image)
-            self._thresholder.fit()
-        yield 0.7, "thresholding"
-        with self.lock:
+            assert self._thresholder is not None
             return self._thresholder.threshold(settings)
+
+    def preview(self, settings: ThresholdSettings) -> Generator[tuple[float, str], None,
+                                                                ThresholdPreview]:
+        """:meth:`run`, plus what the overlay and the status line need."""
+        result = yield from self.run(settings)
+        light = result.light
+        size = light.size
+        background = np.count_nonzero(result.usable) - np.count_nonzero(light & result.usable)
+        return ThresholdPreview(result, light, np.count_nonzero(light) / size,
+                                background / size, result.problem())
 
 
 def region_mask(vertices: list[tuple[float, float]] | None, shape: tuple[int, int]
@@ -107,7 +145,11 @@ class ThresholdController(QObject):
         self.dock.setWidget(self.panel)
         window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
         self.result: ThresholdResult | None = None
+        self.preview: ThresholdPreview | None = None
         self._cache: ThresholderCache | None = None
+        # the image and settings of what is on screen (a result, or an error message):
+        # recomputing them would give the same again, so it is not scheduled
+        self._shown_for: tuple[np.ndarray, ThresholdSettings] | None = None
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(DEBOUNCE_MS)
@@ -118,7 +160,7 @@ class ThresholdController(QObject):
         self.panel.regionChanged.connect(self._place_region)
         self.panel.applyRequested.connect(self.apply)
         self.dock.visibilityChanged.connect(lambda _shown: self._sync_visibility())
-        window.stack.connect(lambda _what: self.schedule())
+        window.stack.connect(lambda _what: self._image_changed())
         window.masks.layersReplaced.connect(lambda _layers: self.schedule())
 
     # --- the Thresholder of the working image ---------------------------------------
@@ -130,6 +172,23 @@ class ThresholdController(QObject):
         elif self._cache is None or self._cache.image is not image:
             self._cache = ThresholderCache(image)
         return self._cache
+
+    def _image_changed(self) -> None:
+        """A new working image (or none): what is shown or computed belongs to the old one."""
+        if self._shown_for is not None and self._shown_for[0] is not self.window.stack.image:
+            self.runner.cancel(PREVIEW_KEY)  # stops at its next step; its result is dropped
+            self.panel.set_busy(False)
+            self._show(None)  # also when the dock is hidden: shown again, it recomputes
+        self.schedule()
+
+    def _on_screen(self, image: np.ndarray | None) -> bool:
+        """Whether what is shown was computed for ``image`` and the panel's settings."""
+        return (self._shown_for is not None and image is not None
+                and self._shown_for[0] is image and self._shown_for[1] == self.panel.settings())
+
+    def _current(self, cache: ThresholderCache) -> bool:
+        """Whether ``cache`` still belongs to the working image."""
+        return cache.image is self.window.stack.image
 
     @property
     def active(self) -> bool:
@@ -151,43 +210,52 @@ class ThresholdController(QObject):
             return
         if not (self.active and self.panel.show_overlay.isChecked()):
             return  # recomputed when the dock is shown again
+        settings = self.panel.settings()
+        if self._on_screen(cache.image) and not self.runner.is_busy(PREVIEW_KEY):
+            return  # on screen already (e.g. the dock shown again)
         self.panel.set_busy(True)
-        self.runner.submit(PREVIEW_KEY, cache.run, self.panel.settings(),
+        self.runner.submit(PREVIEW_KEY, cache.preview, settings,
                            on_done=partial(self._on_preview, cache),
-                           on_error=self._on_preview_error)
+                           on_error=partial(self._on_preview_error, cache, settings))
 
-    def _on_preview(self, cache: ThresholderCache, result: ThresholdResult) -> None:
+    def _on_preview(self, cache: ThresholderCache, preview: ThresholdPreview) -> None:
         self.panel.set_busy(False)
-        if cache is not self._cache:
+        if not self._current(cache):
             return  # computed for an image that is gone
-        self._show(result)
-        problem = result.problem()
-        if problem:
-            self.panel.show_message(f"Apply would refuse: {problem}.", problem=True)
+        self._show(preview, (cache.image, preview.result.settings))
+        result = preview.result
+        if preview.problem:
+            self.panel.show_message(f"Apply would refuse: {preview.problem}.", problem=True)
         else:
-            light = np.count_nonzero(result.light) / result.light.size
-            background = np.count_nonzero(result.background) / result.light.size
             self.panel.show_message(
-                f"{result.regions} light region(s): {light:.1%} of the frame would be light, "
-                f"{background:.1%} background. Noise σ = {result.noise:.3g}.")
+                f"{result.regions} light region(s): {preview.light_fraction:.1%} of the frame "
+                f"would be light, {preview.background_fraction:.1%} background. "
+                f"Noise σ = {result.noise:.3g}.")
 
-    def _on_preview_error(self, exc: BaseException) -> None:
+    def _on_preview_error(self, cache: ThresholderCache, settings: ThresholdSettings,
+                          exc: BaseException) -> None:
         self.panel.set_busy(False)
-        self._show(None)
+        if not self._current(cache):
+            return
+        self._show(None, (cache.image, settings))  # not retried until something changes
         kind = "" if isinstance(exc, NSCleanError) else f"{type(exc).__name__}: "
         self.panel.show_message(f"No threshold: {kind}{exc}", problem=True)
 
-    def _show(self, result: ThresholdResult | None) -> None:
-        self.result = result
-        self.overlay.set_mask(None if result is None else result.light)
+    def _show(self, preview: ThresholdPreview | None,
+              shown_for: tuple[np.ndarray, ThresholdSettings] | None = None) -> None:
+        self.preview = preview
+        self.result = None if preview is None else preview.result
+        self._shown_for = shown_for
+        self.overlay.set_mask(None if preview is None else preview.light)
         self._sync_visibility()
-        self.previewShown.emit(result)
+        self.previewShown.emit(self.result)
 
     def _sync_visibility(self) -> None:
         active = self.active
         self.overlay.setVisible(active and self.panel.show_overlay.isChecked())
         self.selector.setVisible(active)
-        if active and self.result is None:
+        if active and self.window.stack.image is not None \
+                and not self._on_screen(self.window.stack.image):
             self.schedule()
 
     # --- region -----------------------------------------------------------------------
@@ -224,19 +292,26 @@ class ThresholdController(QObject):
             self.window.show_message("Threshold not applied", "The selection covers no pixel."
                                      "\n\nThe layers are unchanged.")
             return False
+        settings = self.panel.settings()
+        if self.result is not None and self._on_screen(cache.image):
+            self._on_apply(cache, layers, region, self.result)  # the overlay is the answer
+            return True
         self.panel.set_busy(True)
         self.panel.apply_button.setEnabled(False)
-        self.runner.submit(APPLY_KEY, cache.run, self.panel.settings(),
-                           on_done=partial(self._on_apply, layers, region),
+        self.runner.submit(APPLY_KEY, cache.run, settings,
+                           on_done=partial(self._on_apply, cache, layers, region),
                            on_error=self._on_apply_error)
         return True
 
-    def _on_apply(self, layers: MaskLayers, region: np.ndarray | None,
-                  result: ThresholdResult) -> None:
+    def _on_apply(self, cache: ThresholderCache, layers: MaskLayers,
+                  region: np.ndarray | None, result: ThresholdResult) -> None:
         self._apply_finished()
-        if layers is not self.window.mask_layers:
-            self.panel.show_message("The image changed before the threshold was ready: "
-                                    "nothing applied.", problem=True)
+        # the layers outlive an image of the same shape (new file, other combination):
+        # the image decides whether this threshold still belongs on them
+        if not self._current(cache) or layers is not self.window.mask_layers:
+            text = "The image changed before the threshold was ready: nothing applied."
+            self.panel.show_message(text, problem=True)
+            self.window.statusBar().showMessage(text, 8000)  # the panel moves on to the new
             return
         problem = result.problem()
         if problem:
@@ -271,7 +346,9 @@ class ThresholdController(QObject):
               label: str) -> None:
         """Replace the light layer by ``result`` (inside ``region``): one undo item."""
         self.window.paint_tool.finish()
-        light = limit_to_region(result.light, np.asarray(layers.layer("light")), region)
+        light = (self.preview.light if self.preview is not None
+                 and self.preview.result is result else result.light)
+        light = limit_to_region(light, np.asarray(layers.layer("light")), region)
         layers.apply_mask("light", light, "replace", label)
 
     # --- the demo's starting mask -------------------------------------------------------
@@ -283,12 +360,12 @@ class ThresholdController(QObject):
             fallback()
             return
         self.runner.submit(AUTO_KEY, cache.run, ThresholdSettings(),
-                           on_done=partial(self._on_auto, layers, fallback),
+                           on_done=partial(self._on_auto, cache, layers, fallback),
                            on_error=lambda _exc: fallback())
 
-    def _on_auto(self, layers: MaskLayers, fallback: Callable[[], None],
-                 result: ThresholdResult) -> None:
-        if layers is not self.window.mask_layers:
+    def _on_auto(self, cache: ThresholderCache, layers: MaskLayers,
+                 fallback: Callable[[], None], result: ThresholdResult) -> None:
+        if not self._current(cache) or layers is not self.window.mask_layers:
             return
         if result.problem():
             fallback()

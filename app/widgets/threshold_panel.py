@@ -216,10 +216,15 @@ class ThresholdOverlay(pg.ImageItem):
         self.shown: np.ndarray | None = None
 
     def set_mask(self, mask: np.ndarray | None) -> None:
-        """Show ``mask`` (bool, DMS); None hides the overlay."""
+        """Show ``mask`` (bool or 0/1 uint8, DMS, not modified later); None hides it.
+
+        A contiguous bool mask is shown through a uint8 view of its memory (no copy): with
+        the full colour table pyqtgraph hands it to Qt as an indexed image.
+        """
         if mask is None:
             self.shown = None
             self.clear()
             return
-        self.shown = np.ascontiguousarray(mask, dtype=np.uint8)
+        mask = np.ascontiguousarray(mask)
+        self.shown = mask.view(np.uint8) if mask.dtype == bool else mask.astype(np.uint8)
         self.setImage(self.shown, autoLevels=False, levels=None, lut=self._table)

@@ -206,3 +206,77 @@ def test_demo_start_mask_falls_back_when_thresholding_fails(qtbot, window, make_
     window.threshold.auto_mask(fallback=lambda: fallbacks.append(1))
     qtbot.waitUntil(lambda: bool(fallbacks), timeout=TIMEOUT)
     assert not window.mask_layers.layer("light").any()
+
+
+def test_apply_reuses_the_preview_on_screen(qtbot, thresholding) -> None:
+    win = thresholding
+    applied: list[object] = []
+    win.threshold.applied.connect(applied.append)
+    assert win.threshold.apply()
+    assert applied and applied[0] is win.threshold.result  # no second threshold computed
+    np.testing.assert_array_equal(win.mask_layers.layer("light"),
+                                  expected_light(win, win.threshold.panel.settings()))
+
+
+def test_apply_while_the_preview_is_pending_uses_the_new_settings(qtbot, thresholding) -> None:
+    win = thresholding
+    win.threshold.panel.sigma.setValue(6.0)  # the debounce timer is running
+    assert win.threshold._timer.isActive()
+    apply(qtbot, win)
+    settings = win.threshold.panel.settings()
+    assert settings.sigma == 6.0
+    np.testing.assert_array_equal(win.mask_layers.layer("light"), expected_light(win, settings))
+
+
+def test_apply_dropped_when_the_image_changes_first(qtbot, thresholding, messages) -> None:
+    win = thresholding
+    layers = win.mask_layers
+    steps, before = len(layers.history), np.array(layers.layer("light"))
+    win.threshold.panel.set_settings(ThresholdSettings(sigma=4.0))  # not on screen: computed
+    assert win.threshold.apply()
+    win.stack.set_method("median")  # a new working image; the same-shape layers stay
+    qtbot.waitUntil(lambda: win.stack.image is not None, timeout=TIMEOUT)
+    wait_idle(qtbot, win)
+    assert win.mask_layers is layers
+    assert len(layers.history) == steps and not messages
+    np.testing.assert_array_equal(layers.layer("light"), before)
+    assert "image changed" in win.statusBar().currentMessage()
+
+
+def test_preview_follows_a_new_image_loaded_while_the_dock_is_hidden(
+        qtbot, thresholding, make_product) -> None:
+    win = thresholding
+    win.display_dock.raise_()
+    qtbot.waitUntil(lambda: not win.threshold.overlay.isVisible(), timeout=TIMEOUT)
+    load(qtbot, win, make_product("t2_rate.fits", shape=SHAPE, seed=7))
+    assert win.threshold.result is None  # the old image's overlay is gone
+    with qtbot.waitSignal(win.threshold.previewShown, timeout=TIMEOUT,
+                          check_params_cb=lambda r: r is not None):
+        win.threshold.dock.raise_()
+    shown = win.threshold.overlay.shown.astype(bool)
+    np.testing.assert_array_equal(shown, expected_light(win, win.threshold.panel.settings()))
+
+
+def test_closing_all_files_drops_a_running_preview(qtbot, thresholding) -> None:
+    win = thresholding
+    shown: list[object] = []
+    win.threshold.previewShown.connect(shown.append)
+    win.threshold.panel.sigma.setValue(6.0)
+    win.threshold.submit_preview()  # the worker has it
+    win.stack.set_products([])
+    wait_idle(qtbot, win)
+    assert all(r is None for r in shown)
+    assert win.threshold.result is None and win.threshold.overlay.shown is None
+    assert not win.threshold._timer.isActive()  # no image: nothing rescheduled
+
+
+def test_a_failing_threshold_is_not_retried_in_a_loop(qtbot, window, make_product) -> None:
+    product = make_product("nan_rate.fits", shape=SHAPE)
+    product.sci[...] = np.nan
+    window.threshold.dock.raise_()
+    load(qtbot, window, product)  # waits until no timer runs: the error is shown once
+    assert "no usable pixel" in window.threshold.panel.message.text()
+    submitted: list[object] = []
+    window.runner.progress.connect(lambda *a: submitted.append(a))
+    qtbot.wait(3 * 100 + 50)
+    assert not submitted and not window.threshold._timer.isActive()

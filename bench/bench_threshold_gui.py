@@ -1,0 +1,229 @@
+"""End-to-end speed of the Threshold dock's live overlay on a 2048×2048 frame (offscreen Qt).
+
+    QT_QPA_PLATFORM=offscreen python bench/bench_threshold_gui.py [--repeat N]
+
+Target (issue 7): one overlay update after a slider move ≤ 100 ms on a full frame, once
+the background is fitted. Measured here, through the dock's own widgets:
+
+- σ, grow and minimum size changed in the panel → the overlay repainted: from the end of
+  the 100 ms debounce (the moment the request leaves for the worker) to the repaint, and
+  the same from the edit itself (debounce included);
+- the first overlay after loading (background fit) and Apply → light layer repainted;
+- the longest stall of the GUI event loop (a 5 ms QTimer heartbeat; a stall is the
+  longest gap between two beats minus the period) during the fit and the slider updates.
+
+Every time is also printed as a ratio to baselines measured in the same run: the core
+alone (:class:`~app.core.threshold.Thresholder` on the same frame and settings, no Qt)
+and ``np.copy`` of the frame.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from app.core.perf import tune_allocator
+
+tune_allocator()
+
+import numpy as np  # noqa: E402
+
+HEARTBEAT_MS = 5
+
+
+def median_ms(samples: list[float]) -> float:
+    return 1e3 * statistics.median(samples)
+
+
+def load_average() -> str:
+    try:
+        return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+    except OSError:
+        return "uptime unavailable"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=7)
+    args = parser.parse_args()
+    print(f"load at start: {load_average()}")
+
+    from PyQt6.QtCore import QEventLoop, QSettings, QTimer
+    from PyQt6.QtWidgets import QApplication
+
+    from app.core.simulate import demo_simulation
+    from app.core.threshold import Thresholder, ThresholdSettings
+    from app.main import configure_pyqtgraph
+
+    sim = demo_simulation(nints=1)
+    product = sim.product
+    image = product.sci[0]
+    sigmas = [2.0 + 0.25 * i for i in range(args.repeat)]
+    grows = [(4 + i) % 9 for i in range(args.repeat)]
+    sizes = [300 + 100 * i for i in range(args.repeat)]
+
+    # -- baselines: a copy of the frame and the core alone ------------------------------------
+    copies = []
+    for _ in range(args.repeat):
+        start = time.perf_counter()
+        image.copy()
+        copies.append(time.perf_counter() - start)
+    copy_ms = median_ms(copies)
+    start = time.perf_counter()
+    core = Thresholder(image)
+    core.threshold(ThresholdSettings())
+    core_fit_ms = 1e3 * (time.perf_counter() - start)
+
+    def core_times(changes: list[ThresholdSettings]) -> float:
+        out = []
+        for settings in changes:
+            start = time.perf_counter()
+            result = core.threshold(settings)
+            result.light  # noqa: B018 (what the overlay shows)
+            out.append(time.perf_counter() - start)
+        return median_ms(out)
+
+    base = ThresholdSettings()
+    core_ms = {
+        "σ": core_times([base.replace(sigma=s) for s in sigmas]),
+        "grow": core_times([base.replace(sigma=sigmas[-1], grow=g) for g in grows]),
+        "min size": core_times([base.replace(sigma=sigmas[-1], grow=grows[-1], min_size=m)
+                                for m in sizes]),
+    }
+    core = None  # its caches are large
+
+    # -- the window -------------------------------------------------------------------------
+    configure_pyqtgraph()
+    app = QApplication(sys.argv[:1])
+    from app.main_window import MainWindow
+
+    settings = QSettings(str(Path(os.environ.get("TMPDIR", "/tmp")) / "bench_threshold.ini"),
+                         QSettings.Format.IniFormat)
+    window = MainWindow(settings=settings)
+    window.resize(1600, 1000)
+    window.show()
+    control, panel = window.threshold, window.threshold.panel
+    control.dock.raise_()
+    beats: list[float] = []
+    heart = QTimer()
+    heart.setInterval(HEARTBEAT_MS)
+    heart.timeout.connect(lambda: beats.append(time.perf_counter()))
+    heart.start()
+    shown: list[float] = []
+    control.previewShown.connect(
+        lambda r: shown.append(time.perf_counter()) if r is not None else None)
+    applied: list[float] = []
+    control.applied.connect(lambda _r: applied.append(time.perf_counter()))
+    # the end of the debounce: stamp, then the controller's own slot
+    debounced: list[float] = []
+    control._timer.timeout.disconnect()
+    control._timer.timeout.connect(
+        lambda: (debounced.append(time.perf_counter()), control.submit_preview()))
+
+    def wait(condition, timeout: float = 120.0) -> None:
+        end = time.perf_counter() + timeout
+        while not condition():  # sleep until events arrive, as a real event loop does
+            app.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents)
+            if time.perf_counter() > end:
+                raise TimeoutError(f"no overlay: {panel.message.text()}")
+
+    def idle() -> None:
+        timers = [control._timer, window.coverage._timer, window.preview._timer]
+        wait(lambda: not window.runner.is_busy() and not any(t.isActive() for t in timers))
+
+    def stall_since(first_beat: int, start: float) -> float:
+        stamps = [start, *beats[first_beat:], time.perf_counter()]
+        return float(max(np.diff(stamps))) - HEARTBEAT_MS / 1e3
+
+    def measure(action) -> tuple[float, float, float]:
+        """(edit → repaint, debounce end → repaint, longest stall) in seconds."""
+        idle()
+        count, fired = len(shown), len(debounced)
+        first_beat = len(beats)
+        start = time.perf_counter()
+        action()
+        wait(lambda: len(shown) > count)
+        app.processEvents()  # the repaint of the view with the new overlay
+        end = time.perf_counter()
+        assert len(debounced) > fired, "the preview was not debounced"
+        return end - start, end - debounced[-1], stall_since(first_beat, start)
+
+    # the first overlay: combine, layers, background fit, threshold
+    first_beat, start = len(beats), time.perf_counter()
+    window.stack.set_products([product])
+    wait(lambda: bool(shown))
+    app.processEvents()
+    first_ms = 1e3 * (time.perf_counter() - start)
+    first_stall_ms = 1e3 * stall_since(first_beat, start)
+    idle()
+
+    gui: dict[str, tuple[list[float], list[float], list[float]]] = {}
+    edits = {
+        "σ": [lambda v=v: panel.sigma.setValue(v) for v in sigmas],
+        "grow": [lambda v=v: panel.grow.setValue(v) for v in grows],
+        "min size": [lambda v=v: panel.min_size.setValue(v) for v in sizes],
+    }
+    for name, actions in edits.items():
+        totals, afters, stalls = [], [], []
+        for action in actions:
+            total, after, stall = measure(action)
+            totals.append(total)
+            afters.append(after)
+            stalls.append(stall)
+        gui[name] = (totals, afters, stalls)
+    shown_light = np.asarray(control.overlay.shown, dtype=bool).copy()
+    final = panel.settings()
+
+    idle()
+    first_beat, start = len(beats), time.perf_counter()
+    assert control.apply()
+    wait(lambda: bool(applied))
+    app.processEvents()  # the light layer repainted
+    apply_ms = 1e3 * (time.perf_counter() - start)
+    apply_stall_ms = 1e3 * stall_since(first_beat, start)
+    layer = np.array(window.mask_layers.layer("light"))
+    working = window.stack.image
+    heart.stop()
+    window.runner.shutdown()
+    window.close()
+    # checked against a fresh Thresholder (no cache), outside the timings
+    expected = Thresholder(working).threshold(final).light
+    assert np.array_equal(shown_light, expected), "the overlay differs from the core"
+    assert np.array_equal(layer, expected), "Apply wrote something else"
+
+    def verdict(value: float, target: float) -> str:
+        return f"target ≤ {target:.0f} ms  {'ok' if value <= target else 'MISSED'}"
+
+    print(f"frame 2048×2048 ({sim.detector} IFU), {args.repeat} changes each, medians")
+    print(f"baseline  np.copy of the frame                  {copy_ms:8.1f} ms")
+    print(f"baseline  core: Thresholder + first threshold   {core_fit_ms:8.1f} ms")
+    print(f"gui       load → first overlay (fit)            {first_ms:8.1f} ms  "
+          f"({first_ms / core_fit_ms:.2f} × core)  stall {first_stall_ms:.1f} ms")
+    worst_stall = 0.0
+    for name, (totals, afters, stalls) in gui.items():
+        after, total, stall = median_ms(afters), median_ms(totals), 1e3 * max(stalls)
+        worst_stall = max(worst_stall, stall)
+        print(f"core      {name:<8} change                       {core_ms[name]:8.1f} ms  "
+              f"({core_ms[name] / copy_ms:.1f} × copy)")
+        print(f"gui       {name:<8} debounce end → overlay       {after:8.1f} ms  "
+              f"({after / core_ms[name]:.2f} × core)  {verdict(after, 100)}")
+        print(f"gui       {name:<8} edit → overlay (+debounce)   {total:8.1f} ms  "
+              f"(worst {1e3 * max(afters):.1f} ms after debounce)  longest stall {stall:.1f} ms")
+    print(f"gui       Apply → light layer on screen         {apply_ms:8.1f} ms  "
+          f"stall {apply_stall_ms:.1f} ms")
+    print(f"gui       longest stall during slider updates   {worst_stall:8.1f} ms  "
+          f"{verdict(worst_stall, 50)}")
+    print(f"load at end: {load_average()}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
