@@ -31,10 +31,23 @@ def dilate(mask: np.ndarray, rows: int, columns: int) -> np.ndarray:
 
 def drop_small_regions(mask: np.ndarray, min_size: int) -> tuple[np.ndarray, int]:
     """Remove 8-connected regions smaller than ``min_size`` pixels; return (mask, kept)."""
+    return keep_large_regions(*label_regions(mask), min_size)
+
+
+def label_regions(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(labels, sizes)`` of the 8-connected regions of ``mask``: ``labels`` numbers
+    them from 1 (0: outside), ``sizes[i]`` is the pixel count of region ``i``.
+
+    The expensive half of :func:`drop_small_regions`; keep it to try other sizes.
+    """
     labels, count = ndimage.label(mask, structure=np.ones((3, 3), dtype=bool))
-    if count == 0:
-        return np.asarray(mask, dtype=bool), 0
-    sizes = np.bincount(labels.ravel(), minlength=count + 1)
+    return labels, np.bincount(labels.ravel(), minlength=count + 1)
+
+
+def keep_large_regions(labels: np.ndarray, sizes: np.ndarray, min_size: int
+                       ) -> tuple[np.ndarray, int]:
+    """The regions of :func:`label_regions` with at least ``min_size`` pixels, as a mask,
+    and how many they are."""
     keep = sizes >= max(int(min_size), 1)
     keep[0] = False
     return np.take(keep, labels), int(np.count_nonzero(keep))

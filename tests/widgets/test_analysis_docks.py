@@ -280,3 +280,18 @@ def test_a_failing_threshold_is_not_retried_in_a_loop(qtbot, window, make_produc
     window.runner.progress.connect(lambda *a: submitted.append(a))
     qtbot.wait(3 * 100 + 50)
     assert not submitted and not window.threshold._timer.isActive()
+
+
+def test_slider_sequence_matches_a_fresh_threshold_each_time(qtbot, thresholding) -> None:
+    """The caches kept between moves (labels per σ, core per size, smoothing) give what a
+    Thresholder that never saw the earlier settings gives."""
+    win = thresholding
+    panel = win.threshold.panel
+    moves = [(panel.min_size, 20), (panel.sigma, 3.0), (panel.min_size, 400),
+             (panel.grow, 6), (panel.sigma, 2.3), (panel.min_size, 20)]
+    for widget, value in moves:
+        with qtbot.waitSignal(win.threshold.previewShown, timeout=TIMEOUT):
+            widget.setValue(value)
+        wait_idle(qtbot, win)
+        shown = win.threshold.overlay.shown.astype(bool)
+        np.testing.assert_array_equal(shown, expected_light(win, panel.settings()))
