@@ -11,6 +11,7 @@ overlays in DMS coordinates, so the detector view turns them with the image.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -92,7 +93,7 @@ class CoverageController(QObject):
         self._timer.setInterval(DEBOUNCE_MS)
         self._timer.timeout.connect(self.submit)
         window.maskChanged.connect(lambda _box: self.schedule())
-        window.stack.connect(lambda _what: self.schedule())
+        window.stack.connect(lambda _what: self._image_changed())
         window.preview.panel.form.paramsChanged.connect(lambda _p: self.schedule())
         self.panel.rowActivated.connect(self.centre_on)
         self.panel.highlightToggled.connect(self._sync_bands)
@@ -101,23 +102,39 @@ class CoverageController(QObject):
         """Recompute after the debounce time."""
         self._timer.start()
 
+    def _image_changed(self) -> None:
+        if self.window.stack.image is None:  # closed or being recombined: nothing to show
+            self.runner.cancel(COVERAGE_KEY)
+            if self.coverage is not None:
+                self._show(None, "Load an image to see how well the mask covers each line")
+        self.schedule()
+
+    def _current(self, image: np.ndarray, layers: object) -> bool:
+        """Whether a result for ``image`` and ``layers`` still describes what is loaded."""
+        return image is self.window.stack.image and layers is self.window.mask_layers
+
     def submit(self) -> None:
         """Measure the current mask now (in the worker)."""
         self._timer.stop()
         window = self.window
         image, layers, detector = window.stack.image, window.mask_layers, window.stack.detector
         if image is None or layers is None or layers.shape != image.shape:
+            self.runner.cancel(COVERAGE_KEY)  # a running measurement is of another image
             self._show(None, "Load an image to see how well the mask covers each line")
             return
         if detector not in ("NRS1", "NRS2"):
+            self.runner.cancel(COVERAGE_KEY)
             self._show(None, "The files do not say which detector they come from: no "
                        "line coverage.")
             return
         mask = window.preview.current_mask()  # kept in step box by box: cheap
         self.runner.submit(COVERAGE_KEY, _measure, mask, detector, image, window.preview.params,
-                           on_done=self._on_coverage, on_error=self._on_error)
+                           on_done=partial(self._on_coverage, image, layers),
+                           on_error=partial(self._on_error, image, layers))
 
-    def _on_coverage(self, coverage: LineCoverage) -> None:
+    def _on_coverage(self, image: np.ndarray, layers: object, coverage: LineCoverage) -> None:
+        if not self._current(image, layers):
+            return  # the image changed meanwhile; its own measurement is scheduled
         unfit, sparse = coverage.unfit_lines, coverage.sparse_lines
         rows = coverage_rows(coverage)
         text = coverage.summary()
@@ -128,7 +145,9 @@ class CoverageController(QObject):
         self.unfit_bands.set_columns(coverage.columns(unfit), height)
         self.sparse_bands.set_columns(coverage.columns(sparse), height)
 
-    def _on_error(self, exc: BaseException) -> None:
+    def _on_error(self, image: np.ndarray, layers: object, exc: BaseException) -> None:
+        if not self._current(image, layers):
+            return
         kind = "" if isinstance(exc, NSCleanError) else f"{type(exc).__name__}: "
         self._show(None, f"No coverage: {kind}{exc}", problem=True)
 

@@ -295,3 +295,16 @@ def test_slider_sequence_matches_a_fresh_threshold_each_time(qtbot, thresholding
         wait_idle(qtbot, win)
         shown = win.threshold.overlay.shown.astype(bool)
         np.testing.assert_array_equal(shown, expected_light(win, panel.settings()))
+
+
+def test_coverage_of_closed_files_is_not_shown(qtbot, window, make_product) -> None:
+    load(qtbot, window, make_product("c_rate.fits", shape=SHAPE))
+    window.mask_layers.band("exclude", 30, 31, axis=1)
+    shown: list[object] = []
+    window.coverage.coverageShown.connect(shown.append)
+    window.coverage.submit()  # the worker measures the old image
+    window.stack.set_products([])
+    wait_idle(qtbot, window)
+    assert shown and all(c is None for c in shown)
+    assert window.coverage.coverage is None and not window.coverage.panel.row_texts()
+    assert window.coverage.unfit_bands.path().isEmpty()
