@@ -243,6 +243,7 @@ class PreviewController(QObject):
         self.resultShown.emit(result)
 
     def _on_error(self, exc: BaseException) -> None:
+        self._submit_plots()  # the request stopped the plots of the result still shown
         self.panel.set_busy(False)
         kind = "" if isinstance(exc, NSCleanError) else f"{type(exc).__name__}: "
         self.panel.show_message(f"Preview not updated: {kind}{exc}. The mask is unchanged.",
