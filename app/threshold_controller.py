@@ -1,12 +1,15 @@
 """Threshold dock: live preview of the would-be light pixels, and Apply as one undo step.
 
-Slider moves restart a 100 ms single-shot timer; when it fires, the settings go to the
-window's :class:`~app.widgets.workers.TaskRunner` under one key (newest wins). The
-:class:`~app.core.threshold.Thresholder` of the working image is kept between requests,
-so only the first request pays for the background fit (seconds on a full frame) and a
-later slider move costs one threshold (tens of milliseconds to a second). A lock keeps
-a cancelled request that is still running and its successor off the Thresholder's
-caches at the same time.
+A slider move is sent to the window's :class:`~app.widgets.workers.TaskRunner` on the
+next turn of the event loop (the signals of one edit count once). Moves while a
+threshold is computed are coalesced: the newest settings go out when it is shown, so
+during a drag the overlay follows as fast as it can be computed and no work is thrown
+away. The :class:`~app.core.threshold.Thresholder` of the working image is kept between
+requests, so only the first one pays for the background fit (seconds on a full frame);
+later moves cost one threshold (σ ~50 ms, size ~20 ms, growth ~10 ms on a full frame,
+bench/bench_threshold_gui.py). Everything the overlay and the status line need is
+computed in the worker too. A lock keeps a cancelled request that is still running and
+its successor off the Thresholder's caches at the same time.
 
 Apply computes the threshold of the current settings the same way and writes it into
 the light layer with :meth:`~app.core.mask_layers.MaskLayers.apply_mask` (one undo
@@ -40,8 +43,8 @@ from app.widgets.threshold_panel import PREVIEW_Z, ThresholdOverlay, ThresholdPa
 if TYPE_CHECKING:
     from app.main_window import MainWindow
 
-#: Quiet time after a slider move before the preview is recomputed.
-DEBOUNCE_MS = 100
+#: Delay of a preview request when none runs: the next event-loop turn.
+DEBOUNCE_MS = 0
 PREVIEW_KEY, APPLY_KEY, AUTO_KEY = "threshold-preview", "threshold-apply", "threshold-auto"
 
 
@@ -154,6 +157,8 @@ class ThresholdController(QObject):
         self._timer.setSingleShot(True)
         self._timer.setInterval(DEBOUNCE_MS)
         self._timer.timeout.connect(self.submit_preview)
+        self._running = False  # a preview request is in the worker
+        self._pending = False  # and the settings changed since it was sent
 
         self.panel.settingsChanged.connect(lambda _s: self.schedule())
         self.panel.overlayToggled.connect(lambda _on: self._sync_visibility())
@@ -177,6 +182,7 @@ class ThresholdController(QObject):
         """A new working image (or none): what is shown or computed belongs to the old one."""
         if self._shown_for is not None and self._shown_for[0] is not self.window.stack.image:
             self.runner.cancel(PREVIEW_KEY)  # stops at its next step; its result is dropped
+            self._running = False  # (no callback comes from a cancelled request)
             self.panel.set_busy(False)
             self._show(None)  # also when the dock is hidden: shown again, it recomputes
         self.schedule()
@@ -197,12 +203,17 @@ class ThresholdController(QObject):
 
     # --- live preview -----------------------------------------------------------------
     def schedule(self) -> None:
-        """Recompute the preview after the debounce time."""
-        self._timer.start()
+        """Recompute the preview: on the next event-loop turn, or when the running
+        request is shown."""
+        if self._running:
+            self._pending = True
+        elif not self._timer.isActive():
+            self._timer.start()
 
     def submit_preview(self) -> None:
         """Send the current settings to the worker now (if anybody looks)."""
         self._timer.stop()
+        self._pending = False
         cache = self.cache()
         if cache is None:
             self._show(None)
@@ -211,15 +222,22 @@ class ThresholdController(QObject):
         if not (self.active and self.panel.show_overlay.isChecked()):
             return  # recomputed when the dock is shown again
         settings = self.panel.settings()
-        if self._on_screen(cache.image) and not self.runner.is_busy(PREVIEW_KEY):
+        if self._on_screen(cache.image) and not self._running:
             return  # on screen already (e.g. the dock shown again)
+        self._running = True
         self.panel.set_busy(True)
         self.runner.submit(PREVIEW_KEY, cache.preview, settings,
                            on_done=partial(self._on_preview, cache),
                            on_error=partial(self._on_preview_error, cache, settings))
 
-    def _on_preview(self, cache: ThresholderCache, preview: ThresholdPreview) -> None:
+    def _request_finished(self) -> None:
+        self._running = False
         self.panel.set_busy(False)
+        if self._pending:
+            self.schedule()
+
+    def _on_preview(self, cache: ThresholderCache, preview: ThresholdPreview) -> None:
+        self._request_finished()
         if not self._current(cache):
             return  # computed for an image that is gone
         self._show(preview, (cache.image, preview.result.settings))
@@ -234,7 +252,7 @@ class ThresholdController(QObject):
 
     def _on_preview_error(self, cache: ThresholderCache, settings: ThresholdSettings,
                           exc: BaseException) -> None:
-        self.panel.set_busy(False)
+        self._request_finished()
         if not self._current(cache):
             return
         self._show(None, (cache.image, settings))  # not retried until something changes

@@ -308,3 +308,18 @@ def test_coverage_of_closed_files_is_not_shown(qtbot, window, make_product) -> N
     assert shown and all(c is None for c in shown)
     assert window.coverage.coverage is None and not window.coverage.panel.row_texts()
     assert window.coverage.unfit_bands.path().isEmpty()
+
+
+def test_moves_while_a_threshold_runs_are_coalesced(qtbot, thresholding) -> None:
+    win = thresholding
+    panel, control = win.threshold.panel, win.threshold
+    sigmas: list[float] = []
+    control.previewShown.connect(lambda r: r is not None and sigmas.append(r.settings.sigma))
+    panel.sigma.setValue(3.0)
+    control.submit_preview()  # in the worker; its result cannot arrive before we return
+    for value in (3.5, 4.0, 4.5):  # a drag goes on meanwhile
+        panel.sigma.setValue(value)
+    wait_idle(qtbot, win)
+    assert sigmas == [3.0, 4.5]  # nothing in between was computed, the last one was
+    np.testing.assert_array_equal(control.overlay.shown.astype(bool),
+                                  expected_light(win, panel.settings()))
