@@ -323,3 +323,30 @@ def test_moves_while_a_threshold_runs_are_coalesced(qtbot, thresholding) -> None
     assert sigmas == [3.0, 4.5]  # nothing in between was computed, the last one was
     np.testing.assert_array_equal(control.overlay.shown.astype(bool),
                                   expected_light(win, panel.settings()))
+
+
+@pytest.mark.parametrize("detector", ["NRS1", "NRS2"])
+def test_overlay_and_selection_follow_the_detector_view(qtbot, window, make_product,
+                                                        detector) -> None:
+    window.threshold.dock.raise_()
+    with qtbot.waitSignal(window.threshold.previewShown, timeout=TIMEOUT,
+                          check_params_cb=lambda r: r is not None):
+        load(qtbot, window, make_product("o_rate.fits", shape=SHAPE, detector=detector))
+    control = window.threshold
+    control.panel.set_region_kind("rectangle")
+    control.selector.roi.setPos(QPointF(20, 10))
+    control.selector.roi.setSize(QPointF(30, 40))
+    region = control.region(SHAPE)
+    corner = {}
+    for orientation in ("detector", "dms"):
+        window._toggle_orientation(orientation == "detector")
+        corner[orientation] = window.view.scene_from_dms(3.5, 7.5)
+        for x, y in ((3.5, 7.5), (150.5, 100.5)):  # DMS points land where the image has them
+            expected = window.view.scene_from_dms(x, y)
+            for item in (control.overlay, control.selector):
+                got = item.mapToScene(QPointF(x, y))
+                assert got.x() == pytest.approx(expected.x(), abs=1e-6)
+                assert got.y() == pytest.approx(expected.y(), abs=1e-6)
+        np.testing.assert_array_equal(control.region(SHAPE), region)  # still DMS pixels
+    assert region[10:50, 20:50].all() and region.sum() == 30 * 40
+    assert corner["detector"] != corner["dms"]  # the view did turn
