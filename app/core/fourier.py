@@ -300,6 +300,11 @@ class LineFitter:
 
     # -- least squares ---------------------------------------------------------------
     def solve(self, data: np.ndarray, weights: np.ndarray, columns: np.ndarray) -> np.ndarray:
+        """The coefficients of :meth:`solve_reporting`."""
+        return self.solve_reporting(data, weights, columns)[0]
+
+    def solve_reporting(self, data: np.ndarray, weights: np.ndarray, columns: np.ndarray
+                        ) -> tuple[np.ndarray, np.ndarray]:
         """Solve the weighted fits of the given DMS columns.
 
         Parameters
@@ -313,8 +318,11 @@ class LineFitter:
 
         Returns
         -------
-        ndarray, complex128, shape (len(columns), nvec)
+        coeffs : ndarray, complex128, shape (len(columns), nvec)
             ``g_k`` per column.
+        reduced : ndarray of bool, shape (len(columns),)
+            Columns fitted by their mean level only (ill-conditioned; never with legacy
+            kernels; see :mod:`app.core.conditioning`).
         """
         full = len(columns) > data.shape[1] // 2  # one pass over all is cheaper than a gather
         w = weights if full else weights[:, columns]
@@ -325,20 +333,27 @@ class LineFitter:
         terms_b = self.analysis.T @ wd
         if full:
             terms_w, terms_b = terms_w[:, columns], terms_b[:, columns]
-        return self._solve_normal(self._gram(terms_w), terms_b)
+        return self._solve_normal_reporting(self._gram(terms_w), terms_b)
 
     def _solve_normal(self, gram: np.ndarray, terms_b: np.ndarray) -> np.ndarray:
+        """The coefficients of :meth:`_solve_normal_reporting`."""
+        return self._solve_normal_reporting(gram, terms_b)[0]
+
+    def _solve_normal_reporting(self, gram: np.ndarray, terms_b: np.ndarray
+                                ) -> tuple[np.ndarray, np.ndarray]:
         """Batched solve of ``G g = b`` with ``b`` from the DFT terms of ``w·d``; lines
         with an ill-conditioned ``G`` get their mean level only (not with legacy kernels,
-        which reproduce the published fit; see :mod:`app.core.conditioning`)."""
+        which reproduce the published fit; see :mod:`app.core.conditioning`). Returns
+        the coefficients and which lines were reduced to their mean."""
         rhs = (terms_b[: self.nvec] - 1j * terms_b[self.nvec:]).T[:, :, None]
         if not self.settings.legacy_kernels:
-            return solve_trusted(gram, rhs)[0]
+            return solve_trusted(gram, rhs)
+        reduced = np.zeros(gram.shape[0], dtype=bool)
         try:
-            return np.linalg.solve(gram, rhs)[:, :, 0]
+            return np.linalg.solve(gram, rhs)[:, :, 0], reduced
         except np.linalg.LinAlgError:  # a numerically singular line: solve one by one
             return np.stack([np.linalg.lstsq(g, r, rcond=None)[0][:, 0]
-                             for g, r in zip(gram, rhs, strict=True)])
+                             for g, r in zip(gram, rhs, strict=True)]), reduced
 
     def _solve_planned(self, plan: MaskPlan, columns: np.ndarray, terms_b: np.ndarray
                        ) -> np.ndarray:

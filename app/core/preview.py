@@ -51,6 +51,7 @@ from app.core.clean import (
 )
 from app.core.errors import MaskError
 from app.core.fourier import LineFitter
+from app.core.orientation import dms_to_detector_coords
 from app.core.paint import Box
 
 Progress = Generator[tuple[float, str], None, "PreviewResult"]
@@ -130,6 +131,7 @@ class _FitState:
     counts: np.ndarray  # usable samples per column
     level: float
     sorted_background: np.ndarray | None = None  # image[usable] sorted, built on demand
+    reduced: np.ndarray | None = None  # bool per column: fitted by its mean level only
 
 
 def buff_reach(params: CleanParams) -> int:
@@ -280,7 +282,8 @@ class IncrementalCleaner:
             coeffs = res.coefficients
             counts = np.count_nonzero(usable, axis=0)
             state = _FitState(fitter, coeffs, fitter.buff(coeffs) if params.buff else coeffs,
-                              counts > fitter.nvec, counts, res.diagnostics.background_level)
+                              counts > fitter.nvec, counts, res.diagnostics.background_level,
+                              reduced=self._reduced_columns(res.diagnostics, image.shape))
         result = PreviewResult(
             image, res.cleaned, res.model, image - res.cleaned, usable, res.diagnostics,
             params, self._detector, True, np.arange(image.shape[1]), None, 0.0,
@@ -339,10 +342,15 @@ class IncrementalCleaner:
         sub_counts = np.count_nonzero(sub_usable, axis=0)
         sub_fitted = sub_counts > fitter.nvec
         sub_coeffs = np.zeros((columns.size, fitter.nvec), dtype=np.complex128)
+        reduced = (np.zeros(image.shape[1], dtype=bool) if state.reduced is None
+                   else state.reduced.copy())
+        reduced[columns] = False
         if sub_fitted.any():
             weights = self._narrow_weights(fitter, sub_usable)
             data = fitter.replace_outliers(sub_data, sub_usable)
-            sub_coeffs[sub_fitted] = fitter.solve(data, weights, np.flatnonzero(sub_fitted))
+            sub_coeffs[sub_fitted], sub_reduced = fitter.solve_reporting(
+                data, weights, np.flatnonzero(sub_fitted))
+            reduced[columns[sub_fitted]] = sub_reduced
         coeffs = state.coeffs.copy()
         coeffs[state.fitted, 0] -= shift  # the fit follows a constant shift of the data
         coeffs[columns] = sub_coeffs
@@ -362,11 +370,18 @@ class IncrementalCleaner:
         model[:, near] = fitter.synthesize(buffed[near])
         cleaned = image - model
         diagnostics = line_diagnostics(counts, counts < fitter.nvec + 1, fitter.nvec + 1,
-                                       self._detector, image.shape, level, "fft")
+                                       self._detector, image.shape, level, "fft", reduced)
         result = PreviewResult(
             image, cleaned, model, image - cleaned, usable, diagnostics, params,
             self._detector, False, columns, near, shift, time.perf_counter() - start)
-        return result, _FitState(fitter, coeffs, buffed, fitted, counts, level, ordered)
+        return result, _FitState(fitter, coeffs, buffed, fitted, counts, level, ordered,
+                                 reduced)
+
+    def _reduced_columns(self, diagnostics: Diagnostics, shape: tuple[int, int]) -> np.ndarray:
+        """Bool per DMS column: the lines :class:`Diagnostics` reports as reduced."""
+        lines = np.asarray(dms_to_detector_coords(np.arange(shape[1]), 0, self._detector,
+                                                  shape)[0])
+        return np.isin(lines, diagnostics.reduced_lines)
 
     @staticmethod
     def _narrow_weights(fitter: LineFitter, usable: np.ndarray) -> np.ndarray:

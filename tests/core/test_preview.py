@@ -58,6 +58,8 @@ def assert_matches_clean(result, image, mask, detector, params=None) -> None:
                                   reference.diagnostics.samples_per_line)
     np.testing.assert_array_equal(result.diagnostics.unfit_lines,
                                   reference.diagnostics.unfit_lines)
+    np.testing.assert_array_equal(result.diagnostics.reduced_lines,
+                                  reference.diagnostics.reduced_lines)
     assert result.diagnostics.background_level == reference.diagnostics.background_level
 
 
@@ -78,13 +80,13 @@ def test_strokes_refit_only_their_lines_and_equal_a_clean_from_scratch(
     first = cleaner.update(mask0)
     assert first.full
     solved: list[int] = []
-    original = LineFitter.solve
+    original = LineFitter.solve_reporting
 
     def spy(self, data, weights, columns):
         solved.append(len(columns))
         return original(self, data, weights, columns)
 
-    monkeypatch.setattr(LineFitter, "solve", spy)
+    monkeypatch.setattr(LineFitter, "solve_reporting", spy)
     mask = mask0.copy()
     # every other row of 40 lines: enough to move the background median, while the
     # lines keep samples all along (a fit over part of a line is ill-conditioned and
@@ -172,6 +174,23 @@ def test_subarray_recomputes_fully_and_matches() -> None:
     cleaner.update(mask)
     result = cleaner.update(mask, stroke(mask, 0, 5, 100, 200))
     assert result.full and result.diagnostics.method == "fft-subarray"
+    assert_matches_clean(result, image, mask, "NRS1")
+
+
+def test_lines_with_clustered_background_are_reported_incrementally(scene) -> None:
+    image, mask0 = scene
+    cleaner = IncrementalCleaner(image, "NRS1")
+    assert cleaner.update(mask0).diagnostics.reduced_lines.size == 0
+    mask = mask0.copy()
+    mask[:, 700:706] = False
+    mask[1200:1500, 700:706] = True  # one 300-pixel stretch: mean level only
+    result = cleaner.update(mask, Box(0, N, 700, 706))
+    assert not result.full
+    np.testing.assert_array_equal(result.diagnostics.reduced_lines, np.arange(700, 706))
+    assert_matches_clean(result, image, mask, "NRS1")
+    mask[:, 700:706] = mask0[:, 700:706]  # painted back: reported no more
+    result = cleaner.update(mask, Box(0, N, 700, 706))
+    assert result.diagnostics.reduced_lines.size == 0
     assert_matches_clean(result, image, mask, "NRS1")
 
 
