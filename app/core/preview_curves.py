@@ -241,8 +241,16 @@ def summary(result: PreviewResult) -> tuple[str, bool]:
     else:
         text = f"Refit {result.refit_columns.size} line(s) in {ms:.0f} ms"
     unfit = result.diagnostics.unfit_lines
-    if unfit.size == 0:
+    reduced = result.diagnostics.reduced_lines
+    if unfit.size == 0 and reduced.size == 0:
         return text + ".", False
-    return (f"{text}. {unfit.size} detector line(s) have fewer than "
-            f"{result.diagnostics.min_samples} background samples and are not cleaned: lines "
-            f"{format_runs(unfit)} (DMS columns {format_runs(unfit_columns(result))}).", True)
+    if unfit.size:
+        text += (f". {unfit.size} detector line(s) have fewer than "
+                 f"{result.diagnostics.min_samples} background samples and are not cleaned: "
+                 f"lines {format_runs(unfit)} (DMS columns "
+                 f"{format_runs(unfit_columns(result))})")
+    if reduced.size:
+        text += (f". {reduced.size} detector line(s) have their background in too few "
+                 f"places for the Fourier fit; only their mean level is removed: lines "
+                 f"{format_runs(reduced)}")
+    return text + ".", True

@@ -314,3 +314,14 @@ def test_status_text_names_the_unfit_lines() -> None:
     assert problem
     # NRS2 reverses the order of the lines: DMS column x is line 299 - x
     assert "3 detector line(s)" in text and "lines 197–199 (DMS columns 100–102)" in text
+
+
+def test_status_text_names_the_lines_fitted_by_their_mean(scene) -> None:
+    image, mask0 = scene
+    mask = mask0.copy()
+    mask[:, 700:703] = False
+    mask[1200:1500, 700:703] = True
+    result = IncrementalCleaner(image, "NRS1").update(mask)
+    text, problem = summary(result)
+    assert problem and "3 detector line(s)" in text and "mean level" in text
+    assert "lines 700–702" in text
