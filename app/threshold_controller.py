@@ -5,11 +5,10 @@ next turn of the event loop (the signals of one edit count once). Moves while a
 threshold is computed are coalesced: the newest settings go out when it is shown, so
 during a drag the overlay follows as fast as it can be computed and no work is thrown
 away. The :class:`~app.core.threshold.Thresholder` of the working image is kept between
-requests, so only the first one pays for the background fit (seconds on a full frame);
-later moves cost one threshold (σ ~50 ms, size ~20 ms, growth ~10 ms on a full frame,
-bench/bench_threshold_gui.py). Everything the overlay and the status line need is
-computed in the worker too. A lock keeps a cancelled request that is still running and
-its successor off the Thresholder's caches at the same time.
+requests (:class:`~app.core.threshold_live.ThresholderCache`), so only the first one pays
+for the background fit (seconds on a full frame); later moves cost one threshold (σ ~50
+ms, size ~20 ms, growth ~10 ms on a full frame, bench/bench_threshold_gui.py). Everything
+the overlay and the status line need is computed in the worker too.
 
 Apply computes the threshold of the current settings the same way and writes it into
 the light layer with :meth:`~app.core.mask_layers.MaskLayers.apply_mask` (one undo
@@ -23,9 +22,7 @@ applied the same way, with a fallback when they fail.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Generator
-from dataclasses import dataclass
+from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -33,10 +30,10 @@ import numpy as np
 from PyQt6.QtCore import QObject, QPointF, QRectF, Qt, QTimer, pyqtSignal
 from PyQt6.QtWidgets import QDockWidget
 
-from app.core import paint
 from app.core.errors import NSCleanError
 from app.core.mask_layers import MaskLayers
-from app.core.threshold import Thresholder, ThresholdResult, ThresholdSettings, limit_to_region
+from app.core.threshold import ThresholdResult, ThresholdSettings, limit_to_region
+from app.core.threshold_live import ThresholderCache, ThresholdPreview, region_mask
 from app.widgets.region_selector import SELECTION_Z, RegionSelector
 from app.widgets.threshold_panel import PREVIEW_Z, ThresholdOverlay, ThresholdPanel
 
@@ -46,78 +43,6 @@ if TYPE_CHECKING:
 #: Delay of a preview request when none runs: the next event-loop turn.
 DEBOUNCE_MS = 0
 PREVIEW_KEY, APPLY_KEY, AUTO_KEY = "threshold-preview", "threshold-apply", "threshold-auto"
-
-
-@dataclass(frozen=True)
-class ThresholdPreview:
-    """What the overlay and the status line show, all computed in the worker so the GUI
-    thread only hands an array to the overlay (full-frame numpy there stalls the loop).
-
-    Attributes
-    ----------
-    result : ThresholdResult
-    light : ndarray of bool
-        ``result.light``, computed once.
-    light_fraction, background_fraction : float
-        Shares of the frame that would be light and background.
-    problem : str or None
-        Why Apply would refuse (:meth:`ThresholdResult.problem`).
-    """
-
-    result: ThresholdResult
-    light: np.ndarray
-    light_fraction: float
-    background_fraction: float
-    problem: str | None
-
-
-class ThresholderCache:
-    """The Thresholder of one image, built on first use, guarded by a lock."""
-
-    def __init__(self, image: np.ndarray) -> None:
-        self.image = image
-        self.lock = threading.Lock()
-        self._thresholder: Thresholder | None = None
-        self._fitted = False
-
-    def run(self, settings: ThresholdSettings) -> Generator[tuple[float, str], None,
-                                                            ThresholdResult]:
-        """Threshold with ``settings`` (a generator for the TaskRunner)."""
-        if not self._fitted:  # a progress report costs a trip through the GUI thread
-            yield 0.0, "fitting the background (once per image)"
-            with self.lock:
-                if self._thresholder is None:
-                    self._thresholder = Thresholder(self.image)
-                self._thresholder.fit()
-                self._fitted = True
-            yield 0.7, "thresholding"
-        with self.lock:
-            assert self._thresholder is not None
-            return self._thresholder.threshold(settings)
-
-    def preview(self, settings: ThresholdSettings) -> Generator[tuple[float, str], None,
-                                                                ThresholdPreview]:
-        """:meth:`run`, plus what the overlay and the status line need."""
-        result = yield from self.run(settings)
-        light = result.light
-        size = light.size
-        background = np.count_nonzero(result.usable) - np.count_nonzero(light & result.usable)
-        return ThresholdPreview(result, light, np.count_nonzero(light) / size,
-                                background / size, result.problem())
-
-
-def region_mask(vertices: list[tuple[float, float]] | None, shape: tuple[int, int]
-                ) -> np.ndarray | None:
-    """Pixels whose centre is inside the polygon ``vertices`` ((x, y), pixel ``i`` spans
-    ``[i, i+1)``); None (whole frame) for no vertices."""
-    if not vertices:
-        return None
-    region = np.zeros(shape, dtype=bool)
-    footprint = paint.polygon([(y - 0.5, x - 0.5) for x, y in vertices], shape)
-    if footprint is not None:
-        box, inside = footprint
-        region[box.slices] = True if inside is None else inside
-    return region
 
 
 class ThresholdController(QObject):

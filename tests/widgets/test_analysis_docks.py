@@ -7,7 +7,7 @@ import pytest
 from PyQt6.QtCore import QPointF
 
 from app.core.threshold import Thresholder, ThresholdSettings
-from app.threshold_controller import region_mask
+from app.core.threshold_live import region_mask
 
 TIMEOUT = 30000
 SHAPE = (128, 160)
