@@ -32,6 +32,7 @@ from astropy.io import fits
 
 from app import __version__
 from app.core.atomic import atomic_path
+from app.core.clean import reference_sides
 from app.core.errors import InputError, MaskError
 from app.core.mask_style import check_mask_array
 
@@ -148,7 +149,9 @@ def read_mask(
     shape : tuple of int, optional
         The image shape the mask must match.
     border : int
-        Reference border forced off for PNG masks (their convention).
+        Reference border forced off for PNG masks (their convention), along the axes on
+        which the picture spans the whole detector (a subarray has no reference rows;
+        :func:`app.core.clean.reference_sides`).
 
     Returns
     -------
@@ -225,8 +228,10 @@ def _read_png(path: Path, shape: tuple[int, int] | None, border: int) -> MaskRea
     rgb = np.asarray(image.convert("RGB"))
     red = (rgb[..., 0] == 255) & (rgb[..., 1] == 0) & (rgb[..., 2] == 0)
     mask = np.ascontiguousarray(red[::-1])  # first PNG row = top of picture = last FITS row
-    if border:
+    rows, columns = reference_sides(mask.shape)
+    if border and rows:
         mask[:border, :] = mask[-border:, :] = False
+    if border and columns:
         mask[:, :border] = mask[:, -border:] = False
     metadata = {str(k): str(v) for k, v in getattr(image, "text", {}).items()}
     return MaskRead(mask, MaskInfo(path, "png", (height, width)), None, metadata)

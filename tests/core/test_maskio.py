@@ -98,13 +98,29 @@ def test_png_follows_the_gimp_convention(tmp_path):
     picture[10, 12] = (255, 0, 0)  # background
     picture[10, 13] = (254, 0, 0)  # almost red: not background
     picture[11, 12] = (255, 0, 1)
-    picture[0, 15] = (255, 0, 0)  # inside the reference border: forced off
-    picture[20, 2] = (255, 0, 0)
     Image.fromarray(picture, "RGB").save(tmp_path / "p.png")
     mask = maskio.read_mask(tmp_path / "p.png", shape=(ny, nx)).mask
     expected = np.zeros((ny, nx), bool)
     expected[ny - 1 - 10, 12] = True  # first PNG row is the last FITS row
     assert np.array_equal(mask, expected)
+
+
+def test_png_reference_border_is_off_where_the_picture_spans_the_detector(tmp_path):
+    # a 2048-wide subarray stripe: reference columns, no reference rows
+    ny, nx = 16, 2048
+    picture = np.zeros((ny, nx, 3), dtype=np.uint8)
+    picture[..., 0] = 255  # all red: all background
+    Image.fromarray(picture, "RGB").save(tmp_path / "s.png")
+    mask = maskio.read_mask(tmp_path / "s.png", shape=(ny, nx)).mask
+    expected = np.ones((ny, nx), bool)
+    expected[:, :4] = expected[:, -4:] = False
+    assert np.array_equal(mask, expected)
+    full = np.zeros((2048, 2048, 3), dtype=np.uint8)
+    full[..., 0] = 255
+    Image.fromarray(full, "RGB").save(tmp_path / "f.png")
+    mask = maskio.read_mask(tmp_path / "f.png").mask
+    assert not mask[:4].any() and not mask[-4:].any()
+    assert not mask[:, :4].any() and not mask[:, -4:].any() and mask[4:-4, 4:-4].all()
 
 
 @pytest.mark.parametrize("mode", ["RGBA", "P", "L"])
