@@ -15,12 +15,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -28,6 +25,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 import numpy as np  # noqa: E402
+from benchlib import median_time  # noqa: E402
 
 SHAPE = (2048, 2048)
 LAUNCH = (
@@ -43,17 +41,6 @@ LAUNCH = (
     "QTimer.singleShot(0, app.quit)\n"
     "app.exec()\n"
 )
-
-
-def timed(func: Callable[[], object], repeat: int) -> float:
-    """Median wall time of ``func`` over ``repeat`` runs (after one warm-up)."""
-    func()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def frame(seed: int) -> np.ndarray:
@@ -93,7 +80,7 @@ def bench_render(repeat: int) -> None:
     configure_pyqtgraph()
     app = QApplication.instance() or QApplication([])
     image = frame(0)
-    baseline = timed(lambda: np.copy(image), repeat)
+    baseline = median_time(lambda: np.copy(image), repeat)
     print(f"baseline np.copy of a 2048×2048 float32 frame: {baseline * 1e3:.1f} ms\n")
     view = ImageView()
     view.resize(1000, 900)
@@ -112,26 +99,26 @@ def bench_render(repeat: int) -> None:
     stretches = iter(["log", "asinh", "sqrt", "histeq", "power", "linear"] * 1000)
     limits = iter(["minmax", "99.5%", "zscale", "95%"] * 1000)
     level = iter(np.linspace(0.1, 1.0, 5000))
-    report("stretch change + paint", timed(
+    report("stretch change + paint", median_time(
         lambda: (model.update(stretch=next(stretches)), paint()), repeat),
         baseline, "np.copy", 0.030)
-    report("limit algorithm change + paint", timed(
+    report("limit algorithm change + paint", median_time(
         lambda: (model.update(limits=next(limits)), paint()), repeat),
         baseline, "np.copy", 0.030)
-    report("level drag step + paint", timed(
+    report("level drag step + paint", median_time(
         lambda: (model.set_manual_levels(-0.1, float(next(level))), paint()), repeat),
         baseline, "np.copy", 0.030)
-    report("colour map change + paint", timed(
+    report("colour map change + paint", median_time(
         lambda: (model.update(colormap="heat" if model.settings.colormap == "gray" else "gray"),
                  paint()), repeat), baseline, "np.copy", 0.030)
-    report("paint alone (grab)", timed(paint, repeat), baseline, "np.copy", 0.030)
+    report("paint alone (grab)", median_time(paint, repeat), baseline, "np.copy", 0.030)
     for label, zoom in (("zoom 1:1", view.one_to_one), ("zoom 0.6", lambda: view.zoom(0.6))):
         zoom()
         paint()
-        report(f"stretch change + paint, {label}", timed(
+        report(f"stretch change + paint, {label}", median_time(
             lambda: (model.update(stretch=next(stretches)), paint()), repeat),
             baseline, "np.copy", 0.030)
-    report("level drag step + paint, zoom 0.6", timed(
+    report("level drag step + paint, zoom 0.6", median_time(
         lambda: (model.set_manual_levels(-0.1, float(next(level))), paint()), repeat),
         baseline, "np.copy", 0.030)
     view.close()
@@ -143,25 +130,25 @@ def bench_files(repeat: int) -> None:
     from app.core.stretch import ImageStats
 
     image = frame(0)
-    baseline = timed(lambda: np.copy(image), repeat)
+    baseline = median_time(lambda: np.copy(image), repeat)
     with tempfile.TemporaryDirectory() as tmp:
         paths = [write_rate(Path(tmp) / f"r{i}_rate.fits", i) for i in range(10)]
         print()
-        report("read one rate file", timed(lambda: read_product(paths[0]), repeat),
+        report("read one rate file", median_time(lambda: read_product(paths[0]), repeat),
                baseline, "np.copy", 0.3)
 
         def load_one() -> None:
             image = combine([read_product(paths[0])], "mean")
             ImageStats(image)
 
-        report("load one: read + combine + stats", timed(load_one, repeat),
+        report("load one: read + combine + stats", median_time(load_one, repeat),
                baseline, "np.copy", 0.3)
         products = [read_product(p) for p in paths]
         for method in ("mean", "median", "clipped"):
             report(f"combine 10 files ({method})",
-                   timed(lambda m=method: combine(products, m), max(1, repeat // 3)),
+                   median_time(lambda m=method: combine(products, m), max(1, repeat // 3)),
                    baseline, "np.copy", 2.0)
-        report("read 10 files", timed(lambda: [read_product(p) for p in paths], 1),
+        report("read 10 files", median_time(lambda: [read_product(p) for p in paths], 1),
                baseline, "np.copy", 2.0)
 
 
@@ -171,9 +158,9 @@ def bench_launch(repeat: int) -> None:
     def run(code: str) -> None:
         subprocess.run([sys.executable, "-c", code], env=env, check=True, cwd=REPO)
 
-    baseline = timed(lambda: run("pass"), repeat)
+    baseline = median_time(lambda: run("pass"), repeat)
     print()
-    report("launch to shown window", timed(lambda: run(LAUNCH), max(1, repeat // 2)),
+    report("launch to shown window", median_time(lambda: run(LAUNCH), max(1, repeat // 2)),
            baseline, "python -c pass", 2.0)
 
 

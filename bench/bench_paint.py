@@ -30,20 +30,12 @@ from app.core.perf import tune_allocator
 
 tune_allocator()  # as the entry points do: no page faults per fresh 16 MB array
 
+from benchlib import median_time  # noqa: E402
+
 from app.core.mask_layers import MaskLayers  # noqa: E402
 from app.core.paint import Box  # noqa: E402
 
 SHAPE = (2048, 2048)
-
-
-def timed(func, repeat: int) -> float:
-    """Median wall time of ``func()`` in milliseconds."""
-    samples = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        func()
-        samples.append((time.perf_counter() - start) * 1e3)
-    return statistics.median(samples)
 
 
 def random_walk(rng: np.random.Generator, count: int, step: float) -> np.ndarray:
@@ -66,9 +58,9 @@ def stroke(layers: MaskLayers, points: np.ndarray, radius: float, layer: str = "
 def main() -> int:
     rng = np.random.default_rng(42)
     mask = np.zeros(SHAPE, dtype=bool)
-    baseline = timed(lambda: mask.copy(), 21)
+    baseline = 1e3 * median_time(lambda: mask.copy(), 21, warm_up=False)
     layers = MaskLayers(SHAPE)
-    full_overlay = timed(lambda: layers.render_rgba(), 5)
+    full_overlay = 1e3 * median_time(lambda: layers.render_rgba(), 5, warm_up=False)
     print(f"baseline: full-frame copy of a 2048² bool mask   {baseline:8.3f} ms")
     print(f"reference: full-frame overlay render (RGBA)      {full_overlay:8.3f} ms"
           f"   ({full_overlay / baseline:6.1f}× baseline)")
@@ -102,7 +94,7 @@ def main() -> int:
     # Undo / redo of one 500-dab stroke.
     layers = MaskLayers(SHAPE)
     stroke(layers, random_walk(rng, 500, step=4.0), radius=15.0)
-    undo = timed(lambda: (layers.undo(), layers.redo()), 9) / 2
+    undo = 1e3 * median_time(lambda: (layers.undo(), layers.redo()), 9, warm_up=False) / 2
     print(f"undo of a 500-dab stroke (radius 15):    {undo:7.3f} ms"
           f"   ({undo / baseline:6.2f}× baseline)   target ≤ 50 ms")
     item_bytes = layers.history.nbytes
@@ -125,7 +117,8 @@ def main() -> int:
               "one mask)   target ≤ 200 MB")
     print(f"(one 500-dab stroke holds {item_bytes / 1024:.0f} kB of undo data)")
     full = Box.full(SHAPE)
-    imports = timed(lambda: layers.import_background(np.ones(SHAPE, bool)), 3)
+    imports = 1e3 * median_time(lambda: layers.import_background(np.ones(SHAPE, bool)), 3,
+                                warm_up=False)
     print(f"import of a whole mask (one undo item):  {imports:7.3f} ms"
           f"   ({imports / baseline:6.1f}× baseline, box {full.shape})")
     ok = max(dab_times) <= 16 and undo <= 50 and steps_mb <= 200
@@ -211,7 +204,7 @@ def widget_part(baseline: float) -> bool:
         overlay.setImage(labels.copy(), autoLevels=False, levels=None, lut=lut)
         app.processEvents()
 
-    full = timed(naive, 7)
+    full = 1e3 * median_time(naive, 7, warm_up=False)
     print(f"naive alternative, whole label image per event: {full:7.3f} ms"
           f"   ({full / baseline:6.2f}× baseline)")
     view.close()

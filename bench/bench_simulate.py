@@ -10,13 +10,11 @@ Run: ``python bench/bench_simulate.py``
 
 from __future__ import annotations
 
-import statistics
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from benchlib import median_time
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -26,23 +24,12 @@ from app.core.simulate import simulate_exposure
 TARGET_SECONDS = 1.0
 
 
-def timed(func: Callable[[], object], repeat: int) -> float:
-    """Median wall time of ``func()`` in seconds (after one warm-up call)."""
-    func()
-    samples = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        func()
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples)
-
-
 def main() -> int:
     tune_allocator()
     image = np.random.default_rng(0).standard_normal((2048, 2048), dtype=np.float32)
     rng = np.random.default_rng(1)
-    fft = timed(lambda: np.fft.rfft(image, axis=1), 7)
-    normals = timed(lambda: rng.standard_normal((2048, 2048), dtype=np.float32), 7)
+    fft = median_time(lambda: np.fft.rfft(image, axis=1), 7)
+    normals = median_time(lambda: rng.standard_normal((2048, 2048), dtype=np.float32), 7)
     print(f"baselines: rfft 2048² {fft * 1e3:.1f} ms; 2048² normal deviates "
           f"{normals * 1e3:.1f} ms")
     print(f"{'case':24} {'time':>8} {'/rfft':>7} {'/normals':>9}")
@@ -51,7 +38,7 @@ def main() -> int:
              ("bots", "NRS1", 1, (32, 2048)), ("bots", "NRS2", 1, (512, 2048)),
              ("ifu", "NRS1", 3, None)]
     for scene, detector, nints, shape in cases:
-        seconds = timed(lambda s=scene, d=detector, n=nints, sh=shape:
+        seconds = median_time(lambda s=scene, d=detector, n=nints, sh=shape:
                         simulate_exposure(s, d, nints=n, seed=0, shape=sh), 3)
         per_int = seconds / nints
         if shape is None:
