@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -40,23 +39,9 @@ from app.core.perf import tune_allocator
 tune_allocator()
 
 import numpy as np  # noqa: E402
+from benchlib import median_ms, run_times, verdict  # noqa: E402
 
-HEARTBEAT_MS = 5
 PAINT_PERIOD_S = 0.25
-
-
-def median_ms(samples: list[float]) -> float:
-    return 1e3 * statistics.median(samples)
-
-
-def timed(func, repeat: int) -> list[float]:
-    func()
-    out = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        func()
-        out.append(time.perf_counter() - start)
-    return out
 
 
 def main() -> int:
@@ -64,14 +49,12 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=7)
     args = parser.parse_args()
 
-    from PyQt6.QtCore import QEventLoop, QSettings, QTimer
-    from PyQt6.QtWidgets import QApplication
+    from guibench import WindowBench
 
     from app.core.clean import CleanParams, clean
     from app.core.preview import IncrementalCleaner
     from app.core.preview_curves import CurveBuilder, preview_curves
     from app.core.simulate import demo_simulation
-    from app.main import configure_pyqtgraph
     from app.preview_controller import PREVIEW_KEY
 
     sim = demo_simulation(nints=1)
@@ -79,7 +62,7 @@ def main() -> int:
     rng = np.random.default_rng(1)
 
     # -- baselines and the core alone ------------------------------------------------------
-    copy_ms = median_ms(timed(lambda: image.copy(), args.repeat))
+    copy_ms = median_ms(run_times(lambda: image.copy(), args.repeat))
     # "cold": parameters the engine has not seen (nothing of the mask's fit cached);
     # "warm": the same call again (the engine may keep per-mask work)
     colds, warms = [], []
@@ -88,7 +71,7 @@ def main() -> int:
         start = time.perf_counter()
         clean(image, mask, detector, params=params)
         colds.append(time.perf_counter() - start)
-        warms += timed(lambda params=params: clean(image, mask, detector, params=params), 1)
+        warms += run_times(lambda params=params: clean(image, mask, detector, params=params), 1)
     clean_ms, warm_ms = median_ms(colds), median_ms(warms)
     cleaner, builder = IncrementalCleaner(image, detector), CurveBuilder()
     builder.curves(cleaner.update(mask))
@@ -109,33 +92,15 @@ def main() -> int:
     scratch_ms = 1e3 * (time.perf_counter() - start)
 
     # -- the window ------------------------------------------------------------------------
-    configure_pyqtgraph()
-    app = QApplication(sys.argv[:1])
-    from app.main_window import MainWindow
-
-    settings = QSettings(str(Path(os.environ.get("TMPDIR", "/tmp")) / "bench_preview.ini"),
-                         QSettings.Format.IniFormat)
-    window = MainWindow(settings=settings)
-    window.resize(1600, 1000)
-    window.show()
+    bench = WindowBench("bench_preview.ini",
+                        lambda: f"the preview did not finish: {preview.panel.message.text()}")
+    app, window, wait = bench.app, bench.window, bench.wait
     preview = window.preview
-    beats: list[float] = []
-    heart = QTimer()
-    heart.setInterval(HEARTBEAT_MS)
-    heart.timeout.connect(lambda: beats.append(time.perf_counter()))
-    heart.start()
     shown: list[float] = []
     preview.resultShown.connect(lambda _r: shown.append(time.perf_counter()))
 
-    def wait(condition, timeout: float = 120.0) -> None:
-        end = time.perf_counter() + timeout
-        while not condition():  # sleep until events arrive, as a real event loop does
-            app.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents)
-            if time.perf_counter() > end:
-                raise TimeoutError(f"the preview did not finish: {preview.panel.message.text()}")
-
     def idle() -> None:
-        wait(lambda: not window.runner.is_busy() and not preview._timer.isActive())
+        bench.idle([preview._timer])
 
     settled: list[float] = []  # longest stall until idle again (plots included)
 
@@ -145,17 +110,14 @@ def main() -> int:
         idle()
         count = len(shown)
         action()
-        first_beat = len(beats)
-        start = time.perf_counter()
+        first_beat, start = bench.mark()
         wait(lambda: len(shown) > count)
         app.processEvents()  # the repaint of the views
         latency = time.perf_counter() - start
-        stamps = [start, *beats[first_beat:], time.perf_counter()]
-        stall = max(np.diff(stamps)) - HEARTBEAT_MS / 1e3
+        stall = bench.stall_since(first_beat, start)
         idle()
         app.processEvents()  # the repaint of the plots
-        stamps = [start, *beats[first_beat:], time.perf_counter()]
-        settled.append(max(np.diff(stamps)) - HEARTBEAT_MS / 1e3)
+        settled.append(bench.stall_since(first_beat, start))
         return latency, stall
 
     window.stack.set_products([sim.product])
@@ -185,7 +147,8 @@ def main() -> int:
         stroke_stalls.append(stall)
 
     idle()
-    paced, first_beat, begin = [], len(beats), time.perf_counter()
+    paced = []
+    first_beat, begin = bench.mark()
     for i in range(3 * args.repeat):
         wait(lambda i=i: time.perf_counter() >= begin + PAINT_PERIOD_S * i)
         stroke(300.0 + 97.0 * i, 1100.0)
@@ -195,8 +158,7 @@ def main() -> int:
              and not preview._timer.isActive())
         app.processEvents()
         paced.append(time.perf_counter() - start)
-    stamps = [begin, *beats[first_beat:], time.perf_counter()]
-    paced_stall = max(np.diff(stamps)) - HEARTBEAT_MS / 1e3
+    paced_stall = bench.stall_since(first_beat, begin)
 
     fulls, full_stalls = [], []
     for i in range(args.repeat):  # weight σ: new weights, a cold refit of every line
@@ -214,16 +176,11 @@ def main() -> int:
         rebuff_stalls.append(stall)
     assert preview.result is not None and not preview.result.full
     assert preview.params != CleanParams()
-    heart.stop()
-    window.runner.shutdown()
-    window.close()
+    bench.close()
 
     stroke_ms, full_ms, rebuff_ms = median_ms(strokes), median_ms(fulls), median_ms(rebuffs)
     stalls = stroke_stalls + full_stalls + rebuff_stalls
     stall_ms = 1e3 * max(stalls)
-
-    def verdict(value: float, target: float) -> str:
-        return f"target ≤ {target:.0f} ms  {'ok' if value <= target else 'MISSED'}"
 
     print(f"frame 2048×2048 ({detector}), {args.repeat} repeats, medians")
     print(f"baseline  np.copy of the frame                 {copy_ms:8.1f} ms")

@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -37,19 +35,7 @@ from app.core.perf import tune_allocator
 tune_allocator()
 
 import numpy as np  # noqa: E402
-
-HEARTBEAT_MS = 5
-
-
-def median_ms(samples: list[float]) -> float:
-    return 1e3 * statistics.median(samples)
-
-
-def load_average() -> str:
-    try:
-        return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
-    except OSError:
-        return "uptime unavailable"
+from benchlib import load_average, median_ms, run_times, verdict  # noqa: E402
 
 
 def main() -> int:
@@ -58,12 +44,11 @@ def main() -> int:
     args = parser.parse_args()
     print(f"load at start: {load_average()}")
 
-    from PyQt6.QtCore import QEventLoop, QSettings, QTimer
-    from PyQt6.QtWidgets import QApplication
+    from guibench import WindowBench
+    from PyQt6.QtCore import QEventLoop
 
     from app.core.simulate import demo_simulation
     from app.core.threshold import Thresholder, ThresholdSettings
-    from app.main import configure_pyqtgraph
 
     sim = demo_simulation(nints=1)
     product = sim.product
@@ -73,12 +58,7 @@ def main() -> int:
     sizes = [300 + 100 * i for i in range(args.repeat)]
 
     # -- baselines: a copy of the frame and the core alone ------------------------------------
-    copies = []
-    for _ in range(args.repeat):
-        start = time.perf_counter()
-        image.copy()
-        copies.append(time.perf_counter() - start)
-    copy_ms = median_ms(copies)
+    copy_ms = median_ms(run_times(image.copy, args.repeat, warm_up=False))
     start = time.perf_counter()
     core = Thresholder(image)
     core.threshold(ThresholdSettings())
@@ -103,22 +83,10 @@ def main() -> int:
     core = None  # its caches are large
 
     # -- the window -------------------------------------------------------------------------
-    configure_pyqtgraph()
-    app = QApplication(sys.argv[:1])
-    from app.main_window import MainWindow
-
-    settings = QSettings(str(Path(os.environ.get("TMPDIR", "/tmp")) / "bench_threshold.ini"),
-                         QSettings.Format.IniFormat)
-    window = MainWindow(settings=settings)
-    window.resize(1600, 1000)
-    window.show()
+    bench = WindowBench("bench_threshold.ini", lambda: f"no overlay: {panel.message.text()}")
+    app, window, wait, stall_since = bench.app, bench.window, bench.wait, bench.stall_since
     control, panel = window.threshold, window.threshold.panel
     control.dock.raise_()
-    beats: list[float] = []
-    heart = QTimer()
-    heart.setInterval(HEARTBEAT_MS)
-    heart.timeout.connect(lambda: beats.append(time.perf_counter()))
-    heart.start()
     shown: list[float] = []
     control.previewShown.connect(
         lambda r: shown.append(time.perf_counter()) if r is not None else None)
@@ -130,27 +98,14 @@ def main() -> int:
     control._timer.timeout.connect(
         lambda: (debounced.append(time.perf_counter()), control.submit_preview()))
 
-    def wait(condition, timeout: float = 120.0) -> None:
-        end = time.perf_counter() + timeout
-        while not condition():  # sleep until events arrive, as a real event loop does
-            app.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents)
-            if time.perf_counter() > end:
-                raise TimeoutError(f"no overlay: {panel.message.text()}")
-
     def idle() -> None:
-        timers = [control._timer, window.coverage._timer, window.preview._timer]
-        wait(lambda: not window.runner.is_busy() and not any(t.isActive() for t in timers))
-
-    def stall_since(first_beat: int, start: float) -> float:
-        stamps = [start, *beats[first_beat:], time.perf_counter()]
-        return float(max(np.diff(stamps))) - HEARTBEAT_MS / 1e3
+        bench.idle([control._timer, window.coverage._timer, window.preview._timer])
 
     def measure(action) -> tuple[float, float, float]:
         """(edit → repaint, debounce end → repaint, longest stall) in seconds."""
         idle()
         count, fired = len(shown), len(debounced)
-        first_beat = len(beats)
-        start = time.perf_counter()
+        first_beat, start = bench.mark()
         action()
         wait(lambda: len(shown) > count)
         app.processEvents()  # the repaint of the view with the new overlay
@@ -159,7 +114,7 @@ def main() -> int:
         return end - start, end - debounced[-1], stall_since(first_beat, start)
 
     # the first overlay: combine, layers, background fit, threshold
-    first_beat, start = len(beats), time.perf_counter()
+    first_beat, start = bench.mark()
     window.stack.set_products([product])
     wait(lambda: bool(shown))
     app.processEvents()
@@ -184,7 +139,8 @@ def main() -> int:
     # a drag: a move every 16 ms; the overlay should follow while it goes on
     idle()
     drag_values = [2.0 + 0.05 * i for i in range(60)]
-    count, first_beat, start = len(shown), len(beats), time.perf_counter()
+    count = len(shown)
+    first_beat, start = bench.mark()
     for value in drag_values:
         panel.sigma.setValue(value)
         until = time.perf_counter() + 0.016
@@ -203,7 +159,7 @@ def main() -> int:
     final = panel.settings()
 
     idle()
-    first_beat, start = len(beats), time.perf_counter()
+    first_beat, start = bench.mark()
     assert control.apply()
     wait(lambda: bool(applied))
     app.processEvents()  # the light layer repainted
@@ -211,16 +167,11 @@ def main() -> int:
     apply_stall_ms = 1e3 * stall_since(first_beat, start)
     layer = np.array(window.mask_layers.layer("light"))
     working = window.stack.image
-    heart.stop()
-    window.runner.shutdown()
-    window.close()
+    bench.close()
     # checked against a fresh Thresholder (no cache), outside the timings
     expected = Thresholder(working).threshold(final).light
     assert np.array_equal(shown_light, expected), "the overlay differs from the core"
     assert np.array_equal(layer, expected), "Apply wrote something else"
-
-    def verdict(value: float, target: float) -> str:
-        return f"target ≤ {target:.0f} ms  {'ok' if value <= target else 'MISSED'}"
 
     print(f"frame 2048×2048 ({sim.detector} IFU), {args.repeat} changes each, medians")
     print(f"baseline  np.copy of the frame                  {copy_ms:8.1f} ms")
