@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from benchlib import add_scene_options
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -57,9 +58,7 @@ def score(scene: str, seed: int, detector: str, variants: list[str]) -> dict[str
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--scenes", nargs="+", default=["ifu", "mos", "fs"],
-                        choices=["ifu", "mos", "fs", "bots"])
+    add_scene_options(parser, ["ifu", "mos", "fs", "bots"])
     parser.add_argument("--detector", default="NRS1", choices=("NRS1", "NRS2"))
     parser.add_argument("--also", action="store_true",
                         help="also score the fit without buffing and the median baseline")

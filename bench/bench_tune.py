@@ -31,6 +31,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+from benchlib import add_scene_options
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -59,9 +60,7 @@ def describe(params) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--scenes", nargs="+", default=["ifu", "mos", "fs"],
-                        choices=["ifu", "mos", "fs"])
+    add_scene_options(parser, ["ifu", "mos", "fs"])
     parser.add_argument("--rule", choices=("min", "1se"), default=None)
     parser.add_argument("--line-stride", type=int, default=None)
     parser.add_argument("--folds", type=int, default=None)
