@@ -20,7 +20,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.fft
-import scipy.signal
 
 from app.core.fourier import circular_gaussian
 from app.core.orientation import detector_to_dms, dms_to_detector
@@ -127,7 +126,11 @@ class _TimeLine:
         radius = self.taps.size // 2
         wrapped = np.concatenate([timeline[:, -radius:], timeline, timeline[:, :radius]],
                                  axis=1)
-        return scipy.signal.fftconvolve(wrapped, self.taps[None], mode="valid", axes=1)
+        # imported here: scipy.signal takes ~0.9 s to import, which the app's start-up
+        # (every window imports the engine) should not pay for a full-frame image
+        from scipy.signal import fftconvolve
+
+        return fftconvolve(wrapped, self.taps[None], mode="valid", axes=1)
 
 
 @functools.lru_cache(maxsize=16)

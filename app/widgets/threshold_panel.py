@@ -23,9 +23,9 @@ from PyQt6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from superqt import QLabeledDoubleSlider
 
 from app.core.threshold import SMOOTHING, ThresholdSettings
+from app.widgets.labeled_slider import LabeledDoubleSlider
 
 #: Where Apply writes: the whole frame or the selection drawn on the image.
 REGIONS = {"frame": "Whole frame", "rectangle": "Inside a rectangle",
@@ -36,11 +36,8 @@ PREVIEW_RGBA = (0, 230, 140, 120)
 PREVIEW_Z = 12.0
 
 
-def _slider(low: float, high: float, step: float, tip: str) -> QLabeledDoubleSlider:
-    slider = QLabeledDoubleSlider(Qt.Orientation.Horizontal)
-    slider.setRange(low, high)
-    slider.setSingleStep(step)
-    slider.setDecimals(2 if step < 0.1 else 1)
+def _slider(low: float, high: float, step: float, tip: str) -> LabeledDoubleSlider:
+    slider = LabeledDoubleSlider(low, high, step, 2 if step < 0.1 else 1)
     slider.setToolTip(tip)
     return slider
 
