@@ -269,7 +269,9 @@ def clean(
         fitter = LineFitter.cached(data.shape, name, params.fit_settings())
         if params.fit == "real":
             from app.core.fourier_real import fit_lines_real
-            coeffs, counts = fit_lines_real(fitter, shifted, usable, ridge=params.ridge)
+            reduced = np.zeros(data.shape[1], dtype=bool)
+            coeffs, counts = fit_lines_real(fitter, shifted, usable, ridge=params.ridge,
+                                            reduced=reduced)
         else:
             fit = fitter.fit_frame(data, usable, subtract_level)
             coeffs, counts, level, reduced = fit.coeffs, fit.counts, fit.level, fit.reduced

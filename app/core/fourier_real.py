@@ -32,6 +32,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
+from app.core.conditioning import COND_LIMIT, condition, invert
 from app.core.fourier import LineFitter
 
 
@@ -215,7 +216,8 @@ def add_ridge(gram: np.ndarray, total_weight: np.ndarray, weighted: np.ndarray,
 
 
 def solve_from_lags(lag_w: np.ndarray, lag_d: np.ndarray, nvec: int, fit: str,
-                    weighted: np.ndarray, ridge: float = 0.0) -> np.ndarray:
+                    weighted: np.ndarray, ridge: float = 0.0,
+                    reduced: np.ndarray | None = None) -> np.ndarray:
     """Coefficients ``(α, β)`` per line from lag sums of ``w`` and ``w·d``; zero if unfit.
 
     Parameters
@@ -230,6 +232,13 @@ def solve_from_lags(lag_w: np.ndarray, lag_d: np.ndarray, nvec: int, fit: str,
     weighted : ndarray of int
         Samples with non-zero weight per line. Lines with at most ``nvec`` are not fit;
         the real fit hands lines with at most ``2nvec − 1`` to the complex one.
+    ridge : float
+        Strength of the 1/f prior of the real fit (:func:`add_ridge`).
+    reduced : ndarray of bool, optional
+        Filled (per line) with the lines fitted by their mean level only: those whose
+        background is too clustered for the published fit (its normal matrix is
+        ill-conditioned, :mod:`app.core.conditioning`), unless the 1/f prior of the real
+        fit (``ridge > 0``) keeps them stable.
 
     Returns
     -------
@@ -239,29 +248,43 @@ def solve_from_lags(lag_w: np.ndarray, lag_d: np.ndarray, nvec: int, fit: str,
     theta = np.zeros((lag_w.shape[1], 2 * nvec - 1))
     fittable = weighted > nvec
     real = fittable & (weighted > 2 * nvec - 1) if fit == "real" else np.zeros_like(fittable)
-    lines = np.flatnonzero(real)
+    # The same lines as the complex fit of clean() are "too clustered": the condition of
+    # the published (complex) normal matrix, a property of where the samples lie.
+    clustered = np.zeros_like(fittable)
+    if ridge <= 0 or fit != "real":
+        lines = np.flatnonzero(fittable)
+        gram = complex_gram(lag_w[:, lines], nvec)
+        clustered[lines] = ~(condition(gram, invert(gram)) <= COND_LIMIT)
+    if reduced is not None:
+        reduced[...] = clustered
+    lines = np.flatnonzero(real & ~clustered)
     if lines.size:
         gram = real_gram(lag_w[:, lines], nvec)
         if ridge > 0:
             add_ridge(gram, lag_w[0, lines], weighted[lines], ridge)
         theta[lines] = solve_batch(gram, real_rhs(lag_d[:, lines], nvec))
-    lines = np.flatnonzero(fittable & ~real)
+    lines = np.flatnonzero(fittable & ~real & ~clustered)
     if lines.size:
         have = lag_d.shape[0] // 2
         rhs = (lag_d[:nvec, lines] - 1j * lag_d[have:have + nvec, lines]).T
         theta[lines] = complex_to_real(solve_batch(complex_gram(lag_w[:, lines], nvec), rhs))
+    lines = np.flatnonzero(clustered)  # their weighted mean: α_0 = Σ w·d / Σ w
+    theta[lines, 0] = lag_d[0, lines] / lag_w[0, lines]
     return theta
 
 
 def fit_lines_real(fitter: LineFitter, data: np.ndarray, usable: np.ndarray,
-                   weights: np.ndarray | None = None, ridge: float = 0.0
-                   ) -> tuple[np.ndarray, np.ndarray]:
+                   weights: np.ndarray | None = None, ridge: float = 0.0,
+                   reduced: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Fit every line with the real basis; drop-in for :meth:`LineFitter.fit_lines`.
 
     Weights, outlier replacement and the fittable-line rule are the fitter's. A line
     with more than ``nvec`` but at most ``2nvec − 1`` weighted samples cannot determine
     the real series; it gets the published (complex) fit so that exactly the same lines
     are fit by either method.
+
+    ``reduced`` (bool per DMS column), when given, is filled with the lines fitted by
+    their mean level only (see :func:`solve_from_lags`).
 
     Returns
     -------
@@ -278,5 +301,5 @@ def fit_lines_real(fitter: LineFitter, data: np.ndarray, usable: np.ndarray,
     cleaned = fitter.replace_outliers(data, usable)
     lag_w = lag_sums(weights, 2 * nvec - 1)
     lag_d = lag_sums(weights * cleaned, nvec)
-    theta = solve_from_lags(lag_w, lag_d, nvec, "real", weighted, ridge)
+    theta = solve_from_lags(lag_w, lag_d, nvec, "real", weighted, ridge, reduced)
     return real_to_complex(theta, nvec), counts

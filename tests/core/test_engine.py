@@ -260,3 +260,21 @@ def test_lines_with_clustered_background_get_their_mean_level_only():
     np.testing.assert_allclose(ours.model[:, 10:290] + level,
                                full.model[:, 10:290] + full.diagnostics.background_level,
                                atol=1e-4)
+
+
+@pytest.mark.parametrize("ridge", [0.0, 10.0])
+def test_real_fit_on_clustered_lines(ridge):
+    rng = np.random.default_rng(8)
+    image = rng.normal(0.0, 1.0, (N, N)).astype(np.float32)
+    mask = np.ones((N, N), dtype=bool)
+    mask[:, 300:302] = False
+    mask[1000:1300, 300:302] = True
+    result = clean(image, mask, "NRS1", buff=False, fit="real", ridge=ridge)
+    gap = np.r_[4:1000, 1300:N - 4]
+    swing = np.abs(result.model[gap, 300:302]).max()
+    if ridge == 0:  # nothing keeps the 17-term series in check: mean level only
+        assert set(result.diagnostics.reduced_lines) == {300, 301}
+        assert swing < 0.3
+    else:  # the 1/f prior keeps the fit bounded across the gap: fitted, not reduced
+        assert result.diagnostics.reduced_lines.size == 0
+        assert swing < 1.0
