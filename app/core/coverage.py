@@ -58,16 +58,24 @@ class LineCoverage:
     fitted: np.ndarray
     min_samples: int
     gap_limit: int
+    windowed: np.ndarray | None = None
 
     @property
     def unfit_lines(self) -> np.ndarray:
-        """Fitted-range lines with fewer than ``min_samples`` samples (left uncleaned)."""
+        """Fitted-range lines the engine leaves uncleaned: fewer than ``min_samples``
+        samples or, for a subarray (``windowed``: lines covered by a fit window), no fit
+        window (the subarray fit shares windows of lines, so a line without samples
+        between lines with samples is still cleaned)."""
+        if self.windowed is not None:
+            return np.flatnonzero(self.fitted & ~self.windowed)
         return np.flatnonzero(self.fitted & (self.samples < self.min_samples))
 
     @property
     def sparse_lines(self) -> np.ndarray:
         """Lines that can be fit but have a gap longer than ``gap_limit``."""
         ok = self.fitted & (self.samples >= self.min_samples)
+        if self.windowed is not None:
+            ok = self.fitted & self.windowed
         return np.flatnonzero(ok & (self.max_gap > self.gap_limit))
 
     def columns(self, lines: np.ndarray) -> np.ndarray:
@@ -82,10 +90,12 @@ class LineCoverage:
         """A few lines of text for the CLI and the GUI."""
         fitted = self.samples[self.fitted]
         unfit, sparse = self.unfit_lines, self.sparse_lines
-        lines = [
-            f"background coverage ({self.detector}, {fitted.size} detector lines fitted, "
-            f"a line needs at least {self.min_samples} samples):",
-        ]
+        need = (f"a line needs at least {self.min_samples} sample"
+                f"{'s' if self.min_samples != 1 else ''}")
+        if self.windowed is not None:
+            need = "subarray: neighbouring lines are fitted together"
+        lines = [f"background coverage ({self.detector}, {fitted.size} detector lines fitted, "
+                 f"{need}):"]
         if fitted.size:
             lines.append(f"  samples per line: min {fitted.min()}, median "
                          f"{int(np.median(fitted))}, max {fitted.max()}")
@@ -145,7 +155,7 @@ def line_coverage(mask: np.ndarray, detector: str, *, image: np.ndarray | None =
     MaskError, InputError
         Not a 2-D mask, a mask that does not match the image, an unknown detector.
     """
-    from app.core.clean import CleanParams, reference_pixels, usable_background
+    from app.core.clean import FULL_FRAME, CleanParams, reference_pixels, usable_background
     from app.core.fourier import BORDER
     from app.core.orientation import dms_to_detector_coords
 
@@ -174,8 +184,34 @@ def line_coverage(mask: np.ndarray, detector: str, *, image: np.ndarray | None =
     for target, source in zip(out, (per_column, segments, gaps, fitted_columns), strict=True):
         target[lines] = source
     gap_limit = round(1.0 / params.fc)
+    windowed = None
+    if params.method != "median" and tuple(mask.shape) != FULL_FRAME:
+        windowed = subarray_windowed(out[0], ny)
     return LineCoverage(name, (ny, nx), out[0], out[1], out[2], out[3],
-                        min_samples(mask.shape, name, params), gap_limit)
+                        min_samples(mask.shape, name, params), gap_limit, windowed)
+
+
+def subarray_windowed(samples: np.ndarray, line_length: int) -> np.ndarray:
+    """Per detector line: whether a window of :func:`app.core.subarray.subarray_model`
+    that is dense enough to be fit covers it (its defaults: ``npix``, ``minfrac``).
+
+    The subarray fit solves windows of consecutive lines holding a few hundred samples
+    together, so only lines outside every such window stay uncleaned (before the first or
+    after the last line with samples, or where the background is too sparse).
+    """
+    import inspect
+
+    from app.core.subarray import _windows, subarray_model
+
+    defaults = inspect.signature(subarray_model).parameters
+    npix, minfrac = defaults["npix"].default, defaults["minfrac"].default
+    samples = np.asarray(samples, dtype=np.int64)
+    cumulative = np.concatenate([[0], np.cumsum(samples)])
+    covered = np.zeros(samples.size, dtype=bool)
+    for start, stop in _windows(samples, npix):
+        if (cumulative[stop] - cumulative[start]) / ((stop - start) * line_length) > minfrac:
+            covered[start:stop] = True
+    return covered
 
 
 def longest_false_run(values: np.ndarray) -> np.ndarray:

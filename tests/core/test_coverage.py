@@ -32,7 +32,11 @@ def test_counts_gaps_and_segments_match_a_loop():
             assert cov.segments[x, k] == pytest.approx(part.mean())
     assert cov.max_gap[5] == 64
     assert cov.min_samples == 1  # not a full frame: the subarray fit needs one sample
-    np.testing.assert_array_equal(cov.unfit_lines, [5])
+    # but it fits windows of neighbouring lines: line 5, between lines with samples, is
+    # cleaned (as the engine reports)
+    assert cov.unfit_lines.size == 0
+    image = rng.normal(size=mask.shape).astype(np.float32)
+    assert clean(image, mask, "NRS1").diagnostics.unfit_lines.size == 0
 
 
 def test_longest_run_of_an_empty_column_set():
@@ -41,11 +45,11 @@ def test_longest_run_of_an_empty_column_set():
 
 def test_nrs2_lines_run_the_other_way():
     mask = np.ones((32, 20), bool)
-    mask[:, 3] = False  # DMS column 3 = detector line 16 of NRS2
-    cov = line_coverage(mask, "NRS2")
-    np.testing.assert_array_equal(cov.unfit_lines, [16])
-    np.testing.assert_array_equal(cov.columns(cov.unfit_lines), [3])
-    np.testing.assert_array_equal(line_coverage(mask, "nrs1").unfit_lines, [3])
+    mask[:, :4] = False  # DMS columns 0-3 = detector lines 16-19 of NRS2, past the last
+    cov = line_coverage(mask, "NRS2")  # line with samples: no fit window reaches them
+    np.testing.assert_array_equal(cov.unfit_lines, [16, 17, 18, 19])
+    np.testing.assert_array_equal(cov.columns(cov.unfit_lines), [3, 2, 1, 0])
+    np.testing.assert_array_equal(line_coverage(mask, "nrs1").unfit_lines, [0, 1, 2, 3])
 
 
 @pytest.mark.parametrize("detector", ["NRS1", "NRS2"])
@@ -105,3 +109,21 @@ def test_bad_input(args, error, message):
 def test_mask_image_mismatch():
     with pytest.raises(MaskError, match="does not match"):
         line_coverage(np.ones((4, 4), bool), "NRS1", image=np.zeros((5, 4)))
+
+
+@pytest.mark.parametrize("detector", ["NRS1", "NRS2"])
+def test_subarray_agrees_with_the_engine_diagnostics(detector):
+    """A subarray line without samples between lines with samples is still cleaned (the
+    subarray fit shares windows of lines); lines outside every window are not."""
+    rng = np.random.default_rng(2)
+    image = rng.normal(0, 0.01, (32, 2048)).astype(np.float32)
+    mask = np.ones(image.shape, bool)
+    mask[:, 1000:1003] = False  # inside the windows: cleaned all the same
+    mask[:, 1900:] = False  # past the last line with samples (NRS1) / before the first
+    cov = line_coverage(mask, detector, image=image)
+    result = clean(image, mask, detector)
+    np.testing.assert_array_equal(cov.unfit_lines, result.diagnostics.unfit_lines)
+    assert not np.isin(cov.columns(cov.unfit_lines), [1000, 1001, 1002]).any()
+    assert np.abs(result.model[:, 1000:1003]).max() > 0  # the engine did model them
+    assert set(cov.columns(cov.unfit_lines).tolist()) == set(range(1900, 2044))
+    assert "needs at least 1 samples" not in cov.summary()

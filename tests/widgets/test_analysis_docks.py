@@ -156,34 +156,36 @@ def test_coverage_lists_and_marks_starved_lines(qtbot, window, make_product, det
     load(qtbot, window, make_product("c_rate.fits", shape=SHAPE, detector=detector))
     with qtbot.waitSignal(window.coverage.coverageShown, timeout=TIMEOUT,
                           check_params_cb=lambda c: c is not None):
-        window.mask_layers.band("exclude", 100, 110, axis=1)  # DMS columns 100..110
+        # DMS columns 0..10: a subarray's fit shares windows of neighbouring lines, so
+        # only lines outside every window (here before the first with samples) are unfit
+        window.mask_layers.band("exclude", 0, 10, axis=1)
     coverage = window.coverage.coverage
     nx = SHAPE[1]
-    lines = range(100, 111) if detector == "NRS1" else range(nx - 1 - 110, nx - 100)
+    lines = range(0, 11) if detector == "NRS1" else range(nx - 1 - 10, nx)
     # a subarray has no reference columns unless it spans the detector: only the band
     assert set(coverage.unfit_lines) == set(lines)
     texts = window.coverage.panel.row_texts()
     row = next(i for i, t in enumerate(texts) if t.startswith(f"lines {lines[0]}–{lines[-1]}:"))
     assert texts[row].endswith("0 samples (need 1)")
-    # the bands cover DMS columns 100..110 whatever the detector
+    # the bands cover DMS columns 0..10 whatever the detector
     path = window.coverage.unfit_bands.path()
-    assert path.contains(QPointF(105.5, 64)) and not path.contains(QPointF(99.5, 64))
-    assert not path.contains(QPointF(111.5, 64))
-    # clicking the row centres the view on those columns (DMS x = 105.5)
+    assert path.contains(QPointF(5.5, 64)) and path.contains(QPointF(0.5, 64))
+    assert not path.contains(QPointF(11.5, 64))
+    # clicking the row centres the view on those columns (DMS x = 5.5)
     window.coverage.panel.rows.itemClicked.emit(window.coverage.panel.rows.item(row))
     centre = window.view.dms_from_scene(window.view.view.mapViewToScene(
         window.view.view.viewRect().center()))
-    assert centre.x() == pytest.approx(105.5, abs=0.5)
+    assert centre.x() == pytest.approx(5.5, abs=0.5)
 
 
 def test_coverage_follows_undo(qtbot, window, make_product) -> None:
     load(qtbot, window, make_product("c_rate.fits", shape=SHAPE))
     with qtbot.waitSignal(window.coverage.coverageShown, timeout=TIMEOUT):
-        window.mask_layers.band("exclude", 30, 31, axis=1)
-    assert any(t.startswith("lines 30–31:") for t in window.coverage.panel.row_texts())
+        window.mask_layers.band("exclude", 0, 1, axis=1)  # before the first fit window
+    assert any(t.startswith("lines 0–1:") for t in window.coverage.panel.row_texts())
     with qtbot.waitSignal(window.coverage.coverageShown, timeout=TIMEOUT):
         window.mask_actions.undo()
-    assert not any(t.startswith("lines 30–31:") for t in window.coverage.panel.row_texts())
+    assert not any(t.startswith("lines 0–1:") for t in window.coverage.panel.row_texts())
 
 
 def test_demo_start_mask_is_one_threshold_step(qtbot, window, make_product) -> None:
