@@ -15,7 +15,8 @@ from dataclasses import asdict, dataclass, field, replace
 import numpy as np
 
 from app.core.errors import InputError, MaskError
-from app.core.fourier import BORDER, FitSettings, LineFitter
+from app.core.fourier import LineFitter
+from app.core.fourier_basis import BORDER, FitSettings
 from app.core.median import median_model
 from app.core.orientation import DETECTORS, dms_to_detector_coords
 from app.core.products import DO_NOT_USE

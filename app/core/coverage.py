@@ -156,7 +156,7 @@ def line_coverage(mask: np.ndarray, detector: str, *, image: np.ndarray | None =
         Not a 2-D mask, a mask that does not match the image, an unknown detector.
     """
     from app.core.clean import FULL_FRAME, CleanParams, reference_pixels, usable_background
-    from app.core.fourier import BORDER
+    from app.core.fourier_basis import BORDER
     from app.core.orientation import dms_to_detector_coords
 
     mask = np.asarray(mask)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.fft
 
-from app.core.fourier import circular_gaussian
+from app.core.fourier_basis import circular_gaussian
 from app.core.orientation import detector_to_dms, dms_to_detector
 from app.core.robust import MAD_TO_SIGMA
 

@@ -22,7 +22,8 @@ import scipy.fft
 
 from app.core.clean import CleanParams
 from app.core.errors import InputError
-from app.core.fourier import FitSettings, LineFitter, circular_gaussian, lowpass_apodizer
+from app.core.fourier import LineFitter
+from app.core.fourier_basis import FitSettings, circular_gaussian, lowpass_apodizer
 from app.core.fourier_real import (
     analysis_matrix,
     lag_sums,

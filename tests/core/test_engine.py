@@ -209,7 +209,8 @@ def test_cached_mask_comparison_of_any_width(shape):
 def test_reused_and_updated_mask_plans_match_fresh_fits(frame, legacy):
     """A kept mask plan (inverted normal matrices, lines updated for new NaNs) fits like
     a plan built from scratch (solved)."""
-    from app.core.fourier import FitSettings, LineFitter
+    from app.core.fourier import LineFitter
+    from app.core.fourier_basis import FitSettings
 
     image, mask, rng = frame
     usable = mask.copy()
