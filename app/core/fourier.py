@@ -184,11 +184,21 @@ class LineFitter:
         # Where the density is round-off (legacy weighting from an empty neighbour line)
         # the weight is meaningless; such samples get none and the line may go unfit.
         floor = np.float32(1e-3 * circular_gaussian(1, self.settings.weight_sigma)[0])
-        valid = usable & (density > floor)
-        # Without branches: raising the density to the floor changes only samples that
-        # are zeroed anyway.
-        weights = np.square(np.fmax(density, floor, out=density), dtype=np.float64)
-        return np.divide(valid, weights, out=weights)  # 1/density² where valid, else 0
+        weights = np.empty(density.shape, dtype=np.float64)
+
+        def rows_of_weights(rows: slice) -> None:
+            part = density[rows]
+            valid = usable[rows] & (part > floor)
+            # Without branches: raising the density to the floor changes only samples
+            # that are zeroed anyway.
+            square = np.square(np.fmax(part, floor, out=part), out=weights[rows],
+                               dtype=np.float64)
+            np.divide(valid, square, out=square)  # 1/density² where valid, else 0
+
+        # a new mask's ~4·10⁶ weights: the ufuncs release the GIL, so both cores work
+        parallel_map(rows_of_weights, spans(density.shape[0], max(
+            _CHUNK_ROWS, -(-density.shape[0] // workers()))))
+        return weights
 
     def plan(self, usable: np.ndarray) -> MaskPlan:
         """The :class:`~app.core.maskplan.MaskPlan` of ``usable`` (kept and updated)."""
