@@ -128,12 +128,10 @@ class PreviewViews(QWidget):
         super().__init__(parent)
         self.first = PreviewPane(display, "residual")
         self.second = PreviewPane(display, "original")
-        self.second.view.view.setXLink(self.first.view.view)  # linked zoom and pan
-        self.second.view.view.setYLink(self.first.view.view)
         self.second.setVisible(False)
         self.side_by_side = QCheckBox("Side by side")
         self.side_by_side.setToolTip("Show two views with linked zoom and pan")
-        self.side_by_side.toggled.connect(self.second.setVisible)
+        self.side_by_side.toggled.connect(self._show_second)
         panes = QHBoxLayout()
         panes.setContentsMargins(0, 0, 0, 0)
         panes.addWidget(self.first, 1)
@@ -147,6 +145,20 @@ class PreviewViews(QWidget):
     def panes(self) -> tuple[PreviewPane, PreviewPane]:
         """Both views (the second is hidden unless side by side)."""
         return self.first, self.second
+
+    def _show_second(self, shown: bool) -> None:
+        # Linked only while both are on screen: pyqtgraph lines linked views up by their
+        # screen geometry, and a hidden pane's stale geometry pushed the single view off
+        # the image.
+        first, second = self.first.view.view, self.second.view.view
+        if not shown:
+            second.setXLink(None)
+            second.setYLink(None)
+        self.second.setVisible(shown)
+        if shown:
+            self.second.view.fit()
+            second.setXLink(first)  # linked zoom and pan
+            second.setYLink(first)
 
     def set_result(self, result: PreviewResult | None) -> None:
         """Show a preview in both views."""

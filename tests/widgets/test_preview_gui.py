@@ -335,3 +335,27 @@ def test_clean_all_asks_before_replacing_files(qtbot, window, make_product, monk
         window.preview.panel.clean_all_button.click()  # "Yes": replaced
     assert blocker.args[1] == [] and len(blocker.args[0]) == 2
     assert fits.getdata(tmp_path / "g0_rate_nsclean.fits", "SCI").shape == (40, 60)
+
+
+@pytest.mark.parametrize("shape", [(40, 60), (512, 2048)])
+def test_the_single_preview_view_shows_the_whole_frame(qtbot, window, make_product,
+                                                       shape) -> None:
+    # the hidden side-by-side pane must not pull the visible one off the image
+    window.resize(1600, 1000)
+    load(qtbot, window, make_product("sub_rate.fits", shape=shape, seed=5))
+    qtbot.wait(50)
+    view = window.preview.views.first.view
+    shown, frame = view.view.viewRect(), view.image_rect()
+    assert shown.contains(frame.adjusted(1, 1, -1, -1)), (shown, frame)
+    views = window.preview.views
+    views.side_by_side.setChecked(True)  # linked once both are on screen
+    qtbot.wait(50)
+    views.first.view.zoom(2.0)
+    qtbot.wait(50)
+    (_, _), (ay0, ay1) = views.first.view.view.viewRange()
+    (_, _), (by0, by1) = views.second.view.view.viewRange()
+    assert (by0, by1) == pytest.approx((ay0, ay1))
+    views.side_by_side.setChecked(False)
+    view.fit()
+    qtbot.wait(50)
+    assert view.view.viewRect().contains(frame.adjusted(1, 1, -1, -1))
