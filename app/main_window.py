@@ -228,6 +228,18 @@ class MainWindow(QMainWindow):
         else:
             QMessageBox.warning(self, title, text)
 
+    def loaded_input(self, path: str | Path) -> Path | None:
+        """The loaded image file that ``path`` names (None if it names none): writers
+        refuse it, so a mask or session is never written over a user's input."""
+        target = Path(path)
+        for product in self.stack.products:
+            try:
+                if target.exists() and target.samefile(product.path):
+                    return product.path
+            except OSError:
+                continue
+        return None
+
     # --- recent files --------------------------------------------------------------------
     def recent_files(self) -> list[str]:
         """Most recently opened files first."""

@@ -264,6 +264,11 @@ class MaskActions(QObject):
             if not path:
                 return None
         path = Path(path)
+        if self.window.loaded_input(path) is not None:
+            self.window.show_message(
+                "Mask not exported", f"{path}: this is a loaded image file; a mask never "
+                "replaces an input.\n\nNothing was written; choose another name.")
+            return None
         self.tool.finish()
         mask = layers.background()
         extra = {"NSC_SRC": (self._source_stem()[:60], "image the mask was painted on")}

@@ -177,6 +177,11 @@ class SessionActions(QObject):
         return self._save_to(Path(path))
 
     def _save_to(self, target: Path) -> bool:
+        if self.window.loaded_input(target) is not None:
+            self.window.show_message(
+                "Session not saved", f"{target}: this is a loaded image file; a session "
+                "never replaces an input.\n\nYour work is still open and nothing was lost.")
+            return False
         self.window.paint_tool.finish()
         try:
             written = save_session(target, self.build_session())

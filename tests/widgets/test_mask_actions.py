@@ -222,3 +222,18 @@ def test_clear_layer_and_computed_background(win) -> None:
     np.testing.assert_array_equal(layers.background(), layers.computed_dark())
     QApplication.processEvents()
     assert "computed" in win.layers_panel.dark_state.text()
+
+
+@pytest.mark.parametrize("kind", ["nsclean", "jwst", "png"])
+def test_export_never_replaces_a_loaded_image(qtbot, window, write_rate, monkeypatch,
+                                              messages, kind) -> None:
+    image = write_rate("b_rate.fits", shape=SHAPE)
+    window.open_files([image])
+    qtbot.waitUntil(lambda: window.mask_layers is not None and not window.runner.is_busy(),
+                    timeout=TIMEOUT)
+    before = image.read_bytes()
+    choose_file(monkeypatch, image)  # the user picks the image in the save dialog
+    assert window.mask_actions.export_mask(kind) is None
+    assert image.read_bytes() == before
+    assert len(messages) == 1 and "b_rate.fits" in messages[0][1]
+    assert "loaded image" in messages[0][1]

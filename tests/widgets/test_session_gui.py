@@ -175,3 +175,12 @@ def test_closing_with_unsaved_work_asks(qtbot, win, monkeypatch) -> None:
     assert win.isVisible() and recovery_path().exists()
     assert win.close()  # discarded: the recovery file goes too
     assert not recovery_path().exists()
+
+
+def test_a_session_is_never_saved_over_a_loaded_image(win, messages) -> None:
+    image = win.stack.products[0].path
+    before = image.read_bytes()
+    paint(win.mask_layers)
+    assert not win.sessions.save(image)
+    assert image.read_bytes() == before
+    assert messages and "loaded image" in messages[0][1] and win.sessions.dirty
