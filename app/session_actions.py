@@ -59,6 +59,10 @@ class SessionActions(QObject):
         self.cleaning_consumer: Callable[[dict[str, Any]], None] | None = None
         self.autosaver = Autosaver(self.build_session, self._revision, interval=autosave_seconds)
         self._session_revision = self._revision()  # what the session file (if any) holds
+        # sources of an opened session whose images are all missing: saved again as they
+        # were, until images are loaded
+        self._unloaded_sources: list[dict[str, object]] = []
+        window.stack.connect(self._on_stack_changed)
         self.timer = QTimer(self)
         self.timer.setInterval(TICK_MS)
         self.timer.timeout.connect(self.autosave)
@@ -69,6 +73,10 @@ class SessionActions(QObject):
     ) -> None:
         """Let the cleaning panel save (``provider``) and restore (``consumer``) its settings."""
         self.cleaning_provider, self.cleaning_consumer = provider, consumer
+
+    def _on_stack_changed(self, what: frozenset[str]) -> None:
+        if "products" in what and self.window.stack.products:
+            self._unloaded_sources = []
 
     def _revision(self) -> int:
         return self.window.masks.edits + self._unsaved_marks
@@ -99,7 +107,7 @@ class SessionActions(QObject):
         }
         sources = [] if window.demo_loaded else [
             {"path": str(p.path)} for p in window.stack.products
-        ]
+        ] or [dict(s) for s in self._unloaded_sources]
         return Session(
             layers=layers.snapshot(), sources=sources,
             stretch=dataclasses.asdict(window.display.settings),
@@ -156,6 +164,13 @@ class SessionActions(QObject):
                 )
             if found:
                 window.open_files(found, replace=True)
+            else:
+                # the image on screen belongs to other layers: showing it under these
+                # (or saving it as their source) would pair a mask with the wrong image
+                window.runner.cancel("load")
+                window.demo_loaded = False
+                window.stack.set_products([])
+                self._unloaded_sources = [dict(s) for s in session.sources]
         return notes
 
     # --- file actions ----------------------------------------------------------------

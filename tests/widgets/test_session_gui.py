@@ -184,3 +184,27 @@ def test_a_session_is_never_saved_over_a_loaded_image(win, messages) -> None:
     assert not win.sessions.save(image)
     assert image.read_bytes() == before
     assert messages and "loaded image" in messages[0][1] and win.sessions.dirty
+
+
+def test_a_session_whose_images_are_gone_does_not_keep_another_image(
+    qtbot, win, write_rate, tmp_path, messages
+) -> None:
+    other = write_rate("b_rate.fits", shape=(30, 50))  # moved away later
+    win.open_files([other])
+    qtbot.waitUntil(lambda: win.stack.shape == (30, 50) and not win.runner.is_busy(),
+                    timeout=TIMEOUT)
+    win.mask_layers.rectangle("light", (3, 3), (8, 20))
+    expected = copies(win.mask_layers)
+    session = tmp_path / "b.nsclean-session"
+    assert win.sessions.save(session)
+    win.open_files([tmp_path / "a_rate.fits"])  # the user goes on with another image
+    qtbot.waitUntil(lambda: win.stack.shape == SHAPE and not win.runner.is_busy(),
+                    timeout=TIMEOUT)
+    other.unlink()
+    assert win.sessions.open(session)
+    qtbot.waitUntil(lambda: not win.runner.is_busy(), timeout=TIMEOUT)
+    assert messages and "b_rate.fits" in messages[0][1]
+    assert_layers(win.mask_layers, expected)
+    assert not win.stack.products and win.view.image is None  # not a_rate under b's mask
+    assert win.sessions.save(session)  # saved again: still names the missing image
+    assert [s["path"] for s in load_session(session).sources] == [str(other)]
