@@ -335,6 +335,7 @@ class MainWindow(QMainWindow):
         return "mask " + (", ".join(names) if names else "—")
 
     def _toggle_orientation(self, detector_view: bool) -> None:
+        self.paint_tool.break_stroke()
         self.view.set_orientation("detector" if detector_view else "dms")
 
     def show_header(self, index: int | bool = 0) -> None:

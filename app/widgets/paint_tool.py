@@ -136,6 +136,13 @@ class PaintTool(QObject):
         self._drag = None
         self._press = None
 
+    def break_stroke(self) -> None:
+        """End a freehand stroke when the image moves under a still cursor (the view
+        turned): the stroke so far stays one undo item, and no line joins it to the
+        cursor's new image position. Painting resumes at the next press."""
+        if self._drag == "stroke":
+            self.finish()
+
     def cancel(self) -> None:
         """Finish any stroke and drop an unfinished shape (Escape)."""
         self.finish()

@@ -330,3 +330,23 @@ def test_previews_show_what_will_be_painted(qtbot, win) -> None:
     assert not preview.shape.isVisible()
     assert win.mask_layers.layer("light")[12:16, 10:21].all()
     assert win.mask_layers.layer("light").sum() == 4 * 11  # exactly the previewed pixels
+
+
+def test_turning_the_view_mid_stroke_ends_the_stroke_where_it_was(qtbot, win) -> None:
+    # the cursor stays put but the image turns under it: no line to its new image position
+    win.paint_tool.set_size(3)
+    a, b = screen(win, 10.5, 10.5), screen(win, 20.5, 12.5)
+    ref = reference(win)
+    ref.begin_stroke("light", 1.5)
+    for p in (a, b):
+        ref.stroke_to(*model_point(win, p))
+    ref.end_stroke()
+    send(win, QEvent.Type.MouseButtonPress, a, L, L)
+    send(win, QEvent.Type.MouseMove, b, NONE, L)
+    win.detector_action.trigger()  # D while the button is held
+    QApplication.processEvents()
+    send(win, QEvent.Type.MouseMove, b + QPoint(3, 0), NONE, L)
+    send(win, QEvent.Type.MouseButtonRelease, b + QPoint(3, 0), L, NONE)
+    assert_same(win, ref)
+    assert len(win.mask_layers.history) == 1 and not win.paint_tool.busy
+    win.detector_action.trigger()
