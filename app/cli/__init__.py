@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -56,6 +57,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("nsclean: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug: one line, not a traceback (NSCLEAN_DEBUG=1 shows it)
+        if os.environ.get("NSCLEAN_DEBUG"):
+            raise
+        print(f"nsclean: error: internal error ({type(exc).__name__}: {exc}); "
+              "set NSCLEAN_DEBUG=1 for the traceback", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -96,8 +96,15 @@ class CleanParams:
         if self.method not in METHODS:
             raise InputError(f"unknown method {self.method!r}; expected one of {METHODS}")
         top = self.fc + self.kill_width / 2
-        if not 0.0 < self.fc < 0.5 or not self.kill_width >= 0.0 or top >= 0.5:
-            raise InputError(f"fc={self.fc:g}, kw={self.kill_width:g}: need 0 < fc ± kw/2 < 0.5")
+        # fc - kw/2 < 0 would attenuate the line's mean level (the apodizer is below 1 at 0)
+        if (not 0.0 < self.fc < 0.5 or not self.kill_width >= 0.0 or top >= 0.5
+                or self.fc - self.kill_width / 2 < 0.0):
+            raise InputError(f"fc={self.fc:g}, kw={self.kill_width:g}: need 0 ≤ fc - kw/2 and "
+                             "fc + kw/2 < 0.5")
+        # inf passes "> 0" but only fails after a whole clean, in the FITS header
+        for name in ("sigrej", "weight_sigma", "buff_sigma", "ridge"):
+            if not np.isfinite(getattr(self, name)):
+                raise InputError(f"{name} must be a finite number, got {getattr(self, name)}")
         for name in ("sigrej", "weight_sigma", "buff_sigma"):
             if not getattr(self, name) > 0:
                 raise InputError(f"{name} must be positive, got {getattr(self, name)}")

@@ -1,0 +1,61 @@
+"""Bad options and unexpected failures of ``nsclean``: one line on stderr, exit 1, no output."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from app.cli import main
+from app.core.clean import CleanParams
+from app.core.errors import InputError
+from app.core.maskio import write_nsclean_fits
+from tests.core.products_factory import banded_frame, write_product
+
+
+@pytest.fixture
+def bots(tmp_path):
+    """A small subarray exposure and its all-background mask (cleaned in milliseconds)."""
+    rate = write_product(tmp_path / "s_rate.fits", banded_frame(0, (32, 2048)))
+    mask = write_nsclean_fits(tmp_path / "m.fits", np.ones((32, 2048), bool))
+    return rate, mask
+
+
+def one_error_line(capsys) -> str:
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "Warning" not in err, err
+    errors = [line for line in err.splitlines() if "error" in line]
+    assert len(errors) == 1, err
+    return errors[0]
+
+
+@pytest.mark.parametrize(("option", "message"), [
+    (["--sigrej", "inf"], "sigrej must be a finite number"),
+    (["--weight-sigma", "inf"], "weight_sigma must be a finite number"),
+    (["--buff-sigma", "inf"], "buff_sigma must be a finite number"),
+    (["--fit", "real", "--ridge", "inf"], "ridge must be a finite number"),
+    (["--fc", "0.004", "--kw", "0.01"], "need 0 ≤ fc - kw/2")])
+def test_parameters_out_of_range_are_refused_before_cleaning(tmp_path, bots, capsys, option,
+                                                             message):
+    rate, mask = bots
+    assert main(["clean", str(rate), "--mask", str(mask), *option]) == 1
+    assert message in one_error_line(capsys)
+    assert not (tmp_path / "s_rate_nsclean.fits").exists()
+
+
+def test_kw_up_to_twice_fc_is_accepted():
+    assert CleanParams(fc=0.004, kw=0.008).validated().kill_width == 0.008
+    with pytest.raises(InputError, match="fc - kw/2"):
+        CleanParams(fc=0.004, kw=0.0081).validated()
+
+
+def test_an_unexpected_exception_is_one_line(monkeypatch, tmp_path, capsys):
+    import app.cli.simulate
+
+    def broken(args):
+        raise RuntimeError("something nobody foresaw")
+
+    monkeypatch.setattr(app.cli.simulate, "run", broken)
+    monkeypatch.delenv("NSCLEAN_DEBUG", raising=False)
+    assert main(["simulate", "-o", str(tmp_path / "x.fits")]) == 1
+    line = one_error_line(capsys)
+    assert "RuntimeError: something nobody foresaw" in line and "NSCLEAN_DEBUG" in line
