@@ -48,6 +48,11 @@ __all__ = ["SMOOTHING", "ThresholdResult", "ThresholdSettings", "Thresholder",
 #: faint trace dipping below the threshold for a few pixels is still one trace.
 CLOSE_ALONG_DISPERSION = 15
 
+#: Largest smoothing accepted, in pixels across and along the dispersion (σ or half-width
+#: of the median box; the GUI offers up to 10 × 12). Beyond, a median box exhausts memory.
+MAX_SMOOTH = 64.0
+MAX_REACH = 1024.0
+
 
 @dataclass(frozen=True)
 class ThresholdSettings:
@@ -90,12 +95,21 @@ class ThresholdSettings:
         if self.smoothing not in SMOOTHING:
             raise InputError(f"unknown smoothing {self.smoothing!r}; expected one of "
                              f"{', '.join(SMOOTHING)}")
+        for name in ("sigma", "smooth_size", "elongation", "bright_sigma", "low_sigma"):
+            if not np.isfinite(getattr(self, name)):  # inf reached scipy and crashed there
+                raise InputError(f"{name} must be a finite number, got {getattr(self, name)}")
         if not self.sigma > 0:
             raise InputError(f"sigma must be positive, got {self.sigma}")
         if self.smoothing != "none" and not self.smooth_size > 0:
             raise InputError(f"smoothing size must be positive, got {self.smooth_size}")
         if not self.elongation >= 1:
             raise InputError(f"elongation must be at least 1, got {self.elongation}")
+        if self.smoothing != "none" and not (self.smooth_size <= MAX_SMOOTH
+                                             and self.smooth_size * self.elongation <= MAX_REACH):
+            # a larger median box exhausts memory in scipy; light is never that wide
+            raise InputError(f"smoothing size {self.smooth_size:g} × elongation "
+                             f"{self.elongation:g} is too large: at most {MAX_SMOOTH:g} px "
+                             f"across and {MAX_REACH:g} px along the dispersion")
         for name in ("grow", "bright_grow", "min_size"):
             value = getattr(self, name)
             if int(value) != value or value < 0:

@@ -59,3 +59,37 @@ def test_an_unexpected_exception_is_one_line(monkeypatch, tmp_path, capsys):
     assert main(["simulate", "-o", str(tmp_path / "x.fits")]) == 1
     line = one_error_line(capsys)
     assert "RuntimeError: something nobody foresaw" in line and "NSCLEAN_DEBUG" in line
+
+
+@pytest.mark.parametrize(("option", "message"), [
+    (["--smooth", "gaussian:inf"], "smooth_size must be a finite number"),
+    (["--elongation", "inf"], "elongation must be a finite number"),
+    (["--low-sigma", "inf"], "low_sigma must be a finite number"),
+    (["--smooth", "median:1e9"], "too large"),
+    (["--smooth", "median:5000"], "too large")])
+def test_mask_smoothing_out_of_range_is_one_line(tmp_path, bots, capsys, option, message):
+    rate, _ = bots
+    assert main(["mask", str(rate), "-o", str(tmp_path / "out.fits"), *option]) == 1
+    assert message in one_error_line(capsys)
+    assert not (tmp_path / "out.fits").exists()
+
+
+def test_negative_tune_seed_is_refused(tmp_path, bots, capsys):
+    rate, mask = bots
+    for command in (["tune", str(rate)], ["clean", str(rate), "--tune-once"],
+                    ["clean", str(rate), "--tune"]):
+        assert main([*command, "--mask", str(mask), "--tune-seed", "-1"]) == 1
+        assert "seed must be a whole number ≥ 0" in one_error_line(capsys)
+    assert not (tmp_path / "s_rate_nsclean.fits").exists()
+
+
+def test_tune_names_the_file_it_cannot_tune(bots, capsys):
+    rate, mask = bots  # a subarray: nothing to tune
+    assert main(["tune", str(rate), "--mask", str(mask)]) == 1
+    line = one_error_line(capsys)
+    assert line.startswith(f"nsclean: error: {rate}: auto-tune applies")
+    out = rate.parent / "out"
+    out.mkdir()
+    assert main(["clean", str(rate), "--mask", str(mask), "--tune", "-o", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert err.count(str(rate)) == 2, err  # the warning and the progress line name it once
