@@ -18,7 +18,8 @@ HELP = """\
 Hold out tiles of background pixels, fit the noise model on the rest, and score how well
 it predicts the held-out pixels; search fc, kw, the fit (published complex or real with a
 1/f prior), buffing, weight sigma and sigrej one at a time. Prints the score of every value
-tried (mean squared prediction error, (DN/s)^2, with its standard error; * = kept) and the
+tried (the banding left in the held-out tiles: each tile's mean prediction error, squared,
+averaged over the held-out samples, (DN/s)^2, with its standard error; * = kept) and the
 options to pass to `nsclean clean`. The starting values are the cleaning options given
 here (defaults if none). Rateints files are tuned on one integration (--integration).
 """
@@ -91,6 +92,8 @@ def tune_integration(product, mask, start, detector: str | None, settings,
             fraction, message = next(gen)
         except StopIteration as stop:
             return stop.value
+        except InputError as exc:  # the engine says what is wrong, not with which file
+            raise type(exc)(f"{product.path}: {exc}") from None
         if progress is not None:
             progress(fraction, message)
 
@@ -102,7 +105,8 @@ def _tune_source(source: Path, mask, start, detector: str | None, settings):
     try:
         result = tune_integration(read_product(source), mask, start, detector, settings)
     except InputError as exc:
-        return None, f"{source}: warning: not tuned, keeping the given parameters: {exc}"
+        reason = str(exc).removeprefix(f"{source}: ")  # name the file once
+        return None, f"{source}: warning: not tuned, keeping the given parameters: {reason}"
     return result, (f"{source}: tuned in {result.elapsed:.1f} s: {options_text(result.best)}"
                     f" (held-out error {100 * result.improvement:.1f} % below the start)")
 
@@ -216,7 +220,7 @@ def format_table(result, title: str) -> str:
         f"nsclean tune: {title}",
         f"held out {100 * result.held_out_fraction:.1f} % of the background per fold; "
         f"{result.scored_samples} held-out samples scored; {result.elapsed:.1f} s",
-        "score = mean squared prediction error on held-out background samples, (DN/s)^2;",
+        "score = squared mean prediction error of each held-out tile, per sample, (DN/s)^2;",
         "paired s.e. = standard error of the difference from the stage's best; * = kept",
         "",
         f"{'parameter':<13} {'value':>10} {'score':>11} {'s.e.':>9} {'vs best':>10} "

@@ -111,6 +111,8 @@ class TuneSettings:
             raise InputError("block sizes, line runs and score_clip must be positive")
         if self.score not in ("banding", "mse"):
             raise InputError(f"score must be 'banding' or 'mse', got {self.score!r}")
+        if int(self.seed) != self.seed or self.seed < 0:  # numpy refuses negative seeds
+            raise InputError(f"the seed must be a whole number ≥ 0, got {self.seed}")
         if self.rule not in ("min", "1se"):
             raise InputError(f"rule must be 'min' or '1se', got {self.rule!r}")
         return self
