@@ -18,7 +18,7 @@ from PyQt6.QtCore import QObject, pyqtSignal
 
 from app.core.clean import CleanParams
 from app.core.errors import NSCleanError
-from app.core.tune import TuneResult, TuneSettings, iter_tune
+from app.core.tune import TuneResult, TuneSettings, iter_tune, why_not_tunable
 from app.widgets.parameter_form import LINE
 from app.widgets.tune_dialog import Curve, TuneControls, TuneDialog
 
@@ -103,14 +103,25 @@ class TuneController(QObject):
         self.dialog: TuneDialog | None = None
         self.result: TuneResult | None = None
         self.previous: CleanParams | None = None  # what "Undo tune" restores
+        self._tuning = False  # between start and its end (the runner keeps a request longer)
         self.controls.tuneRequested.connect(self.start)
         self.controls.undoRequested.connect(self.undo)
         window.stack.connect(lambda _what: self._cancel_quietly())
+        window.stack.connect(lambda _what: self._refresh_button())
+        self.form.paramsChanged.connect(lambda _params: self._refresh_button())
+        self._refresh_button()
 
     @property
     def running(self) -> bool:
         """Whether a tune is in progress."""
         return self.runner.is_busy(TUNE_KEY)
+
+    def _refresh_button(self) -> None:
+        """Auto-tune is offered only where there is something to tune; the tooltip of a
+        disabled button says why (a subarray, the median method)."""
+        shape = self.window.stack.shape
+        reason = None if shape is None else why_not_tunable(shape, self.form.params())
+        self.controls.set_tunable(reason, running=self._tuning)
 
     def _dialog(self) -> TuneDialog:
         if self.dialog is None:
@@ -132,12 +143,18 @@ class TuneController(QObject):
             window.show_message("Auto-tune", "The files do not say which detector (NRS1 or "
                                 "NRS2) they come from.\n\nThe parameters are unchanged.")
             return False
+        refusal = why_not_tunable(image.shape, self.form.params())
+        if refusal:
+            window.show_message("Auto-tune", f"{refusal[0].upper()}{refusal[1:]}.\n\n"
+                                "The parameters are unchanged.")
+            return False
         dialog = self._dialog()
         dialog.set_running(True)
         dialog.show_message("Cross-validating: fitting on most background samples and "
                             "scoring the prediction on held-out blocks…")
         dialog.show()
         dialog.raise_()
+        self._tuning = True
         self.controls.tune_button.setEnabled(False)
         self.runner.submit(TUNE_KEY, _tune_job, image, mask, detector, self.form.params(),
                            self.settings, on_done=self._on_done, on_error=self._on_error,
@@ -147,7 +164,8 @@ class TuneController(QObject):
     def cancel(self) -> None:
         """Stop the running tune; the parameters stay as they are."""
         self.runner.cancel(TUNE_KEY)
-        self.controls.tune_button.setEnabled(True)
+        self._tuning = False
+        self._refresh_button()
         if self.dialog is not None:
             self.dialog.set_running(False)
             self.dialog.show_message("Cancelled: the parameters are unchanged.")
@@ -158,7 +176,8 @@ class TuneController(QObject):
             self.cancel()
 
     def _on_done(self, result: TuneResult) -> None:
-        self.controls.tune_button.setEnabled(True)
+        self._tuning = False
+        self._refresh_button()
         self.result = result
         changes = describe_changes(result)
         self.apply(result.best)
@@ -176,7 +195,8 @@ class TuneController(QObject):
         self.tuneFinished.emit(result)
 
     def _on_error(self, exc: BaseException) -> None:
-        self.controls.tune_button.setEnabled(True)
+        self._tuning = False
+        self._refresh_button()
         if self.dialog is not None:
             self.dialog.set_running(False)
         if isinstance(exc, NSCleanError):

@@ -241,6 +241,19 @@ FULL_GRID = ("buff_sigma", "fit")
 PATIENCE = {"fc": 2}
 
 
+def why_not_tunable(shape: tuple[int, ...], params: CleanParams) -> str | None:
+    """Why these cleaning settings have nothing to tune on a frame of ``shape``, or None.
+
+    Auto-tune searches the full-frame Fourier fit with centred kernels only: subarrays,
+    the median method and the published (legacy) kernels have no parameters to search.
+    """
+    if params.method != "fft" or tuple(shape) != FULL_FRAME or params.legacy_kernels:
+        return ("auto-tune applies to the full-frame Fourier fit (method fft, 2048×2048, "
+                "centred kernels); subarrays and the median method have no parameters to "
+                "tune")
+    return None
+
+
 def iter_tune(image: np.ndarray, mask: np.ndarray, detector: str = "NRS1", *,
               dq: np.ndarray | None = None, start: CleanParams | None = None,
               settings: TuneSettings | None = None,
@@ -271,10 +284,9 @@ def iter_tune(image: np.ndarray, mask: np.ndarray, detector: str = "NRS1", *,
     start = (start or CleanParams()).validated()
     settings = (settings or TuneSettings()).validated()
     name = check_inputs(image, mask, detector)
-    if start.method != "fft" or image.shape != FULL_FRAME or start.legacy_kernels:
-        raise InputError("auto-tune applies to the full-frame Fourier fit (method fft, "
-                         "2048×2048, centred kernels); subarrays and the median method "
-                         "have no parameters to tune")
+    refusal = why_not_tunable(image.shape, start)
+    if refusal:
+        raise InputError(refusal)
     data = np.asarray(image, dtype=np.float32)
     usable = usable_background(data, mask, dq)
     level = float(np.median(data[usable])) if start.background == "median" and usable.any() \

@@ -65,9 +65,7 @@ class TuneControls(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.tune_button = QPushButton("Auto-tune…")
-        self.tune_button.setToolTip(
-            "Choose fc, roll-off, buffing, weight σ and outlier rejection by cross-validation: "
-            "fit on most background samples, score the prediction on held-out blocks.")
+        self.tune_button.setToolTip(self.TUNE_TIP)
         self.undo_button = QPushButton("Undo tune")
         self.undo_button.setToolTip("Restore the parameters from before the last auto-tune")
         self.undo_button.setEnabled(False)
@@ -84,6 +82,16 @@ class TuneControls(QWidget):
         layout.addWidget(self.note)
         self.tune_button.clicked.connect(self.tuneRequested)
         self.undo_button.clicked.connect(self.undoRequested)
+
+    TUNE_TIP = ("Choose fc, roll-off, buffing, weight σ and outlier rejection by "
+                "cross-validation: fit on most background samples, score the prediction "
+                "on held-out blocks.")
+
+    def set_tunable(self, reason: str | None, running: bool = False) -> None:
+        """Enable Auto-tune, or disable it with ``reason`` as its tooltip."""
+        self.tune_button.setEnabled(reason is None and not running)
+        self.tune_button.setToolTip(self.TUNE_TIP if reason is None
+                                    else f"Not available: {reason}.")
 
     def set_note(self, text: str) -> None:
         """A short line under the buttons (hidden when empty)."""

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import app.tune_controller as tune_controller
-from app.core.clean import CleanParams
+from app.core.clean import FULL_FRAME, CleanParams
 from app.core.tune import Stage, TuneResult
 from app.core.tune_cv import NotEnoughBackground, Score
 
@@ -37,8 +37,16 @@ def fake_iter_tune(steps: int = 3, pause: float = 0.0):
     return run
 
 
+def as_if_full_frame(monkeypatch) -> None:
+    """Small test frames stand in for a 2048×2048 one (the method still counts)."""
+    real = tune_controller.why_not_tunable
+    monkeypatch.setattr(tune_controller, "why_not_tunable",
+                        lambda shape, params: real(FULL_FRAME, params))
+
+
 @pytest.fixture
-def loaded(qtbot, window, make_product):
+def loaded(qtbot, window, make_product, monkeypatch):
+    as_if_full_frame(monkeypatch)
     window.stack.set_products([make_product("t_rate.fits", shape=(64, 80))])
     qtbot.waitUntil(lambda: window.mask_layers is not None, timeout=TIMEOUT)
     return window
@@ -95,6 +103,28 @@ def test_refusal_shows_a_message_and_keeps_the_parameters(qtbot, loaded, monkeyp
     assert messages and "only 12 background samples" in messages[0][1]
     assert "unchanged" in messages[0][1]
     assert form.params() == before
+
+
+def test_auto_tune_is_offered_only_where_there_is_something_to_tune(
+        qtbot, window, make_product, messages, monkeypatch) -> None:
+    controls = window.tune.controls
+    window.stack.set_products([make_product("s_rate.fits", shape=(32, 2048))])  # a subarray
+    qtbot.waitUntil(lambda: window.mask_layers is not None, timeout=TIMEOUT)
+    assert not controls.tune_button.isEnabled()
+    assert "subarrays" in controls.tune_button.toolTip()
+    assert not window.tune.start()  # one message, no dialog, nothing running
+    assert len(messages) == 1 and "unchanged" in messages[0][1]
+    assert window.tune.dialog is None and not window.runner.is_busy("tune")
+
+    as_if_full_frame(monkeypatch)
+    window.stack.set_products([make_product("t_rate.fits", shape=(64, 80))])
+    qtbot.waitUntil(lambda: window.mask_layers.shape == (64, 80), timeout=TIMEOUT)
+    assert controls.tune_button.isEnabled()
+    form = window.preview.panel.form
+    form.method.setCurrentIndex(form.method.findData("median"))
+    assert not controls.tune_button.isEnabled() and "median" in controls.tune_button.toolTip()
+    form.method.setCurrentIndex(form.method.findData("fft"))
+    assert controls.tune_button.isEnabled()
 
 
 @pytest.mark.slow
