@@ -253,10 +253,13 @@ class MainWindow(QMainWindow):
         self._fill_recent_menu()
 
     def _fill_recent_menu(self) -> None:
+        """List the recent files that exist now (refilled each time the menu opens; a
+        file on a disk that is not mounted comes back when it is)."""
         self.recent_menu.clear()
-        for path in self.recent_files():
+        present = [path for path in self.recent_files() if Path(path).is_file()]
+        for path in present:
             add_action(self, self.recent_menu, path, partial(self.open_files, [path]))
-        self.recent_menu.setEnabled(bool(self.recent_files()))
+        self.recent_menu.setEnabled(bool(present))
 
     # --- combining and display -----------------------------------------------------------
     def _on_stack_changed(self, what: frozenset[str]) -> None:

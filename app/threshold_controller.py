@@ -316,4 +316,4 @@ class ThresholdController(QObject):
         self.write(layers, result, None, "automatic threshold")
         self.window.sessions.mark_clean()
         self.window.statusBar().showMessage(
-            "Started from an automatic threshold mask (Threshold dock; Ctrl+Z undoes it)", 8000)
+            "Started from an automatic threshold mask (Threshold tab; Ctrl+Z undoes it)", 8000)

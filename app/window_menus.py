@@ -64,6 +64,7 @@ def build_menus(window: MainWindow) -> None:
     add_action(window, file, "&Open…", window.choose_files, "Ctrl+O")
     add_action(window, file, "&Add to stack…", partial(window.choose_files, False), "Ctrl+Shift+O")
     window.recent_menu = file.addMenu("Open &Recent")
+    window.recent_menu.aboutToShow.connect(window._fill_recent_menu)
     add_action(window, file, "Open &demo data", lambda: window.open_demo())
     file.addSeparator()
     add_action(window, file, "Open &session…", lambda: window.sessions.open(), "Ctrl+Alt+O")

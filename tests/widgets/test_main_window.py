@@ -42,6 +42,19 @@ def test_opening_files_combines_them_and_lists_them(qtbot, window, write_rate) -
     assert window.recent_menu.actions()[0].text() == str(paths[0].resolve())
 
 
+def test_recent_menu_lists_only_files_that_exist(qtbot, window, write_rate) -> None:
+    paths = [write_rate("a_rate.fits", seed=1), write_rate("b_rate.fits", seed=2)]
+    window.open_files(paths)
+    wait_for_image(qtbot, window)
+    paths[0].unlink()
+    window.recent_menu.aboutToShow.emit()  # what opening the menu does
+    assert [a.text() for a in window.recent_menu.actions()] == [str(paths[1].resolve())]
+    assert str(paths[0].resolve()) in window.recent_files()  # back if the disk returns
+    paths[1].unlink()
+    window.recent_menu.aboutToShow.emit()
+    assert not window.recent_menu.actions() and not window.recent_menu.isEnabled()
+
+
 def test_switching_combination_recombines(qtbot, window, make_product) -> None:
     products = [make_product("a.fits", nints=3, seed=1), make_product("b.fits", seed=2)]
     window.stack.set_products(products)
