@@ -44,12 +44,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     from app.core.perf import tune_allocator
 
     tune_allocator()  # large-frame allocations without page-fault storms (app/core/perf.py)
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return 2
     try:
+        parser = build_parser()  # imports the engine: a Ctrl-C can come here too
+        args = parser.parse_args(argv)
+        if not getattr(args, "func", None):
+            parser.print_help()
+            return 2
         return int(args.func(args) or 0)
     except NSCleanError as exc:
         print(f"nsclean: error: {exc}", file=sys.stderr)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import multiprocessing
 import os
+import signal
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -109,6 +111,43 @@ def _init_worker(mask, params, detector, mask_name, overwrite, tune=None) -> Non
                    overwrite=overwrite, tune=tune)
 
 
+def _init_pool_worker(stop, *init) -> None:
+    """Initialise a worker process of ``-j N``; ``stop`` is set when the user interrupts.
+
+    The worker was started with SIGINT blocked (so that a Ctrl-C while it imports prints
+    no traceback); from now on Ctrl-C stops the file being cleaned, whose temporary output
+    is then removed, but never the pool's own loop, which would print a traceback.
+    """
+    _init_worker(*init)
+    _WORKER.update(stop=stop, busy=False, interrupted=False)
+    signal.signal(signal.SIGINT, _worker_interrupt)
+    _set_sigint_blocked(False)  # a Ctrl-C pending since the start only marks us interrupted
+
+
+def _worker_interrupt(signum, frame) -> None:
+    # Raise once: a second SIGINT (the terminal's and the parent's) must not cut short
+    # the clean-up of the first, which removes the temporary output.
+    first = not _WORKER.get("interrupted")
+    _WORKER["interrupted"] = True
+    if first and _WORKER.get("busy"):
+        raise KeyboardInterrupt
+
+
+def _clean_in_pool(source: Path, target: Path) -> tuple[str, list[str]]:
+    """:func:`_clean_one` in a worker; ("cancelled", []) once the user has interrupted."""
+    stop = _WORKER.get("stop")
+    if _WORKER.get("interrupted") or (stop is not None and stop.is_set()):
+        return "cancelled", []
+    _WORKER["busy"] = True
+    try:
+        return _clean_one(source, target)
+    except KeyboardInterrupt:
+        _WORKER["interrupted"] = True
+        return "cancelled", []
+    finally:
+        _WORKER["busy"] = False
+
+
 def _clean_one(source: Path, target: Path) -> tuple[str, list[str]]:
     """Clean one file in a worker; return ("ok"|"error", messages)."""
     from app.core.batch import clean_file
@@ -141,6 +180,50 @@ def _clean_one(source: Path, target: Path) -> tuple[str, list[str]]:
                 f"background in too few places for the Fourier fit; only their mean level "
                 f"was removed (lines {_ranges(diag.reduced_lines)})")
     return "ok", warnings
+
+
+def _start_pool(workers: int, init: tuple, jobs: list[tuple[Path, Path]]):
+    """Start ``workers`` processes and submit every job; return (pool, futures, stop)."""
+    # "spawn", not fork: the parent already runs BLAS and sorting threads, and a forked
+    # child can inherit one of their locks held, and hang.
+    context = multiprocessing.get_context("spawn")
+    stop = context.Event()
+    # Workers are spawned by submit() and inherit the main thread's blocked SIGINT until
+    # they are initialised. A Ctrl-C meanwhile (delivered to any of our threads) is only
+    # recorded: raised inside submit() it would leave a worker half started, and orphaned.
+    interrupted: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: interrupted.append(signum))
+    _set_sigint_blocked(True)
+    try:
+        pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_pool_worker,
+                                   initargs=(stop, *init))
+        futures = [pool.submit(_clean_in_pool, source, target) for source, target in jobs]
+    finally:
+        _set_sigint_blocked(False)
+        signal.signal(signal.SIGINT, previous)
+    if interrupted:
+        _stop_pool(pool, futures, stop)
+        raise KeyboardInterrupt
+    return pool, futures, stop
+
+
+def _set_sigint_blocked(blocked: bool) -> None:
+    if hasattr(signal, "pthread_sigmask"):  # not on Windows
+        signal.pthread_sigmask(signal.SIG_BLOCK if blocked else signal.SIG_UNBLOCK,
+                               {signal.SIGINT})
+
+
+def _stop_pool(pool: ProcessPoolExecutor, futures, stop) -> None:
+    """After Ctrl-C: start no other file, interrupt the ones being cleaned, wait for them."""
+    stop.set()
+    for future in futures:
+        future.cancel()
+    # A terminal's Ctrl-C reached the workers too; a SIGINT sent to this process alone is
+    # passed on (the executor keeps its processes in a private dict: no public access).
+    for process in list(getattr(pool, "_processes", {}).values()):
+        with contextlib.suppress(OSError, ValueError):
+            os.kill(process.pid, signal.SIGINT)
+    pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _ranges(lines) -> str:
@@ -187,22 +270,26 @@ def run(args: argparse.Namespace) -> int:
     failures = 0
     init = (mask, params, args.detector, str(args.mask), args.overwrite, tune)
     workers = min(args.jobs, len(jobs), os.cpu_count() or 1)
+    pool = None
     if workers == 1:
         _init_worker(*init)
         outcomes = (_clean_one(s, t) for s, t in jobs)
     else:
-        # "spawn", not fork: the parent already runs BLAS and sorting threads, and a forked
-        # child can inherit one of their locks held, and hang.
-        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_init_worker, initargs=init)
-        outcomes = pool.map(_clean_one, *zip(*jobs, strict=True))
-    for (source, target), (status, messages) in zip(jobs, outcomes, strict=True):
-        for text in messages:
-            progress.message(f"nsclean: {'error: ' if status == 'error' else ''}{text}")
-        failures += status == "error"
-        progress.advance(str(source), f"-> {target}" if status == "ok" else "FAILED")
+        pool, futures, stop = _start_pool(workers, init, jobs)
+        outcomes = (future.result() for future in futures)
+    try:
+        for (source, target), (status, messages) in zip(jobs, outcomes, strict=True):
+            for text in messages:
+                progress.message(f"nsclean: {'error: ' if status == 'error' else ''}{text}")
+            failures += status != "ok"
+            progress.advance(str(source), f"-> {target}" if status == "ok" else "FAILED")
+    except KeyboardInterrupt:
+        progress.close()
+        if pool is not None:  # no new file is started; the ones being written are removed
+            _stop_pool(pool, futures, stop)
+        raise
     progress.close()
-    if workers > 1:
+    if pool is not None:
         pool.shutdown()
     if failures:
         progress.message(f"nsclean: {failures} of {len(jobs)} files failed")
