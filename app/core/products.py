@@ -8,7 +8,10 @@ the file and the problem; they never let an astropy traceback through.
 
 from __future__ import annotations
 
+import gzip
+import re
 import warnings
+import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -86,18 +89,58 @@ def _read_hdul(path: Path) -> fits.HDUList:
         raise InputError(f"{path}: no such file")
     if path.is_dir():
         raise InputError(f"{path}: is a folder, not a FITS file")
-    hdul = None
+    hdul, caught = None, []
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
             hdul = fits.open(path, memmap=False, lazy_load_hdus=False)
             for hdu in hdul:  # force reading now so truncation shows up here
                 _ = hdu.data
+        # astropy only warns, and drops the HDUs it cannot read: the cleaned copy would
+        # silently lack them (DQ included)
+        damaged = _damage(caught)
+        if damaged:
+            raise InputError(f"{path}: the file is truncated or damaged ({damaged})")
+        _check_gzip_stream(path)
     except (OSError, ValueError, TypeError, IndexError, EOFError) as exc:
         if hdul is not None:
             hdul.close()
+        damaged = _damage(caught)
+        if damaged:
+            raise InputError(f"{path}: the file is truncated or damaged ({damaged})") from exc
         raise InputError(f"{path}: not a readable FITS file ({_short(exc)})") from exc
+    except InputError:
+        if hdul is not None:
+            hdul.close()
+        raise
     return hdul
+
+
+#: astropy warnings that mean part of the file is missing or unreadable.
+_DAMAGE = re.compile(r"truncated|Error validating header", re.IGNORECASE)
+
+
+def _damage(caught) -> str:
+    """The first astropy warning among ``caught`` that says the file is damaged, or ""."""
+    found = [str(w.message) for w in caught or [] if _DAMAGE.search(str(w.message))]
+    return _short(ValueError(found[0])) if found else ""
+
+
+def _check_gzip_stream(path: Path) -> None:
+    """Raise InputError if ``path`` is gzipped and its stream ends early.
+
+    astropy reads a cut-off .fits.gz without complaint, as far as it goes.
+    """
+    with open(path, "rb") as raw:
+        if raw.read(2) != b"\x1f\x8b":
+            return
+    try:
+        with gzip.open(path) as stream:
+            while stream.read(1 << 24):
+                pass
+    except (OSError, EOFError, zlib.error) as exc:
+        raise InputError(f"{path}: the gzip file is truncated or damaged ({_short(exc)})"
+                         ) from exc
 
 
 def _short(exc: BaseException) -> str:
