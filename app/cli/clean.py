@@ -22,6 +22,17 @@ all HDUs and headers of its input plus provenance keywords (NSC_*), as
 """
 
 
+def frequency(text: str) -> float:
+    """Parse a frequency in cycles per pixel: a number or a fraction (``1/256``)."""
+    numerator, slash, denominator = text.partition("/")
+    try:
+        value = float(numerator) / float(denominator) if slash else float(text)
+    except (ValueError, ZeroDivisionError):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a number or a fraction such as 1/256") from None
+    return value
+
+
 def add_cleaning_options(parser: argparse.ArgumentParser) -> None:
     """Add the cleaning parameters (shared with other subcommands)."""
     from app.core.clean import CleanParams
@@ -31,10 +42,11 @@ def add_cleaning_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--method", choices=("fft", "median"), default=d.method,
                    help="fft: NSClean's Fourier fit (subarrays use its subarray variant); "
                         "median: subtract each detector line's background median (baseline)")
-    g.add_argument("--fc", type=float, default=d.fc, metavar="F",
+    g.add_argument("--fc", type=frequency, default=d.fc, metavar="F",
                    help="half-power frequency of the low-pass filter in cycles per pixel along "
-                        "a detector line (default 1/256: 8 cycles per 2048-pixel line)")
-    g.add_argument("--kw", type=float, default=None, metavar="W",
+                        "a detector line, a number or a fraction (default 1/256: 8 cycles per "
+                        "2048-pixel line)")
+    g.add_argument("--kw", type=frequency, default=None, metavar="W",
                    help="width of the filter's cosine roll-off, cycles per pixel (default fc/4)")
     g.add_argument("--sigrej", type=float, default=d.sigrej, metavar="S",
                    help="background samples beyond S sigma of their line's median are replaced "
@@ -248,7 +260,9 @@ def run(args: argparse.Namespace) -> int:
     if args.jobs < 1:
         raise InputError(f"--jobs must be at least 1, got {args.jobs}")
     if args.output_dir is not None and not args.output_dir.is_dir():
-        raise InputError(f"{args.output_dir}: output folder does not exist")
+        problem = ("is a file; -o takes the folder to write into" if args.output_dir.exists()
+                   else "output folder does not exist")
+        raise InputError(f"{args.output_dir}: {problem}")
     mask = read_mask(args.mask, args.mask_plane).mask
     jobs = []
     seen = set()

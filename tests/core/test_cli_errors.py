@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from astropy.io import fits
 
 from app.cli import main
 from app.core.clean import CleanParams
@@ -93,3 +94,20 @@ def test_tune_names_the_file_it_cannot_tune(bots, capsys):
     assert main(["clean", str(rate), "--mask", str(mask), "--tune", "-o", str(out)]) == 0
     err = capsys.readouterr().err
     assert err.count(str(rate)) == 2, err  # the warning and the progress line name it once
+
+
+def test_fc_and_kw_accept_the_fractions_the_help_shows(tmp_path, bots, capsys):
+    rate, mask = bots
+    assert main(["clean", str(rate), "--mask", str(mask), "--fc", "1/128", "--kw", "1/1024"]
+                ) == 0, capsys.readouterr().err
+    header = fits.getheader(tmp_path / "s_rate_nsclean.fits")
+    assert header["NSC_FC"] == 1 / 128 and header["NSC_KW"] == 1 / 1024
+    with pytest.raises(SystemExit):
+        main(["clean", str(rate), "--mask", str(mask), "--fc", "1/0"])
+    assert "not a number or a fraction" in capsys.readouterr().err
+
+
+def test_output_folder_that_is_a_file(tmp_path, bots, capsys):
+    rate, mask = bots
+    assert main(["clean", str(rate), "--mask", str(mask), "-o", str(mask)]) == 1
+    assert "m.fits: is a file; -o takes the folder" in one_error_line(capsys)
