@@ -167,7 +167,8 @@ def run(args: argparse.Namespace) -> int:
     write_mask(args.output, mask, kind, **options)
     share = 100.0 * np.count_nonzero(mask) / mask.size
     print(f"wrote {args.output} ({kind}): background {share:.1f}% of pixels, "
-          f"{result.regions} light regions above {settings.sigma:g} sigma "
+          f"{result.regions} light region{'' if result.regions == 1 else 's'} above "
+          f"{settings.sigma:g} sigma "
           f"(noise {result.noise:.3g} after smoothing), from {nframes} frame(s)")
     print(line_coverage(mask, detector, image=image).summary())
     return 0

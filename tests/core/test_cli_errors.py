@@ -111,3 +111,12 @@ def test_output_folder_that_is_a_file(tmp_path, bots, capsys):
     rate, mask = bots
     assert main(["clean", str(rate), "--mask", str(mask), "-o", str(mask)]) == 1
     assert "m.fits: is a file; -o takes the folder" in one_error_line(capsys)
+
+
+def test_mask_summary_counts_one_region_in_the_singular(tmp_path, capsys):
+    frame = banded_frame(1, (32, 2048)) * 0.01
+    frame[14:18, 100:1900] += 5.0  # one bright trace
+    rate = write_product(tmp_path / "one_rate.fits", frame)
+    assert main(["mask", str(rate), "-o", str(tmp_path / "m.fits")]) == 0
+    out = capsys.readouterr().out
+    assert "1 light region above" in out, out
