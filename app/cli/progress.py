@@ -27,10 +27,11 @@ class Progress:
         self.done = 0
         self.start = time.perf_counter()
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.closed = False
 
     def message(self, text: str) -> None:
         """Print a line above the bar (a warning or an error about one item)."""
-        if self.tty:
+        if self.tty and not self.closed:
             self.stream.write("\r\033[K")
         self.stream.write(text + "\n")
         self._draw()
@@ -45,7 +46,7 @@ class Progress:
         self.stream.flush()
 
     def _draw(self) -> None:
-        if not self.tty:
+        if not self.tty or self.closed:  # after close, a message must not redraw the bar
             return
         width = 30
         filled = int(width * self.done / max(self.total, 1))
@@ -56,6 +57,7 @@ class Progress:
 
     def close(self) -> None:
         """End the bar's line."""
-        if self.tty:
+        if self.tty and not self.closed:
             self.stream.write("\n")
             self.stream.flush()
+        self.closed = True
