@@ -12,7 +12,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from app.cli.progress import Progress
-from app.core.errors import InputError, NSCleanError
+from app.core.errors import InputError, MaskError, NSCleanError
 
 HELP = """\
 Fit NSClean's model of the correlated read noise to the background pixels of each file
@@ -264,6 +264,9 @@ def run(args: argparse.Namespace) -> int:
                    else "output folder does not exist")
         raise InputError(f"{args.output_dir}: {problem}")
     mask = read_mask(args.mask, args.mask_plane).mask
+    if not mask.any():  # say it once, of the mask, rather than once per file
+        raise MaskError(f"{args.mask}: the mask has no background pixel (all 0); nothing "
+                        "could be fitted")
     jobs = []
     seen = set()
     for source in args.files:

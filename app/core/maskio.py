@@ -165,6 +165,7 @@ def read_mask(
     """
     path = Path(path)
     if _sniff(path) == "png":
+        _choose_plane(path, 1, plane, False)  # a picture is one mask: refuse another plane
         return _read_png(path, shape, border)
     with _open_fits(path) as hdul:
         kind, data, header = _fits_mask_hdu(path, hdul)

@@ -120,3 +120,21 @@ def test_mask_summary_counts_one_region_in_the_singular(tmp_path, capsys):
     assert main(["mask", str(rate), "-o", str(tmp_path / "m.fits")]) == 0
     out = capsys.readouterr().out
     assert "1 light region above" in out, out
+
+
+def test_an_empty_mask_is_refused_once_naming_the_mask(tmp_path, bots, capsys):
+    rate, _ = bots
+    empty = write_nsclean_fits(tmp_path / "empty.fits", np.zeros((32, 2048), bool))
+    other = write_product(tmp_path / "t_rate.fits", banded_frame(1, (32, 2048)))
+    assert main(["clean", str(rate), str(other), "--mask", str(empty)]) == 1
+    assert "empty.fits: the mask has no background pixel" in one_error_line(capsys)
+
+
+def test_a_png_mask_has_no_other_plane(tmp_path, bots, capsys):
+    from app.core.maskio import write_png
+
+    rate, _ = bots
+    png = write_png(tmp_path / "m.png", np.ones((32, 2048), bool))
+    assert main(["clean", str(rate), "--mask", str(png), "--mask-plane", "3"]) == 1
+    assert "m.png: holds a single mask; there is no plane 3" in one_error_line(capsys)
+    assert main(["clean", str(rate), "--mask", str(png), "--mask-plane", "0"]) == 0
