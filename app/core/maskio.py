@@ -34,6 +34,7 @@ from app import __version__
 from app.core.atomic import atomic_path
 from app.core.clean import reference_sides
 from app.core.errors import InputError, MaskError
+from app.core.fitstext import fits_text, fits_value
 from app.core.mask_style import check_mask_array
 
 NSCLEAN_COMMENT = "Pixels = 1 are background"
@@ -268,9 +269,9 @@ def _as_mask(mask: np.ndarray) -> np.ndarray:
 
 def _apply_cards(header: fits.Header, cards: dict[str, object], history: list[str]) -> None:
     for key, value in cards.items():
-        header[key] = value
+        header[key] = fits_value(value)
     for line in history:
-        header.add_history(line)
+        header.add_history(fits_text(line))
 
 
 def write_nsclean_fits(
@@ -308,7 +309,7 @@ def write_jwst_mask(
     header["INSTRUME"] = ("NIRSPEC", "Instrument used to acquire the data")
     if detector:
         header["DETECTOR"] = (str(detector).upper(), "Name of detector used to acquire the data")
-    header["FILENAME"] = (Path(path).name, "Name of the file")
+    header["FILENAME"] = (fits_text(Path(path).name), "Name of the file")
     header.add_comment("Background mask for clean_flicker_noise: SCI = 1 are background")
     _apply_cards(header, provenance(mask, extra), history or [])
     sci = fits.ImageHDU(mask.astype(np.float32), name="SCI")

@@ -22,6 +22,7 @@ from astropy.io import fits
 from app import __version__
 from app.core.atomic import atomic_path
 from app.core.errors import InputError
+from app.core.fitstext import fits_text, fits_value
 
 #: JWST DQ bit 0: the pixel must not be used.
 DO_NOT_USE = 1
@@ -268,9 +269,9 @@ def write_cleaned(
             "UTC time of cleaning",
         )
         for key, value in provenance.items():
-            header[key] = value
+            header[key] = fits_value(value)
         for line in history or []:
-            header.add_history(line)
+            header.add_history(fits_text(line))
         with atomic_path(target, overwrite=overwrite) as tmp:
             hdul.writeto(tmp, overwrite=True, output_verify="silentfix")
     return target

@@ -29,6 +29,7 @@ from astropy.io import fits
 
 from app.core.atomic import atomic_path
 from app.core.errors import InputError
+from app.core.fitstext import fits_text
 from app.core.products import DETECTORS, Product, read_product
 from app.core.sim_noise import FULL_SIZE, NoiseModel, Window, correlated_noise, white_noise
 from app.core.sim_noise import expected_error as _expected_error
@@ -252,7 +253,7 @@ def write_simulation(sim: Simulation, path: str | Path, overwrite: bool = False)
 
     dq = prod.dq if prod.dq is not None else np.zeros(prod.sci.shape, np.uint32)
     primary = prod.primary_header.copy()
-    primary["FILENAME"] = path.name
+    primary["FILENAME"] = fits_text(path.name)
     hdus = [
         fits.PrimaryHDU(header=primary),
         fits.ImageHDU(cube(prod.sci), header=prod.sci_header.copy(), name="SCI"),

@@ -138,3 +138,20 @@ def test_a_png_mask_has_no_other_plane(tmp_path, bots, capsys):
     assert main(["clean", str(rate), "--mask", str(png), "--mask-plane", "3"]) == 1
     assert "m.png: holds a single mask; there is no plane 3" in one_error_line(capsys)
     assert main(["clean", str(rate), "--mask", str(png), "--mask-plane", "0"]) == 0
+
+
+def test_non_ascii_file_names_reach_the_headers_escaped(tmp_path, capsys):
+    folder = tmp_path / "données é"
+    folder.mkdir()
+    rate = folder / "bøts_rate.fits"
+    assert main(["simulate", "--scene", "bots", "-o", str(rate)]) == 0, capsys.readouterr().err
+    assert fits.getheader(rate)["FILENAME"] == "b\\xf8ts_rate.fits"
+    mask = folder / "mäsk.fits"
+    assert main(["mask", str(rate), "--format", "jwst", "-o", str(mask)]) == 0, \
+        capsys.readouterr().err
+    header = fits.getheader(mask)
+    assert header["FILENAME"] == "m\\xe4sk.fits" and header["NSC_SRC"] == "b\\xf8ts_rate.fits"
+    assert main(["clean", str(rate), "--mask", str(mask)]) == 0, capsys.readouterr().err
+    header = fits.getheader(folder / "bøts_rate_nsclean.fits")
+    assert header["NSC_MASK"] == "m\\xe4sk.fits"
+    assert "\\xe4" in "".join(header["HISTORY"])  # the mask's path, escaped
