@@ -113,6 +113,9 @@ def _fits_mask_hdu(path: Path, hdul: fits.HDUList) -> tuple[str, np.ndarray, fit
         if data.ndim == 2:
             return "jwst-image", data, primary.header
         if data.ndim == 3:
+            # Checked before anyone is asked to choose a plane: a rateints file passed as
+            # a mask is refused at once, not after its integration was chosen.
+            _checked(path, data.reshape(-1, data.shape[-1]), None)
             return "jwst-cube", data, primary.header
         raise MaskError(
             f"{path}: SCI is {data.ndim}-D; a mask is 2-D (or 3-D, one per integration)"

@@ -181,6 +181,15 @@ def test_pipeline_cube_mask_needs_a_plane(tmp_path):
         maskio.read_mask(tmp_path / "x_mask.fits", plane=3)
 
 
+def test_a_rateints_cube_is_refused_before_any_plane_is_chosen(tmp_path):
+    """A rateints file given as a mask: told it is an image, not asked for an integration."""
+    rng = np.random.default_rng(3)
+    write_pipeline_like(tmp_path / "x_rateints.fits", rng.normal(size=(3, 50, 60)), "CubeModel")
+    for attempt in (maskio.inspect_mask, maskio.read_mask):
+        with pytest.raises(MaskError, match="image rather than a mask"):
+            attempt(tmp_path / "x_rateints.fits")
+
+
 def test_pipeline_image_mask_and_plane_on_a_2d_file(tmp_path):
     mask = bordered_random_mask((50, 60))
     write_pipeline_like(tmp_path / "x_mask.fits", mask, "ImageModel")
