@@ -302,4 +302,4 @@ def _check_fold(fold: _Fold, usable: np.ndarray, nvec: int, groups: int) -> None
             f"too little background to tune: {have} usable background pixels on {nlines} "
             f"detector lines; holding out 1/{groups} of them leaves {int(lines.sum())} lines "
             f"({scored} samples) that can be both fit and scored, need {MIN_LINES} lines "
-            f"and {MIN_SCORED} samples. Keeping the current parameters.")
+            f"and {MIN_SCORED} samples")  # what happens next is the caller's to say
