@@ -177,8 +177,9 @@ class ThresholdResult:
         """A message when the threshold selects everything or nothing, else None."""
         kept = int(np.count_nonzero(self.background))
         if kept == 0:
-            return (f"the threshold marks every usable pixel as light (σ = {self.settings.sigma:g}"
-                    f", grow {self.settings.grow}): raise σ or reduce the growth")
+            s = self.settings
+            return (f"the threshold marks every usable pixel as light (σ = {s.sigma:g}, grow "
+                    f"{s.grow}, bright grow {s.bright_grow}): raise σ or reduce the growth")
         if not self.signal.any():
             return (f"nothing rises above {self.settings.sigma:g}σ of the background: "
                     "lower σ, smooth more, or paint the traces by hand")

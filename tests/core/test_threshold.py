@@ -140,6 +140,7 @@ def test_degenerate_thresholds_explain_themselves():
     everything = th.threshold(ThresholdSettings(sigma=0.01, grow=400, bright_grow=400,
                                                 min_size=1))
     assert "every usable pixel" in everything.problem()
+    assert "grow 400, bright grow 400" in everything.problem()  # the values that did it
 
 
 @pytest.mark.parametrize("image, message", [
