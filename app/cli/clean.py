@@ -253,15 +253,16 @@ def _ranges(lines) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Clean every file; return 0 if all succeeded, 1 otherwise."""
+    from app.core.atomic import folder_problem
     from app.core.batch import output_path
     from app.core.maskio import read_mask
 
     params = params_from_args(args)
     if args.jobs < 1:
         raise InputError(f"--jobs must be at least 1, got {args.jobs}")
-    if args.output_dir is not None and not args.output_dir.is_dir():
-        problem = ("is a file; -o takes the folder to write into" if args.output_dir.exists()
-                   else "output folder does not exist")
+    if args.output_dir is not None and (problem := folder_problem(args.output_dir)):
+        if args.output_dir.is_file():
+            problem = "is a file; -o takes the folder to write into"
         raise InputError(f"{args.output_dir}: {problem}")
     mask = read_mask(args.mask, args.mask_plane).mask
     if not mask.any():  # say it once, of the mask, rather than once per file
@@ -276,6 +277,17 @@ def run(args: argparse.Namespace) -> int:
                              "another output; choose another --suffix or -o")
         seen.add(target)
         jobs.append((source, target))
+    # A folder that cannot be written is found before any cleaning, not after each file.
+    unwritable = {folder: problem for folder in {t.parent for _s, t in jobs}
+                  if (problem := folder_problem(folder))}
+    total = len(jobs)
+    for source, target in jobs:
+        if target.parent in unwritable:
+            print(f"nsclean: error: {source}: cannot write {target.name} into "
+                  f"{target.parent}: {unwritable[target.parent]}", file=sys.stderr)
+    jobs = [(s, t) for s, t in jobs if t.parent not in unwritable]
+    if not jobs:
+        return 1
     from app.cli.tune import settings_from_args, tune_first
 
     tune = settings_from_args(args) if args.tune or args.tune_once else None
@@ -284,7 +296,7 @@ def run(args: argparse.Namespace) -> int:
         print("\n".join(f"nsclean: {text}" for text in notes), file=sys.stderr)
         tune = None
     progress = Progress(len(jobs))
-    failures = 0
+    failures = total - len(jobs)
     init = (mask, params, args.detector, str(args.mask), args.overwrite, tune)
     workers = min(args.jobs, len(jobs), os.cpu_count() or 1)
     pool = None
@@ -309,5 +321,5 @@ def run(args: argparse.Namespace) -> int:
     if pool is not None:
         pool.shutdown()
     if failures:
-        progress.message(f"nsclean: {failures} of {len(jobs)} files failed")
+        progress.message(f"nsclean: {failures} of {total} files failed")
     return 1 if failures else 0

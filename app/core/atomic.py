@@ -81,3 +81,22 @@ def write_atomically(
     with atomic_path(target, overwrite=overwrite) as tmp:
         write(tmp)
     return Path(target)
+
+
+def folder_problem(folder: str | os.PathLike[str]) -> str | None:
+    """Why files cannot be written into ``folder``, or None if they can.
+
+    Tried by creating and removing a hidden temporary file there: permission bits say
+    nothing for root, nor for read-only or immutable file systems.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return "is a file, not a folder" if folder.exists() else "folder does not exist"
+    try:
+        handle, name = tempfile.mkstemp(prefix=".nsclean-probe-", dir=folder)
+    except OSError as exc:
+        return f"cannot write there ({exc.strerror or exc})"
+    os.close(handle)
+    with contextlib.suppress(OSError):
+        os.unlink(name)
+    return None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from astropy.io import fits
@@ -155,3 +157,38 @@ def test_non_ascii_file_names_reach_the_headers_escaped(tmp_path, capsys):
     header = fits.getheader(folder / "bøts_rate_nsclean.fits")
     assert header["NSC_MASK"] == "m\\xe4sk.fits"
     assert "\\xe4" in "".join(header["HISTORY"])  # the mask's path, escaped
+
+
+def test_an_unwritable_folder_is_found_before_cleaning(tmp_path, bots, capsys, monkeypatch):
+    """Files whose output folder cannot be written fail at once; the others are cleaned."""
+    import app.cli.clean
+    import app.core.atomic
+
+    rate, mask = bots
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    other = write_product(locked / "t_rate.fits", banded_frame(1, (32, 2048)))
+    real_mkstemp = app.core.atomic.tempfile.mkstemp
+
+    def mkstemp(*args, dir=None, **kwargs):  # root ignores permission bits: fake the folder
+        if dir is not None and Path(dir).resolve() == locked.resolve():
+            raise PermissionError(13, "Permission denied")
+        return real_mkstemp(*args, dir=dir, **kwargs)
+
+    monkeypatch.setattr(app.core.atomic.tempfile, "mkstemp", mkstemp)
+    cleaned = []
+    real_clean_one = app.cli.clean._clean_one
+    monkeypatch.setattr(app.cli.clean, "_clean_one",
+                        lambda s, t: cleaned.append(s) or real_clean_one(s, t))
+    assert main(["clean", str(other), str(rate), "--mask", str(mask)]) == 1
+    line = one_error_line(capsys)
+    assert "t_rate.fits: cannot write t_rate_nsclean.fits" in line and "Permission" in line
+    assert cleaned == [rate]  # the unwritable one was never cleaned
+    assert (tmp_path / "s_rate_nsclean.fits").exists()
+    assert not any(p.name.startswith(".nsclean-probe") for p in tmp_path.rglob("*"))
+
+
+def test_a_suffix_naming_a_missing_folder_is_refused_before_cleaning(bots, capsys):
+    rate, mask = bots
+    assert main(["clean", str(rate), "--mask", str(mask), "--suffix", "/nowhere/x"]) == 1
+    assert "folder does not exist" in one_error_line(capsys)
