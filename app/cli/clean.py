@@ -232,7 +232,10 @@ def _stop_pool(pool: ProcessPoolExecutor, futures, stop) -> None:
         future.cancel()
     # A terminal's Ctrl-C reached the workers too; a SIGINT sent to this process alone is
     # passed on (the executor keeps its processes in a private dict: no public access).
-    for process in list(getattr(pool, "_processes", {}).values()):
+    # Not on Windows: there os.kill(pid, SIGINT) is TerminateProcess, which would kill a
+    # worker mid-write and leave its temporary file; the console's Ctrl-C reaches them.
+    processes = [] if sys.platform == "win32" else list(getattr(pool, "_processes", {}).values())
+    for process in processes:
         with contextlib.suppress(OSError, ValueError):
             os.kill(process.pid, signal.SIGINT)
     pool.shutdown(wait=True, cancel_futures=True)

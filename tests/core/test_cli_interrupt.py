@@ -50,3 +50,27 @@ def test_ctrl_c_stops_parallel_cleaning(tmp_path):
     assert not [p for p in written if p.name.startswith(".")], written  # no temporary file
     # at most a file that was being renamed at that instant; no new file started
     assert len(written - at_interrupt) <= 1, sorted(p.name for p in written)
+
+
+class _FakePool:
+    def __init__(self):
+        self._processes = {4242: type("P", (), {"pid": 4242})()}
+        self.shut = False
+
+    def shutdown(self, wait=True, cancel_futures=False):
+        self.shut = True
+
+
+@pytest.mark.parametrize("platform, forwarded", [("linux", [4242]), ("win32", [])])
+def test_stopping_the_pool_interrupts_workers_only_where_kill_sends_a_signal(
+        monkeypatch, platform, forwarded):
+    """On Windows os.kill(pid, SIGINT) is TerminateProcess: the worker would die mid-write
+    and leave its temporary file, so the parent leaves the console's Ctrl-C to them."""
+    import threading
+
+    killed = []
+    monkeypatch.setattr(clean_cli.os, "kill", lambda pid, sig: killed.append(pid))
+    monkeypatch.setattr(clean_cli.sys, "platform", platform)
+    pool, stop = _FakePool(), threading.Event()
+    clean_cli._stop_pool(pool, [], stop)
+    assert killed == forwarded and stop.is_set() and pool.shut
