@@ -65,6 +65,9 @@ def build_menus(window: MainWindow) -> None:
     add_action(window, file, "&Add to stack…", partial(window.choose_files, False), "Ctrl+Shift+O")
     window.recent_menu = file.addMenu("Open &Recent")
     window.recent_menu.aboutToShow.connect(window._fill_recent_menu)
+    # A disabled submenu never opens, so its own aboutToShow cannot re-enable it once a
+    # listed file is back (a disk mounted again): refresh it whenever File opens.
+    file.aboutToShow.connect(window._fill_recent_menu)
     add_action(window, file, "Open &demo data", lambda: window.open_demo())
     file.addSeparator()
     add_action(window, file, "Open &session…", lambda: window.sessions.open(), "Ctrl+Alt+O")

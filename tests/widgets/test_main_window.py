@@ -55,6 +55,22 @@ def test_recent_menu_lists_only_files_that_exist(qtbot, window, write_rate) -> N
     assert not window.recent_menu.actions() and not window.recent_menu.isEnabled()
 
 
+def test_recent_menu_comes_back_when_its_files_do(qtbot, window, write_rate) -> None:
+    """A greyed-out Open Recent cannot be opened: opening File must refresh it."""
+    path = write_rate("a_rate.fits", seed=1)
+    window.open_files([path])
+    wait_for_image(qtbot, window)
+    moved = path.with_name("moved.fits")
+    path.rename(moved)  # the disk is unmounted
+    window.recent_menu.aboutToShow.emit()
+    assert not window.recent_menu.isEnabled()
+    moved.rename(path)  # ... and mounted again
+    file_menu = window.menuBar().actions()[0].menu()
+    file_menu.aboutToShow.emit()  # what opening File does
+    assert window.recent_menu.isEnabled()
+    assert [a.text() for a in window.recent_menu.actions()] == [str(path.resolve())]
+
+
 def test_switching_combination_recombines(qtbot, window, make_product) -> None:
     products = [make_product("a.fits", nints=3, seed=1), make_product("b.fits", seed=2)]
     window.stack.set_products(products)
