@@ -290,6 +290,7 @@ def run(args: argparse.Namespace) -> int:
                   f"{target.parent}: {unwritable[target.parent]}", file=sys.stderr)
     jobs = [(s, t) for s, t in jobs if t.parent not in unwritable]
     if not jobs:
+        print(f"nsclean: {total} of {total} files failed", file=sys.stderr)
         return 1
     from app.cli.tune import settings_from_args, tune_first
 

@@ -191,4 +191,5 @@ def test_an_unwritable_folder_is_found_before_cleaning(tmp_path, bots, capsys, m
 def test_a_suffix_naming_a_missing_folder_is_refused_before_cleaning(bots, capsys):
     rate, mask = bots
     assert main(["clean", str(rate), "--mask", str(mask), "--suffix", "/nowhere/x"]) == 1
-    assert "folder does not exist" in one_error_line(capsys)
+    err = capsys.readouterr().err
+    assert "folder does not exist" in err and err.endswith("1 of 1 files failed\n"), err
