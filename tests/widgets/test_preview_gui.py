@@ -229,16 +229,20 @@ def test_an_engine_error_shows_a_message_and_keeps_the_mask(qtbot, small, monkey
     np.testing.assert_array_equal(layers.background(), mask)
 
 
+def zoomed_side_by_side(qtbot, views):
+    """Zoom the first of the side-by-side views; return both views' ranges."""
+    qtbot.wait(50)
+    views.first.view.zoom(2.0)
+    qtbot.wait(50)
+    return views.first.view.view.viewRange(), views.second.view.view.viewRange()
+
+
 def test_side_by_side_views_share_zoom_and_stretch(qtbot, small) -> None:
     window = small
     views = window.preview.views
     views.side_by_side.setChecked(True)
     views.second.set_kind("cleaned")
-    qtbot.wait(50)
-    views.first.view.zoom(2.0)
-    qtbot.wait(50)
-    (ax0, ax1), (ay0, ay1) = views.first.view.view.viewRange()
-    (bx0, bx1), (by0, by1) = views.second.view.view.viewRange()
+    ((ax0, ax1), (ay0, ay1)), ((bx0, bx1), (by0, by1)) = zoomed_side_by_side(qtbot, views)
     assert (by0, by1) == pytest.approx((ay0, ay1))
     assert (bx0 + bx1) / 2 == pytest.approx((ax0 + ax1) / 2, abs=1.0)
     lo, hi = window.display.levels
@@ -349,11 +353,7 @@ def test_the_single_preview_view_shows_the_whole_frame(qtbot, window, make_produ
     assert shown.contains(frame.adjusted(1, 1, -1, -1)), (shown, frame)
     views = window.preview.views
     views.side_by_side.setChecked(True)  # linked once both are on screen
-    qtbot.wait(50)
-    views.first.view.zoom(2.0)
-    qtbot.wait(50)
-    (_, _), (ay0, ay1) = views.first.view.view.viewRange()
-    (_, _), (by0, by1) = views.second.view.view.viewRange()
+    (_, (ay0, ay1)), (_, (by0, by1)) = zoomed_side_by_side(qtbot, views)
     assert (by0, by1) == pytest.approx((ay0, ay1))
     views.side_by_side.setChecked(False)
     view.fit()
