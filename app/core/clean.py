@@ -99,8 +99,11 @@ class CleanParams:
         # fc - kw/2 < 0 would attenuate the line's mean level (the apodizer is below 1 at 0)
         if (not 0.0 < self.fc < 0.5 or not self.kill_width >= 0.0 or top >= 0.5
                 or self.fc - self.kill_width / 2 < 0.0):
-            raise InputError(f"fc={self.fc:g}, kw={self.kill_width:g}: need 0 ≤ fc - kw/2 and "
-                             "fc + kw/2 < 0.5")
+            # both units: the CLI takes cycles per pixel, the GUI's form cycles per line
+            raise InputError(
+                f"fc={self.fc:g}, kw={self.kill_width:g} cycles/pixel ({self.fc * 2048:g} "
+                f"and {self.kill_width * 2048:g} cycles per 2048-pixel line): need "
+                "0 ≤ fc - kw/2 and fc + kw/2 < 0.5")
         # inf passes "> 0" but only fails after a whole clean, in the FITS header
         for name in ("sigrej", "weight_sigma", "buff_sigma", "ridge"):
             if not np.isfinite(getattr(self, name)):

@@ -47,8 +47,9 @@ def test_parameters_out_of_range_are_refused_before_cleaning(tmp_path, bots, cap
 
 def test_kw_up_to_twice_fc_is_accepted():
     assert CleanParams(fc=0.004, kw=0.008).validated().kill_width == 0.008
-    with pytest.raises(InputError, match="fc - kw/2"):
+    with pytest.raises(InputError, match="fc - kw/2") as info:
         CleanParams(fc=0.004, kw=0.0081).validated()
+    assert "8.192 and 16.5888 cycles per 2048-pixel line" in str(info.value)  # the form's unit
 
 
 def test_an_unexpected_exception_is_one_line(monkeypatch, tmp_path, capsys):
