@@ -302,7 +302,11 @@ def run(args: argparse.Namespace) -> int:
     progress = Progress(len(jobs))
     failures = total - len(jobs)
     init = (mask, params, args.detector, str(args.mask), args.overwrite, tune)
-    workers = min(args.jobs, len(jobs), os.cpu_count() or 1)
+    cpus = os.cpu_count() or 1
+    if args.jobs > cpus:  # more processes than CPUs only compete for them
+        print(f"nsclean: note: -j {args.jobs} but this machine has {cpus} CPU(s); using "
+              f"{cpus}", file=sys.stderr)
+    workers = min(args.jobs, len(jobs), cpus)
     pool = None
     if workers == 1:
         _init_worker(*init)

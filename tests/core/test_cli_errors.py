@@ -194,3 +194,12 @@ def test_a_suffix_naming_a_missing_folder_is_refused_before_cleaning(bots, capsy
     assert main(["clean", str(rate), "--mask", str(mask), "--suffix", "/nowhere/x"]) == 1
     err = capsys.readouterr().err
     assert "folder does not exist" in err and err.endswith("1 of 1 files failed\n"), err
+
+
+def test_more_jobs_than_cpus_says_how_many_are_used(bots, capsys, monkeypatch):
+    import app.cli.clean
+
+    rate, mask = bots
+    monkeypatch.setattr(app.cli.clean.os, "cpu_count", lambda: 1)
+    assert main(["clean", str(rate), "--mask", str(mask), "-j", "8"]) == 0
+    assert "-j 8 but this machine has 1 CPU(s); using 1" in capsys.readouterr().err
