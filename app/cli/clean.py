@@ -289,6 +289,12 @@ def run(args: argparse.Namespace) -> int:
             print(f"nsclean: error: {source}: cannot write {target.name} into "
                   f"{target.parent}: {unwritable[target.parent]}", file=sys.stderr)
     jobs = [(s, t) for s, t in jobs if t.parent not in unwritable]
+    # An existing output fails anyway; say so before --tune spends seconds on its input.
+    existing = [] if args.overwrite else [(s, t) for s, t in jobs if t.exists()]
+    for _source, target in existing:
+        print(f"nsclean: error: {target}: exists already (use --overwrite to replace it)",
+              file=sys.stderr)
+    jobs = [job for job in jobs if job not in existing]
     if not jobs:
         print(f"nsclean: {total} of {total} files failed", file=sys.stderr)
         return 1

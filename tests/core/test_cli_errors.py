@@ -203,3 +203,20 @@ def test_more_jobs_than_cpus_says_how_many_are_used(bots, capsys, monkeypatch):
     monkeypatch.setattr(app.cli.clean.os, "cpu_count", lambda: 1)
     assert main(["clean", str(rate), "--mask", str(mask), "-j", "8"]) == 0
     assert "-j 8 but this machine has 1 CPU(s); using 1" in capsys.readouterr().err
+
+
+def test_an_existing_output_is_refused_before_tuning(tmp_path, bots, capsys, monkeypatch):
+    import app.cli.tune
+
+    rate, mask = bots
+    other = write_product(tmp_path / "t_rate.fits", banded_frame(1, (32, 2048)))
+    (tmp_path / "s_rate_nsclean.fits").write_bytes(b"kept")
+    tuned = []
+    monkeypatch.setattr(app.cli.tune, "tune_file",
+                        lambda source, mask, params, *rest: tuned.append(source) or (params, []))
+    assert main(["clean", str(rate), str(other), "--mask", str(mask), "--tune"]) == 1
+    line = one_error_line(capsys)
+    assert "s_rate_nsclean.fits: exists already (use --overwrite" in line, line
+    assert tuned == [other]  # the file whose output exists was not tuned first
+    assert (tmp_path / "s_rate_nsclean.fits").read_bytes() == b"kept"
+    assert (tmp_path / "t_rate_nsclean.fits").exists()
