@@ -8,6 +8,7 @@ raised as :class:`app.core.errors.NSCleanError` and printed as one line on stder
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import sys
@@ -39,6 +40,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _silence_stdout() -> None:
+    # Python flushes stdout again at exit, which would raise once more into the closed pipe.
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``nsclean``; return the process exit status."""
     from app.core.perf import tune_allocator
@@ -57,6 +65,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("nsclean: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `nsclean ... | head` closed stdout: not an error to report
+        _silence_stdout()
+        return 141  # 128 + SIGPIPE, what a shell reports for a writer killed by the pipe
     except Exception as exc:  # a bug: one line, not a traceback (NSCLEAN_DEBUG=1 shows it)
         if os.environ.get("NSCLEAN_DEBUG"):
             raise

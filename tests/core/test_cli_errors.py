@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
@@ -220,3 +221,21 @@ def test_an_existing_output_is_refused_before_tuning(tmp_path, bots, capsys, mon
     assert tuned == [other]  # the file whose output exists was not tuned first
     assert (tmp_path / "s_rate_nsclean.fits").read_bytes() == b"kept"
     assert (tmp_path / "t_rate_nsclean.fits").exists()
+
+
+def test_a_closed_pipe_on_stdout_is_not_an_internal_error(tmp_path, capsys, monkeypatch):
+    class ClosedPipe:  # what `nsclean ... | head -1` leaves once head has exited
+        def write(self, text):
+            raise BrokenPipeError(32, "Broken pipe")
+
+        def flush(self):
+            raise BrokenPipeError(32, "Broken pipe")
+
+        def fileno(self):  # not the test runner's real stdout, which must stay open
+            raise io.UnsupportedOperation("fileno")
+
+    rate = tmp_path / "p_rate.fits"
+    monkeypatch.setattr("sys.stdout", ClosedPipe())
+    assert main(["simulate", "--scene", "bots", "-o", str(rate)]) == 141
+    assert capsys.readouterr().err == ""
+    assert rate.exists()  # the work was done before the report could not be printed
