@@ -177,21 +177,40 @@ def _clean_one(source: Path, target: Path) -> tuple[str, list[str]]:
         return "error", [str(exc)]
     except Exception as exc:  # a bug must not stop the other files or print a traceback
         return "error", [f"{source}: internal error ({type(exc).__name__}: {exc})"]
-    warnings = notes
-    for i, diag in enumerate(result.diagnostics):
-        if len(diag.unfit_lines):
-            where = f" integration {i + 1}" if len(result.diagnostics) > 1 else ""
-            warnings.append(
-                f"{source}{where}: warning: {len(diag.unfit_lines)} detector lines have fewer "
-                f"than {diag.min_samples} background samples and were not cleaned "
-                f"(lines {_ranges(diag.unfit_lines)})")
-        if len(diag.reduced_lines):
-            where = f" integration {i + 1}" if len(result.diagnostics) > 1 else ""
-            warnings.append(
-                f"{source}{where}: warning: {len(diag.reduced_lines)} detector lines have their "
-                f"background in too few places for the Fourier fit; only their mean level "
-                f"was removed (lines {_ranges(diag.reduced_lines)})")
-    return "ok", warnings
+    return "ok", notes + _line_warnings(source, result.diagnostics)
+
+
+def _line_warnings(source: Path, diagnostics) -> list[str]:
+    """Warnings about lines left uncleaned or fitted by their mean level, one per distinct
+    set of lines: a rateints file usually repeats the same lines in every integration."""
+    groups: dict[tuple[str, tuple[int, ...], int], list[int]] = {}
+    for i, diag in enumerate(diagnostics):
+        for kind, lines in (("unfit", diag.unfit_lines), ("reduced", diag.reduced_lines)):
+            if len(lines):
+                key = (kind, tuple(int(line) for line in lines), diag.min_samples)
+                groups.setdefault(key, []).append(i + 1)
+    warnings = []
+    for (kind, lines, min_samples), integrations in groups.items():
+        where = _which_integrations(integrations, len(diagnostics))
+        count = (f"{len(lines)} detector lines have" if len(lines) > 1
+                 else "1 detector line has")
+        if kind == "unfit":
+            what = (f"{count} fewer than {min_samples} background samples and "
+                    f"{'were' if len(lines) > 1 else 'was'} not cleaned")
+        else:
+            what = (f"{count} {'their' if len(lines) > 1 else 'its'} background in too few "
+                    "places for the Fourier fit; only the mean level was removed")
+        warnings.append(f"{source}{where}: warning: {what} (lines {_ranges(lines)})")
+    return warnings
+
+
+def _which_integrations(integrations: list[int], total: int) -> str:
+    """Text naming the integrations (1-based) a warning is about, after the file name."""
+    if total == 1:
+        return ""
+    if len(integrations) == total:
+        return f" (all {total} integrations)"
+    return f" integration{'s' if len(integrations) > 1 else ''} {_ranges(integrations)}"
 
 
 def _start_pool(workers: int, init: tuple, jobs: list[tuple[Path, Path]]):

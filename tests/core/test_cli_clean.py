@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from astropy.io import fits
@@ -78,3 +80,28 @@ def test_help_explains_parameters(capsys):
     text = " ".join(capsys.readouterr().out.split())  # argparse wraps to the terminal
     for words in ("--fc", "cycles per pixel", "--sigrej", "--no-buff", "--weight-sigma"):
         assert words in text
+
+
+def test_line_warnings_of_a_rateints_name_each_set_of_lines_once():
+    from types import SimpleNamespace
+
+    from app.cli.clean import _line_warnings
+
+    def diag(unfit, reduced=()):
+        return SimpleNamespace(unfit_lines=np.array(unfit, int),
+                               reduced_lines=np.array(reduced, int), min_samples=10)
+
+    same = [diag([5, 6, 7]), diag([5, 6, 7], [900]), diag([5, 6, 7], [900]), diag([8])]
+    warnings = _line_warnings(Path("x_rateints.fits"), same)
+    assert warnings == [
+        "x_rateints.fits integrations 1-3: warning: 3 detector lines have fewer than 10 "
+        "background samples and were not cleaned (lines 5-7)",
+        "x_rateints.fits integrations 2-3: warning: 1 detector line has its background in "
+        "too few places for the Fourier fit; only the mean level was removed (lines 900)",
+        "x_rateints.fits integration 4: warning: 1 detector line has fewer than 10 "
+        "background samples and was not cleaned (lines 8)"]
+    everywhere = _line_warnings(Path("y.fits"), [diag([1]), diag([1])])
+    assert everywhere == ["y.fits (all 2 integrations): warning: 1 detector line has fewer "
+                          "than 10 background samples and was not cleaned (lines 1)"]
+    assert _line_warnings(Path("z_rate.fits"), [diag([2])])[0].startswith(
+        "z_rate.fits: warning: 1 detector line has")
