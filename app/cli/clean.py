@@ -311,7 +311,7 @@ def run(args: argparse.Namespace) -> int:
     # An existing output fails anyway; say so before --tune spends seconds on its input.
     existing = [] if args.overwrite else [(s, t) for s, t in jobs if t.exists()]
     for _source, target in existing:
-        print(f"nsclean: error: {target}: exists already (use --overwrite to replace it)",
+        print(f"nsclean: error: {target}: exists already (pass --overwrite to replace it)",
               file=sys.stderr)
     jobs = [job for job in jobs if job not in existing]
     if not jobs:

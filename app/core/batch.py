@@ -124,7 +124,7 @@ def clean_file(source: str | Path, mask: np.ndarray, target: str | Path, *,
     params = params or CleanParams()
     target = Path(target)
     if not overwrite and target.exists():
-        raise InputError(f"{target}: exists already (use --overwrite to replace it)")
+        raise InputError(f"{target}: exists already (pass --overwrite to replace it)")
     product = read_product(source)
     result = clean_product(product, mask, params, detector)
     cards, history = provenance(params, mask_name, result)

@@ -217,7 +217,7 @@ def test_an_existing_output_is_refused_before_tuning(tmp_path, bots, capsys, mon
                         lambda source, mask, params, *rest: tuned.append(source) or (params, []))
     assert main(["clean", str(rate), str(other), "--mask", str(mask), "--tune"]) == 1
     line = one_error_line(capsys)
-    assert "s_rate_nsclean.fits: exists already (use --overwrite" in line, line
+    assert "s_rate_nsclean.fits: exists already (pass --overwrite" in line, line
     assert tuned == [other]  # the file whose output exists was not tuned first
     assert (tmp_path / "s_rate_nsclean.fits").read_bytes() == b"kept"
     assert (tmp_path / "t_rate_nsclean.fits").exists()
