@@ -66,6 +66,36 @@ def background_profile(image: np.ndarray, usable: np.ndarray, axis: str = "rows"
     return np.divide(total, count, out=np.full(total.shape, np.nan), where=count > 0)
 
 
+#: The profile plot's vertical range spans these percentiles of its curves (plus a
+#: margin): a few rows hit by cosmic rays or hot pixels would otherwise set the scale
+#: and flatten the banding the plot is there to show.
+PROFILE_PERCENTILES = (1.0, 99.0)
+
+
+def profile_range(*curves: np.ndarray, margin: float = 0.15) -> tuple[float, float] | None:
+    """Vertical range for profile curves that ignores their few most extreme points.
+
+    Parameters
+    ----------
+    *curves : ndarray
+        Profiles (NaN allowed, ignored).
+    margin : float
+        Added above and below, as a fraction of the range.
+
+    Returns
+    -------
+    (low, high) or None
+        None when no curve has a finite value.
+    """
+    values = np.concatenate([np.ravel(c) for c in curves]) if curves else np.empty(0)
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return None
+    low, high = (float(v) for v in np.percentile(values, PROFILE_PERCENTILES))
+    pad = margin * (high - low) or max(abs(high), 1e-6) * margin
+    return low - pad, high + pad
+
+
 def line_periodograms(image: np.ndarray, usable: np.ndarray, columns: np.ndarray
                       ) -> tuple[np.ndarray, np.ndarray]:
     """Periodograms of the detector lines at DMS ``columns``, and their valid samples.

@@ -12,7 +12,7 @@ from PyQt6.QtCore import Qt, pyqtSignal
 from PyQt6.QtWidgets import QComboBox, QTabWidget, QVBoxLayout, QWidget
 
 from app.core.clean import Diagnostics
-from app.core.preview_curves import PreviewCurves
+from app.core.preview_curves import PreviewCurves, profile_range
 
 BEFORE_PEN = pg.mkPen((150, 150, 150), width=1)
 AFTER_PEN = pg.mkPen((60, 170, 255), width=1)
@@ -57,6 +57,10 @@ class PreviewPlots(QWidget):
         self.profile = _plot("Background profile", "DMS row", "mean (DN/s)")
         self.profile_before = self.profile.plot(pen=BEFORE_PEN, name="original")
         self.profile_after = self.profile.plot(pen=AFTER_PEN, name="cleaned")
+        self.profile.setToolTip(
+            "Mean of the background pixels along each row (or column). The vertical range "
+            "leaves out the 1 % most extreme points (rows hit by cosmic rays or hot pixels); "
+            "click the 'A' button at the bottom left to see everything.")
         self.spectrum = _plot("Power along the fast-scan axis", "frequency (Hz)",
                               "power density")
         self.spectrum.setLogMode(x=True, y=True)
@@ -115,6 +119,10 @@ class PreviewPlots(QWidget):
         self.profile.setLabel("bottom", label)
         self.profile_before.setData(curves.profile_x, curves.profile_before, connect="finite")
         self.profile_after.setData(curves.profile_x, curves.profile_after, connect="finite")
+        span = profile_range(curves.profile_before, curves.profile_after)
+        if span is not None:  # the banding fills the plot; "A" (bottom left) shows all
+            self.profile.setYRange(*span, padding=0)
+            self.profile.enableAutoRange(x=True)
         if not curves.with_spectrum:
             return
         if curves.frequency_hz is None:

@@ -325,3 +325,18 @@ def test_status_text_names_the_lines_fitted_by_their_mean(scene) -> None:
     text, problem = summary(result)
     assert problem and "3 detector line(s)" in text and "mean level" in text
     assert "lines 700–702" in text
+
+
+def test_profile_range_shows_the_banding_not_the_spikes() -> None:
+    from app.core.preview_curves import profile_range
+
+    rows = np.arange(2048)
+    banding = 0.01 * np.sin(rows / 40.0)
+    spiky = banding.copy()
+    spiky[[300, 1450, 1460, 1480]] = [0.3, 0.2, 0.33, -0.25]  # cosmic rays, hot pixels
+    spiky[:4] = np.nan  # reference rows
+    low, high = profile_range(spiky, banding * 0.5)
+    assert -0.02 < low < -0.0099 and 0.0099 < high < 0.02  # all the banding, no spike
+    assert profile_range(np.full(5, np.nan)) is None
+    flat_low, flat_high = profile_range(np.full(10, 2.0))
+    assert flat_low < 2.0 < flat_high

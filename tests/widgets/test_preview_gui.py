@@ -359,3 +359,18 @@ def test_the_single_preview_view_shows_the_whole_frame(qtbot, window, make_produ
     view.fit()
     qtbot.wait(50)
     assert view.view.viewRect().contains(frame.adjusted(1, 1, -1, -1))
+
+
+def test_profile_plot_range_shows_the_banding_not_a_cosmic_ray(qtbot, window) -> None:
+    from app.core.preview_curves import PreviewCurves
+
+    plots = window.preview.plots
+    rows = np.arange(512, dtype=float)
+    before = 0.01 * np.sin(rows / 20.0)
+    before[200] = 0.4  # one row hit by a cosmic ray
+    curves = PreviewCurves(rows, before, before * 0.3, None, None, None)
+    plots.set_curves(curves)
+    qtbot.wait(20)
+    (x0, x1), (y0, y1) = plots.profile.getViewBox().viewRange()
+    assert -0.02 < y0 < -0.0099 and 0.0099 < y1 < 0.02
+    assert x0 <= 0 and x1 >= 511  # the whole profile along x
