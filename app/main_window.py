@@ -85,7 +85,6 @@ class MainWindow(QMainWindow):
         self.masks.maskChanged.connect(self.maskChanged)
         self.setWindowTitle("nsclean-gui")
         self.setAcceptDrops(True)
-        self.resize(1400, 900)
         from app.core.paths import resources_dir
 
         icon = resources_dir() / "nsclean-gui.svg"
@@ -144,9 +143,10 @@ class MainWindow(QMainWindow):
         from app.preview_controller import PreviewController  # live cleaning preview
 
         self.preview = PreviewController(self)
-        from app.window_layout import install_analysis  # threshold, coverage, auto-tune, tabs
+        from app.window_layout import install_analysis, restore_layout
 
-        install_analysis(self)
+        install_analysis(self)  # threshold, coverage, auto-tune, tabs
+        restore_layout(self)
         if offer_recovery:
             QTimer.singleShot(0, self.sessions.offer_recovery)
 
@@ -364,5 +364,8 @@ class MainWindow(QMainWindow):
         if not self.sessions.confirm_close():
             event.ignore()
             return
+        from app.window_layout import save_layout
+
+        save_layout(self)
         self.runner.shutdown()
         super().closeEvent(event)

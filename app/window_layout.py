@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from PyQt6.QtCore import QByteArray
 from PyQt6.QtWidgets import QDockWidget, QFrame, QScrollArea
 
 from app.coverage_controller import CoverageController
@@ -54,3 +55,32 @@ def tab_right_docks(window: MainWindow, docks: list[QDockWidget]) -> None:
     for dock in docks[1:]:
         window.tabifyDockWidget(docks[0], dock)
     docks[0].raise_()
+
+
+#: Bump when the docks change, so that an older saved layout is not restored over them.
+LAYOUT_VERSION = 1
+#: The window's first size; smaller screens (laptops) get 95 % of what they offer.
+DEFAULT_SIZE = (1400, 900)
+
+
+def restore_layout(window: MainWindow) -> None:
+    """Size and place the window and its docks as the user left them, or fit the default
+    size to the screen on the first start."""
+    geometry = window.settings.value("window/geometry")
+    if not (isinstance(geometry, QByteArray) and window.restoreGeometry(geometry)):
+        screen = window.screen()
+        width, height = DEFAULT_SIZE
+        if screen is not None:
+            available = screen.availableGeometry()
+            width = min(width, int(0.95 * available.width()))
+            height = min(height, int(0.95 * available.height()))
+        window.resize(width, height)
+    state = window.settings.value("window/state")
+    if isinstance(state, QByteArray):
+        window.restoreState(state, LAYOUT_VERSION)
+
+
+def save_layout(window: MainWindow) -> None:
+    """Remember the window's geometry and dock layout for the next start."""
+    window.settings.setValue("window/geometry", window.saveGeometry())
+    window.settings.setValue("window/state", window.saveState(LAYOUT_VERSION))

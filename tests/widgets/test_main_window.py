@@ -238,3 +238,40 @@ def test_demo_opens_simulated_data(qtbot, window) -> None:
     qtbot.waitUntil(lambda: window.stack.image is not None, timeout=60000)
     assert window.stack.detector in ("NRS1", "NRS2")
     assert window.view.image.shape == (2048, 2048)
+
+
+def test_the_window_reopens_as_it_was_left(qtbot, window, settings) -> None:
+    from app.main_window import MainWindow
+
+    window.resize(760, 560)  # inside the offscreen platform's 800×600 screen
+    window.coverage.dock.close()  # the user closed a dock
+    qtbot.wait(20)
+    left = (window.width(), window.height())  # what the platform made of the resize
+    assert window.close()
+    again = MainWindow(settings=settings)
+    qtbot.addWidget(again)
+    again.show()
+    qtbot.waitExposed(again)
+    try:
+        assert (again.width(), again.height()) == left != (1400, 900)
+        assert not again.coverage.dock.isVisible() and again.files_dock.isVisible()
+    finally:
+        again.runner.shutdown()
+
+
+def test_the_first_window_fits_a_small_screen(qtbot, settings, monkeypatch) -> None:
+    from PyQt6.QtCore import QRect
+
+    from app.main_window import MainWindow
+
+    class SmallScreen:
+        def availableGeometry(self) -> QRect:
+            return QRect(0, 0, 1280, 720)  # a laptop
+
+    monkeypatch.setattr(MainWindow, "screen", lambda self: SmallScreen())
+    win = MainWindow(settings=settings)
+    qtbot.addWidget(win)
+    try:
+        assert win.width() <= 1216 and win.height() <= 684
+    finally:
+        win.runner.shutdown()
