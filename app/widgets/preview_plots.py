@@ -27,7 +27,8 @@ def _plot(title: str, x_label: str, y_label: str) -> pg.PlotWidget:
     plot.setLabel("bottom", x_label)
     plot.setLabel("left", y_label)
     plot.showGrid(x=True, y=True, alpha=0.2)
-    plot.addLegend(offset=(-10, 10))
+    # a dark box behind the legend: the curves fill the plot, and would hide the names
+    plot.addLegend(offset=(-10, 10), brush=pg.mkBrush(0, 0, 0, 200), pen=pg.mkPen(90, 90, 90))
     return plot
 
 
