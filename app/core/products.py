@@ -9,6 +9,7 @@ the file and the problem; they never let an astropy traceback through.
 from __future__ import annotations
 
 import gzip
+import os
 import re
 import warnings
 import zlib
@@ -90,7 +91,7 @@ def _read_hdul(path: Path) -> fits.HDUList:
         raise InputError(f"{path}: no such file")
     if path.is_dir():
         raise InputError(f"{path}: is a folder, not a FITS file")
-    hdul, caught = None, []
+    hdul, caught, read = None, [], False
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -99,21 +100,15 @@ def _read_hdul(path: Path) -> fits.HDUList:
                 _ = hdu.data
         # astropy only warns, and drops the HDUs it cannot read: the cleaned copy would
         # silently lack them (DQ included)
-        damaged = _damage(caught)
-        if damaged:
-            raise InputError(f"{path}: the file is truncated or damaged ({damaged})")
-        _check_gzip_stream(path)
+        _refuse_damage(path, caught)
+        _check_gzip_stream(path, hdul)
+        read = True
     except (OSError, ValueError, TypeError, IndexError, EOFError) as exc:
-        if hdul is not None:
-            hdul.close()
-        damaged = _damage(caught)
-        if damaged:
-            raise InputError(f"{path}: the file is truncated or damaged ({damaged})") from exc
+        _refuse_damage(path, caught, exc)
         raise InputError(f"{path}: not a readable FITS file ({_short(exc)})") from exc
-    except InputError:
-        if hdul is not None:
+    finally:
+        if not read and hdul is not None:
             hdul.close()
-        raise
     return hdul
 
 
@@ -121,20 +116,30 @@ def _read_hdul(path: Path) -> fits.HDUList:
 _DAMAGE = re.compile(r"truncated|Error validating header", re.IGNORECASE)
 
 
-def _damage(caught) -> str:
-    """The first astropy warning among ``caught`` that says the file is damaged, or ""."""
+def _refuse_damage(path: Path, caught, cause: BaseException | None = None) -> None:
+    """Raise InputError if an astropy warning among ``caught`` says the file is damaged."""
     found = [str(w.message) for w in caught or [] if _DAMAGE.search(str(w.message))]
-    return _short(ValueError(found[0])) if found else ""
+    if found:
+        raise InputError(f"{path}: the file is truncated or damaged "
+                         f"({_short(ValueError(found[0]))})") from cause
 
 
-def _check_gzip_stream(path: Path) -> None:
+def _check_gzip_stream(path: Path, hdul: fits.HDUList) -> None:
     """Raise InputError if ``path`` is gzipped and its stream ends early.
 
-    astropy reads a cut-off .fits.gz without complaint, as far as it goes.
+    astropy reads a cut-off .fits.gz without complaint, as far as it goes. The gzip
+    trailer's length (mod 2³²) equal to the FITS length astropy read settles it without
+    decompressing the file a second time; otherwise (a cut stream, or gzip members
+    concatenated) the whole stream is decompressed to find out.
     """
     with open(path, "rb") as raw:
         if raw.read(2) != b"\x1f\x8b":
             return
+        raw.seek(-4, os.SEEK_END)
+        trailer_length = int.from_bytes(raw.read(4), "little")
+    last = hdul.fileinfo(len(hdul) - 1) if len(hdul) else None
+    if last and (last["datLoc"] + last["datSpan"]) % 2**32 == trailer_length:
+        return
     try:
         with gzip.open(path) as stream:
             while stream.read(1 << 24):

@@ -44,3 +44,23 @@ def test_plain_file_cut_in_a_later_hdu_is_refused(tmp_path, rate, where):
     with pytest.raises(InputError, match=r"cut_rate\.fits: the file is truncated or damaged"):
         clean_file(cut, np.ones((32, 2048), bool), target)
     assert not target.exists()
+
+
+def test_a_whole_gzip_is_not_decompressed_twice(tmp_path, rate, monkeypatch):
+    """The gzip trailer's length vouches for a whole file; gzip members concatenated (a
+    valid file whose trailer gives only the last member's length) are checked in full."""
+    import app.core.products as products
+
+    raw = rate.read_bytes()
+    whole = tmp_path / "whole_rate.fits.gz"
+    whole.write_bytes(gzip.compress(raw))
+    members = tmp_path / "members_rate.fits.gz"
+    members.write_bytes(gzip.compress(raw[:5760]) + gzip.compress(raw[5760:]))
+    opened = []
+    real_open = products.gzip.open
+    monkeypatch.setattr(products.gzip, "open", lambda p, *a, **k: opened.append(p)
+                        or real_open(p, *a, **k))
+    read_product(whole)
+    assert opened == []
+    assert np.array_equal(read_product(members).sci, read_product(rate).sci)
+    assert opened == [members]
