@@ -17,7 +17,7 @@ import contextlib
 
 import numpy as np
 
-from app.core.robust import parallel_map, spans, workers
+from app.core.robust import parallel_map, thread_spans
 
 #: Lines whose normal matrix has a 1-norm condition number above this are fitted by their
 #: mean level only. Well-spread masks stay far below it (the published "thorough" IFU
@@ -38,8 +38,7 @@ def invert(gram: np.ndarray) -> np.ndarray:
     def invert_part(part: slice) -> None:
         inverse[part] = _invert_serial(gram[part])
 
-    size = max(_MIN_PARALLEL, -(-gram.shape[0] // workers()))
-    parallel_map(invert_part, spans(gram.shape[0], size))
+    parallel_map(invert_part, thread_spans(gram.shape[0], _MIN_PARALLEL))
     return inverse
 
 

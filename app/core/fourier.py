@@ -44,6 +44,7 @@ from app.core.robust import (
     sort_columns,
     sort_packed,
     spans,
+    thread_spans,
     workers,
 )
 
@@ -196,8 +197,7 @@ class LineFitter:
             np.divide(valid, square, out=square)  # 1/density² where valid, else 0
 
         # a new mask's ~4·10⁶ weights: the ufuncs release the GIL, so both cores work
-        parallel_map(rows_of_weights, spans(density.shape[0], max(
-            _CHUNK_ROWS, -(-density.shape[0] // workers()))))
+        parallel_map(rows_of_weights, thread_spans(density.shape[0], _CHUNK_ROWS))
         return weights
 
     def plan(self, usable: np.ndarray) -> MaskPlan:

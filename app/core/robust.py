@@ -78,6 +78,12 @@ def spans(total: int, size: int) -> list[slice]:
     return [slice(start, min(start + size, total)) for start in range(0, total, size)]
 
 
+def thread_spans(total: int, minimum: int) -> list[slice]:
+    """:func:`spans` of ``range(total)``, one per engine thread, none shorter than
+    ``minimum`` (below it, handing work to a thread costs more than it saves)."""
+    return spans(total, max(minimum, -(-total // workers())))
+
+
 @dataclass
 class SortedColumns:
     """The usable samples of every column, sorted ascending and padded with +inf.
