@@ -273,6 +273,19 @@ def _ranges(lines) -> str:
     return ", ".join(parts[:8]) + (" ..." if len(parts) > 8 else "")
 
 
+def _output_refusal(source: Path, target: Path, unwritable: dict[Path, str],
+                    overwrite: bool) -> str | None:
+    """Why ``target`` cannot be written (its folder, or an existing file), or None."""
+    from app.core.batch import exists_message
+
+    if target.parent in unwritable:
+        return (f"{source}: cannot write {target.name} into {target.parent}: "
+                f"{unwritable[target.parent]}")
+    if not overwrite and target.exists():
+        return exists_message(target)
+    return None
+
+
 def run(args: argparse.Namespace) -> int:
     """Clean every file; return 0 if all succeeded, 1 otherwise."""
     from app.core.atomic import folder_problem
@@ -299,21 +312,15 @@ def run(args: argparse.Namespace) -> int:
                              "another output; choose another --suffix or -o")
         seen.add(target)
         jobs.append((source, target))
-    # A folder that cannot be written is found before any cleaning, not after each file.
+    # Outputs that cannot be written fail anyway: say so before any cleaning or tuning
+    # spends time on their inputs.
     unwritable = {folder: problem for folder in {t.parent for _s, t in jobs}
                   if (problem := folder_problem(folder))}
     total = len(jobs)
-    for source, target in jobs:
-        if target.parent in unwritable:
-            print(f"nsclean: error: {source}: cannot write {target.name} into "
-                  f"{target.parent}: {unwritable[target.parent]}", file=sys.stderr)
-    jobs = [(s, t) for s, t in jobs if t.parent not in unwritable]
-    # An existing output fails anyway; say so before --tune spends seconds on its input.
-    existing = [] if args.overwrite else [(s, t) for s, t in jobs if t.exists()]
-    for _source, target in existing:
-        print(f"nsclean: error: {target}: exists already (pass --overwrite to replace it)",
-              file=sys.stderr)
-    jobs = [job for job in jobs if job not in existing]
+    refusals = {job: _output_refusal(*job, unwritable, args.overwrite) for job in jobs}
+    for refusal in filter(None, refusals.values()):
+        print(f"nsclean: error: {refusal}", file=sys.stderr)
+    jobs = [job for job, refusal in refusals.items() if not refusal]
     if not jobs:
         print(f"nsclean: {total} of {total} files failed", file=sys.stderr)
         return 1

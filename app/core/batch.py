@@ -79,6 +79,11 @@ def output_path(source: Path, out_dir: Path | None = None, suffix: str = DEFAULT
     return (out_dir or source.parent) / f"{stem}{suffix}{ext_kept}"
 
 
+def exists_message(target: Path) -> str:
+    """What is said of an output that exists already and may not be replaced."""
+    return f"{target}: exists already (pass --overwrite to replace it)"
+
+
 def provenance(params: CleanParams, mask_name: str, result: ProductResult
                ) -> tuple[dict[str, object], list[str]]:
     """Header keywords and HISTORY lines that record how a file was cleaned."""
@@ -124,7 +129,7 @@ def clean_file(source: str | Path, mask: np.ndarray, target: str | Path, *,
     params = params or CleanParams()
     target = Path(target)
     if not overwrite and target.exists():
-        raise InputError(f"{target}: exists already (pass --overwrite to replace it)")
+        raise InputError(exists_message(target))
     product = read_product(source)
     result = clean_product(product, mask, params, detector)
     cards, history = provenance(params, mask_name, result)
