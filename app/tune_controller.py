@@ -155,7 +155,7 @@ class TuneController(QObject):
         dialog.show()
         dialog.raise_()
         self._tuning = True
-        self.controls.tune_button.setEnabled(False)
+        self._refresh_button()
         self.runner.submit(TUNE_KEY, _tune_job, image, mask, detector, self.form.params(),
                            self.settings, on_done=self._on_done, on_error=self._on_error,
                            on_progress=dialog.set_progress)

@@ -62,6 +62,10 @@ class TuneControls(QWidget):
     tuneRequested = pyqtSignal()
     undoRequested = pyqtSignal()
 
+    TUNE_TIP = ("Choose fc, roll-off, buffing, weight σ and outlier rejection by "
+                "cross-validation: fit on most background samples, score the prediction "
+                "on held-out blocks.")
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.tune_button = QPushButton("Auto-tune…")
@@ -82,10 +86,6 @@ class TuneControls(QWidget):
         layout.addWidget(self.note)
         self.tune_button.clicked.connect(self.tuneRequested)
         self.undo_button.clicked.connect(self.undoRequested)
-
-    TUNE_TIP = ("Choose fc, roll-off, buffing, weight σ and outlier rejection by "
-                "cross-validation: fit on most background samples, score the prediction "
-                "on held-out blocks.")
 
     def set_tunable(self, reason: str | None, running: bool = False) -> None:
         """Enable Auto-tune, or disable it with ``reason`` as its tooltip."""
