@@ -1,3 +1,5 @@
 """nsclean-gui: paint NIRSpec background masks and remove correlated read noise."""
 
-__version__ = "0.1.0"
+from app.core.version import __version__
+
+__all__ = ["__version__"]

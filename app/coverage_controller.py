@@ -2,10 +2,10 @@
 
 After every mask change (the window's ``maskChanged``, once per stroke or undo) and
 every change of the cleaning parameters (``fc`` decides what a line needs), a 300 ms
-single-shot timer sends the mask to :func:`app.core.coverage.line_coverage` in the
+single-shot timer sends the mask to :func:`app.core.mask.coverage.line_coverage` in the
 window's TaskRunner (newest wins). The result is listed as ranges of detector lines and
 drawn as bands over the matching DMS columns, which are the same lines for NRS1 and
-mirrored for NRS2 (:meth:`~app.core.coverage.LineCoverage.columns`); the bands are
+mirrored for NRS2 (:meth:`~app.core.mask.coverage.LineCoverage.columns`); the bands are
 overlays in DMS coordinates, so the detector view turns them with the image.
 """
 
@@ -18,8 +18,8 @@ import numpy as np
 from PyQt6.QtCore import QObject, Qt, QTimer, pyqtSignal
 from PyQt6.QtWidgets import QDockWidget
 
-from app.core.coverage import LineCoverage, line_coverage
 from app.core.errors import NSCleanError
+from app.core.mask.coverage import LineCoverage, line_coverage
 from app.widgets.coverage_panel import BANDS_Z, SPARSE_RGBA, UNFIT_RGBA, ColumnBands, CoveragePanel
 
 if TYPE_CHECKING:

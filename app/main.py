@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 def build_parser() -> argparse.ArgumentParser:
     """The command-line interface of ``nsclean-gui``."""
-    from app import __version__
+    from app.core.version import __version__
 
     parser = argparse.ArgumentParser(
         prog="nsclean-gui",

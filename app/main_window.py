@@ -1,7 +1,7 @@
 """The nsclean-gui main window: composes the widgets and wires them to the core models.
 
-The window owns no numerics: :class:`~app.core.stack.ImageStack` holds the products and
-the working image, :class:`~app.core.stretch.DisplayModel` the display settings; the
+The window owns no numerics: :class:`~app.core.files.stack.ImageStack` holds the products and
+the working image, :class:`~app.core.display.stretch.DisplayModel` the display settings; the
 widgets bind to those. Loading and combining run in :class:`~app.widgets.workers.TaskRunner`
 threads, and a result computed for an older stack is dropped.
 """
@@ -24,10 +24,10 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from app.core.display.stretch import DisplayModel, ImageStats
 from app.core.errors import NSCleanError
-from app.core.mask_layers import MaskLayers
-from app.core.stack import COMBINE_METHODS, ImageStack, iter_combine, iter_load
-from app.core.stretch import DisplayModel, ImageStats
+from app.core.files.stack import COMBINE_METHODS, ImageStack, iter_combine, iter_load
+from app.core.mask.layers import MaskLayers
 from app.mask_actions import MaskActions
 from app.mask_controller import MaskController
 from app.session_actions import SessionActions
@@ -48,7 +48,7 @@ MAX_RECENT = 10
 
 def _load_demo() -> Generator[tuple[float, str], None, tuple[list, list[str]]]:
     yield 0.0, "simulating a NIRSpec IFU exposure"
-    from app.core.simulate import demo_products
+    from app.core.simulation.simulate import demo_products
 
     return demo_products(), []
 
@@ -65,7 +65,7 @@ class MainWindow(QMainWindow):
     Signals
     -------
     maskChanged(Box)
-        The background mask changed inside this :class:`~app.core.paint.Box` (once per
+        The background mask changed inside this :class:`~app.core.mask.paint.Box` (once per
         stroke, fill, threshold, import or undo; the full frame for new layers). Read
         :attr:`mask_layers` afresh in the slot: it is replaced for a new image shape.
     """
@@ -322,7 +322,7 @@ class MainWindow(QMainWindow):
 
     def _load_library_mask(self) -> None:
         """The library's known-dark mask of the demo's detector and mode."""
-        from app.core.mask_library import default_entry
+        from app.core.mask.library import default_entry
 
         product = self.stack.products[0]
         entry = default_entry(product.detector, str(product.primary_header.get("EXP_TYPE", "")))

@@ -1,6 +1,6 @@
 """The Mask menu and its shortcuts: tools, layers, undo, import, export and the library.
 
-Every action that changes pixels goes through :class:`~app.core.mask_layers.MaskLayers`,
+Every action that changes pixels goes through :class:`~app.core.mask.layers.MaskLayers`,
 so each is one undo item; every file problem becomes one dialog naming the file and
 saying that the layers are unchanged (the core readers check everything before the
 layers are touched, and writers are atomic).
@@ -24,8 +24,14 @@ from PyQt6.QtGui import QAction, QActionGroup, QKeySequence
 from PyQt6.QtWidgets import QFileDialog, QInputDialog, QMenu, QMenuBar
 
 from app.core.errors import NSCleanError
-from app.core.mask_library import LibraryEntry, library_entries
-from app.core.maskio import inspect_mask, read_mask, write_jwst_mask, write_nsclean_fits, write_png
+from app.core.mask.formats import (
+    inspect_mask,
+    read_mask,
+    write_jwst_mask,
+    write_nsclean_fits,
+    write_png,
+)
+from app.core.mask.library import LibraryEntry, library_entries
 
 if TYPE_CHECKING:
     from app.main_window import MainWindow

@@ -19,8 +19,8 @@ import numpy as np
 from PyQt6.QtCore import QObject, pyqtSignal
 
 from app.core.clean import reference_sides
-from app.core.mask_layers import MaskChange, MaskLayers
-from app.core.paint import Box
+from app.core.mask.layers import MaskChange, MaskLayers
+from app.core.mask.paint import Box
 
 
 class MaskController(QObject):

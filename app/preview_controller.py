@@ -5,7 +5,7 @@ import or undo) and every parameter change schedules a recompute: at once (on th
 turn of the event loop, so the changes of one action count once) when no preview is
 being computed, otherwise after a short quiet time that each further change restarts,
 so a burst of edits costs one fit. When it fires, the current mask is copied and handed
-to :class:`~app.core.preview.IncrementalCleaner` in the window's
+to :class:`~app.core.engine.incremental.IncrementalCleaner` in the window's
 :class:`~app.widgets.workers.TaskRunner` under one key, so a newer request cancels an
 older one and only the newest result (by request id) reaches the views. The cleaner
 refits only the lines whose mask changed. The union of the changed boxes since the last
@@ -14,7 +14,7 @@ mask the cleaner last committed. Plots are computed afterwards as a second task,
 images appear first, and only for the plot tab on screen; a new request stops the plots
 of the previous one (they would be replaced anyway) so both never compete for the CPU.
 
-Saving runs :func:`app.core.batch.clean_file` (the writer of ``nsclean clean``) for every
+Saving runs :func:`app.core.files.batch.clean_file` (the writer of ``nsclean clean``) for every
 loaded file, in the worker thread, with progress and cancel.
 """
 
@@ -30,13 +30,13 @@ from astropy.io import fits
 from PyQt6.QtCore import QObject, Qt, QTimer, pyqtSignal
 from PyQt6.QtWidgets import QDockWidget, QFileDialog, QMessageBox
 
-from app.core.batch import ProductResult, clean_file, output_path
 from app.core.clean import CleanParams
+from app.core.display.curves import CurveBuilder, summary, unfit_columns
+from app.core.engine.incremental import IncrementalCleaner, PreviewResult
 from app.core.errors import NSCleanError
-from app.core.paint import Box
-from app.core.preview import IncrementalCleaner, PreviewResult
-from app.core.preview_curves import CurveBuilder, summary, unfit_columns
-from app.core.products import Product
+from app.core.files.batch import ProductResult, clean_file, output_path
+from app.core.files.products import Product
+from app.core.mask.paint import Box
 from app.widgets.preview_panel import CleaningControls, PreviewViews, UnfitLinesItem
 from app.widgets.preview_plots import PreviewPlots
 
@@ -58,7 +58,7 @@ def _preview_job(cleaner: IncrementalCleaner, mask: np.ndarray, box: Box | None,
 
 def save_product(product: Product, mask: np.ndarray, target: Path, params: CleanParams,
                  mask_name: str = MASK_NAME, overwrite: bool = False) -> ProductResult:
-    """Clean ``product`` and write it to ``target`` with :func:`~app.core.batch.clean_file`.
+    """Clean ``product`` and write it to ``target`` with :func:`~app.core.files.batch.clean_file`.
 
     A product with no file behind it (simulated demo data) is first written as a plain
     rate/rateints file (PRIMARY, SCI, DQ) to a temporary folder, so the writer has every

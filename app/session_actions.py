@@ -1,9 +1,9 @@
 """Session files and crash recovery for the main window.
 
 File ▸ Save session / Save session as / Open session write and read one
-``.nsclean-session`` file (:mod:`app.core.session`): the image sources, the painted
+``.nsclean-session`` file (:mod:`app.core.state.session`): the image sources, the painted
 layers, the display stretch, the cleaning parameters and the view. A QTimer calls
-:meth:`~app.core.session.Autosaver.tick` every few seconds; it writes a recovery file at
+:meth:`~app.core.state.session.Autosaver.tick` every few seconds; it writes a recovery file at
 most every 30 s while there are unsaved edits. The next start offers recovery files left
 by processes that died; a clean exit deletes its own.
 
@@ -27,8 +27,8 @@ from PyQt6.QtGui import QGuiApplication
 from PyQt6.QtWidgets import QFileDialog, QMessageBox
 
 from app.core.errors import NSCleanError
-from app.core.mask_layers import LAYERS, MaskLayers
-from app.core.session import (
+from app.core.mask.layers import LAYERS, MaskLayers
+from app.core.state.session import (
     SESSION_SUFFIX,
     Autosaver,
     Session,

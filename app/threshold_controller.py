@@ -4,16 +4,16 @@ A slider move is sent to the window's :class:`~app.widgets.workers.TaskRunner` o
 next turn of the event loop (the signals of one edit count once). Moves while a
 threshold is computed are coalesced: the newest settings go out when it is shown, so
 during a drag the overlay follows as fast as it can be computed and no work is thrown
-away. The :class:`~app.core.threshold.Thresholder` of the working image is kept between
-requests (:class:`~app.core.threshold_live.ThresholderCache`), so only the first one pays
+away. The :class:`~app.core.threshold.traces.Thresholder` of the working image is kept between
+requests (:class:`~app.core.threshold.live.ThresholderCache`), so only the first one pays
 for the background fit (seconds on a full frame); later moves cost one threshold (σ ~50
 ms, size ~20 ms, growth ~10 ms on a full frame, bench/bench_threshold_gui.py). Everything
 the overlay and the status line need is computed in the worker too.
 
 Apply computes the threshold of the current settings the same way and writes it into
-the light layer with :meth:`~app.core.mask_layers.MaskLayers.apply_mask` (one undo
+the light layer with :meth:`~app.core.mask.layers.MaskLayers.apply_mask` (one undo
 item), inside the rectangle or polygon selection when one is chosen
-(:func:`~app.core.threshold.limit_to_region`). A threshold that selects everything or
+(:func:`~app.core.threshold.traces.limit_to_region`). A threshold that selects everything or
 nothing, or an image without usable pixels, gives one dialog and no change.
 
 The demo starts from :meth:`ThresholdController.auto_mask`: the default settings,
@@ -31,9 +31,9 @@ from PyQt6.QtCore import QObject, QPointF, QRectF, Qt, QTimer, pyqtSignal
 from PyQt6.QtWidgets import QDockWidget
 
 from app.core.errors import NSCleanError
-from app.core.mask_layers import MaskLayers
-from app.core.threshold import ThresholdResult, ThresholdSettings, limit_to_region
-from app.core.threshold_live import ThresholderCache, ThresholdPreview, region_mask
+from app.core.mask.layers import MaskLayers
+from app.core.threshold.live import ThresholderCache, ThresholdPreview, region_mask
+from app.core.threshold.traces import ThresholdResult, ThresholdSettings, limit_to_region
 from app.widgets.region_selector import SELECTION_Z, RegionSelector
 from app.widgets.threshold_panel import PREVIEW_Z, ThresholdOverlay, ThresholdPanel
 

@@ -1,6 +1,6 @@
 """Auto-tune from the Cleaning panel: cross-validation off the GUI thread, undoable apply.
 
-"Auto-tune…" runs :func:`app.core.tune.iter_tune` on the working image and the current
+"Auto-tune…" runs :func:`app.core.tuning.tune.iter_tune` on the working image and the current
 background mask in the window's TaskRunner (progress in a dialog, Cancel closes the
 generator at its next step). When it finishes, the best parameters go into the
 parameter form (which restarts the live preview) and the dialog shows one score curve
@@ -18,7 +18,7 @@ from PyQt6.QtCore import QObject, pyqtSignal
 
 from app.core.clean import CleanParams
 from app.core.errors import NSCleanError
-from app.core.tune import TuneResult, TuneSettings, iter_tune, why_not_tunable
+from app.core.tuning.tune import TuneResult, TuneSettings, iter_tune, why_not_tunable
 from app.widgets.parameter_form import LINE
 from app.widgets.tune_dialog import Curve, TuneControls, TuneDialog
 

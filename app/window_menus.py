@@ -21,8 +21,8 @@ from PyQt6.QtCore import QObject
 from PyQt6.QtGui import QAction, QActionGroup, QKeySequence
 from PyQt6.QtWidgets import QMenu
 
-from app.core.stack import COMBINE_METHODS
-from app.core.stretch import COLORMAPS, LIMITS, STRETCHES
+from app.core.display.stretch import COLORMAPS, LIMITS, STRETCHES
+from app.core.files.stack import COMBINE_METHODS
 
 if TYPE_CHECKING:
     from app.main_window import MainWindow

@@ -73,7 +73,7 @@ def report(name: str, seconds: float, baseline: float, base_name: str, target: f
 def bench_render(repeat: int) -> None:
     from PyQt6.QtWidgets import QApplication
 
-    from app.core.stretch import DisplayModel, ImageStats
+    from app.core.display.stretch import DisplayModel, ImageStats
     from app.main import configure_pyqtgraph
     from app.widgets.image_view import ImageView
 
@@ -125,9 +125,9 @@ def bench_render(repeat: int) -> None:
 
 
 def bench_files(repeat: int) -> None:
-    from app.core.products import read_product
-    from app.core.stack import combine
-    from app.core.stretch import ImageStats
+    from app.core.display.stretch import ImageStats
+    from app.core.files.products import read_product
+    from app.core.files.stack import combine
 
     image = frame(0)
     baseline = median_time(lambda: np.copy(image), repeat)

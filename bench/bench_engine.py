@@ -162,8 +162,8 @@ def bench_full_frame(table: Table, mask: np.ndarray, repeat: int, pipe: tuple | 
 def bench_rateints(table: Table, mask: np.ndarray, repeat: int) -> None:
     from astropy.io import fits
 
-    from app.core.batch import clean_product
-    from app.core.products import Product
+    from app.core.files.batch import clean_product
+    from app.core.files.products import Product
 
     sci = np.stack([frame(seed, mask) for seed in range(10)])
     header = fits.Header({"DETECTOR": "NRS1", "EXP_TYPE": "NRS_IFU"})

@@ -1,9 +1,10 @@
 """Automatic masks on simulated exposures: contamination, completeness, cleaning quality.
 
-For each scene and seed an exposure is simulated (:func:`app.core.simulate.simulate_exposure`,
+For each scene and seed an exposure is simulated
+(:func:`app.core.simulation.simulate.simulate_exposure`,
 full frame); the image thresholded is the mean of its integrations (what an astronomer
 masks: the rate, or the average of the rateints). Our automatic mask (default
-:class:`app.core.threshold.ThresholdSettings`) is compared with the simulation's ideal
+:class:`app.core.threshold.traces.ThresholdSettings`) is compared with the simulation's ideal
 mask (True where the noise-free scene and every integration's cosmic-ray residuals are
 below ``SIGNAL_THRESHOLD`` = 1e-4 DN/s, and usable):
 
@@ -11,7 +12,8 @@ below ``SIGNAL_THRESHOLD`` = 1e-4 DN/s, and usable):
   signal (scene or transients ≥ 1e-4 DN/s; unusable pixels never count, the engine drops
   them anyway);
 - completeness = fraction of ideal-background pixels the mask keeps;
-- banding ratio = residual banding (:func:`app.core.metrics.residual_banding`, measured on
+- banding ratio = residual banding (:func:`app.core.simulation.metrics.residual_banding`,
+  measured on
   the ideal background) after cleaning every integration with our mask, divided by the
   same after cleaning with the ideal mask (1 = as good as perfect knowledge).
 
@@ -87,7 +89,7 @@ def figures(mask: np.ndarray, sim, image: np.ndarray, dq: np.ndarray, reference:
 def banding(sim, mask: np.ndarray) -> float:
     """Residual banding (on the ideal background) after cleaning each integration."""
     from app.core.clean import clean
-    from app.core.metrics import residual_banding
+    from app.core.simulation.metrics import residual_banding
 
     product = sim.product
     cleaned = np.stack([clean(product.sci[i], mask, sim.detector, dq=product.dq[i]).cleaned
@@ -106,7 +108,7 @@ SLIDER_MOVES = {
 
 def slider_updates(thresholder) -> dict[str, float]:
     """Median seconds of one threshold update per slider (smoothing already cached)."""
-    from app.core.threshold import ThresholdSettings
+    from app.core.threshold.traces import ThresholdSettings
 
     out = {}
     for name, moves in SLIDER_MOVES.items():
@@ -122,9 +124,9 @@ def slider_updates(thresholder) -> dict[str, float]:
 def run_one(scene: str, seed: int, detector: str, nints: int, with_pipeline: bool
             ) -> dict[str, object]:
     from app.core.clean import clean
-    from app.core.simulate import simulate_exposure
-    from app.core.stack import combine
-    from app.core.threshold import Thresholder
+    from app.core.files.stack import combine
+    from app.core.simulation.simulate import simulate_exposure
+    from app.core.threshold.traces import Thresholder
 
     sim = simulate_exposure(scene, detector, nints=nints, seed=seed)
     image = combine([sim.product]) if nints > 1 else sim.product.sci[0]

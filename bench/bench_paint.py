@@ -32,8 +32,8 @@ tune_allocator()  # as the entry points do: no page faults per fresh 16 MB array
 
 from benchlib import median_time  # noqa: E402
 
-from app.core.mask_layers import MaskLayers  # noqa: E402
-from app.core.paint import Box  # noqa: E402
+from app.core.mask.layers import MaskLayers  # noqa: E402
+from app.core.mask.paint import Box  # noqa: E402
 
 SHAPE = (2048, 2048)
 

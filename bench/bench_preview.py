@@ -52,9 +52,9 @@ def main() -> int:
     from guibench import WindowBench
 
     from app.core.clean import CleanParams, clean
-    from app.core.preview import IncrementalCleaner
-    from app.core.preview_curves import CurveBuilder, preview_curves
-    from app.core.simulate import demo_simulation
+    from app.core.display.curves import CurveBuilder, preview_curves
+    from app.core.engine.incremental import IncrementalCleaner
+    from app.core.simulation.simulate import demo_simulation
     from app.preview_controller import PREVIEW_KEY
 
     sim = demo_simulation(nints=1)

@@ -1,10 +1,10 @@
 """Cleaning quality on simulated exposures with known truth: our defaults vs legacy.
 
 For each scene and seed, an NRS1 exposure (full frame; bots: the 2048×32 subarray) is simulated
-(:func:`app.core.simulate.simulate_exposure`) and cleaned with the engine using the
+(:func:`app.core.simulation.simulate.simulate_exposure`) and cleaned with the engine using the
 ideal background mask, once with our defaults (centred kernels) and once with
 ``legacy_kernels=True`` (the published implementations' off-by-one kernels, i.e. what
-the JWST pipeline does). The score is :func:`app.core.metrics.residual_banding`: the
+the JWST pipeline does). The score is :func:`app.core.simulation.metrics.residual_banding`: the
 banding left relative to the banding injected (1 = nothing removed, 0 = perfect).
 Printed per run, per scene, and averaged, with the ratio ours/legacy (< 1 = ours
 better). The target (issue 4): ours is not worse than legacy on any scene.
@@ -28,9 +28,9 @@ from benchlib import add_scene_options
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from app.core.metrics import residual_banding, residual_rms
 from app.core.perf import tune_allocator
-from app.core.simulate import simulate_exposure
+from app.core.simulation.metrics import residual_banding, residual_rms
+from app.core.simulation.simulate import simulate_exposure
 
 VARIANTS = {
     "ours": {},

@@ -19,7 +19,7 @@ from benchlib import median_time
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app.core.perf import tune_allocator
-from app.core.simulate import simulate_exposure
+from app.core.simulation.simulate import simulate_exposure
 
 TARGET_SECONDS = 1.0
 

@@ -15,7 +15,7 @@ the background is fitted. Measured here, through the dock's own widgets:
   longest gap between two beats minus the period) during the fit and the slider updates.
 
 Every time is also printed as a ratio to baselines measured in the same run: the core
-alone (:class:`~app.core.threshold.Thresholder` on the same frame and settings, no Qt)
+alone (:class:`~app.core.threshold.traces.Thresholder` on the same frame and settings, no Qt)
 and ``np.copy`` of the frame.
 """
 
@@ -47,8 +47,8 @@ def main() -> int:
     from guibench import WindowBench
     from PyQt6.QtCore import QEventLoop
 
-    from app.core.simulate import demo_simulation
-    from app.core.threshold import Thresholder, ThresholdSettings
+    from app.core.simulation.simulate import demo_simulation
+    from app.core.threshold.traces import Thresholder, ThresholdSettings
 
     sim = demo_simulation(nints=1)
     product = sim.product

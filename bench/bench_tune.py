@@ -1,12 +1,12 @@
 """Auto-tuned cleaning vs the pipeline's (legacy) defaults and ours, on simulated truth.
 
 For each scene and seed an NRS1 full frame is simulated
-(:func:`app.core.simulate.simulate_exposure`) and cleaned with the ideal background mask
+(:func:`app.core.simulation.simulate.simulate_exposure`) and cleaned with the ideal background mask
 three ways: legacy defaults (``legacy_kernels=True``: what the JWST pipeline does), our
-defaults (centred kernels), and the parameters :func:`app.core.tune.tune` chose *on that
+defaults (centred kernels), and the parameters :func:`app.core.tuning.tune.tune` chose *on that
 exposure* ("self"). A fourth column applies the parameters tuned on the first seed of the
 scene to every seed ("set": ``nsclean clean --tune-once``). The score is
-:func:`app.core.metrics.residual_banding` on the background pixels (1 = nothing removed,
+:func:`app.core.simulation.metrics.residual_banding` on the background pixels (1 = nothing removed,
 0 = perfect). For context the same metric is printed on the pixels *off* the mask (under
 the spectra), where the model is extrapolated and which the quality target ignores.
 
@@ -41,7 +41,7 @@ from app.core.perf import tune_allocator
 def banding(sim, params, off_mask: np.ndarray) -> tuple[float, float]:
     """Residual banding on the background and off it, for one parameter set."""
     from app.core.clean import clean
-    from app.core.metrics import residual_banding
+    from app.core.simulation.metrics import residual_banding
 
     image, dq, mask = sim.product.sci[0], sim.product.dq[0], sim.ideal_mask
     cleaned = clean(image, mask, sim.detector, dq=dq, params=params).cleaned
@@ -67,8 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     tune_allocator()
     from app.core.clean import CleanParams, reference_pixels
-    from app.core.simulate import simulate_exposure
-    from app.core.tune import TuneSettings, tune
+    from app.core.simulation.simulate import simulate_exposure
+    from app.core.tuning.tune import TuneSettings, tune
 
     overrides = {k: v for k, v in (("rule", args.rule), ("line_stride", args.line_stride),
                                    ("folds", args.folds)) if v is not None}

@@ -14,8 +14,8 @@ import os
 import sys
 from collections.abc import Sequence
 
-from app import __version__
 from app.core.errors import NSCleanError
+from app.core.version import __version__
 
 # Subcommand modules, in the order ``nsclean --help`` lists them.
 SUBCOMMANDS = ("clean", "simulate", "mask", "tune")

@@ -162,7 +162,7 @@ def _clean_in_pool(source: Path, target: Path) -> tuple[str, list[str]]:
 
 def _clean_one(source: Path, target: Path) -> tuple[str, list[str]]:
     """Clean one file in a worker; return ("ok"|"error", messages)."""
-    from app.core.batch import clean_file
+    from app.core.files.batch import clean_file
 
     params, notes = _WORKER["params"], []
     try:
@@ -276,7 +276,7 @@ def _ranges(lines) -> str:
 def _output_refusal(source: Path, target: Path, unwritable: dict[Path, str],
                     overwrite: bool) -> str | None:
     """Why ``target`` cannot be written (its folder, or an existing file), or None."""
-    from app.core.batch import exists_message
+    from app.core.files.batch import exists_message
 
     if target.parent in unwritable:
         return (f"{source}: cannot write {target.name} into {target.parent}: "
@@ -288,9 +288,9 @@ def _output_refusal(source: Path, target: Path, unwritable: dict[Path, str],
 
 def run(args: argparse.Namespace) -> int:
     """Clean every file; return 0 if all succeeded, 1 otherwise."""
-    from app.core.atomic import folder_problem
-    from app.core.batch import output_path
-    from app.core.maskio import read_mask
+    from app.core.files.atomic import folder_problem
+    from app.core.files.batch import output_path
+    from app.core.mask.formats import read_mask
 
     params = params_from_args(args)
     if args.jobs < 1:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from app.core.threshold import ThresholdSettings
+    from app.core.threshold.traces import ThresholdSettings
 
 HELP = """\
 Threshold the spectral traces of one or many rate/rateints files into a background mask
@@ -23,7 +23,7 @@ FORMATS = ("nsclean", "jwst", "png")
 
 def smoothing(text: str) -> tuple[str, float | None]:
     """Parse ``KIND`` or ``KIND:SIZE`` (``gaussian:0.7``, ``median:2``, ``none``)."""
-    from app.core.threshold import SMOOTHING
+    from app.core.threshold.traces import SMOOTHING
 
     kind, _, size = text.partition(":")
     kind = kind.strip().lower()
@@ -41,8 +41,8 @@ def smoothing(text: str) -> tuple[str, float | None]:
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register ``nsclean mask``."""
-    from app.core.stack import COMBINE_METHODS
-    from app.core.threshold import ThresholdSettings
+    from app.core.files.stack import COMBINE_METHODS
+    from app.core.threshold.traces import ThresholdSettings
 
     d = ThresholdSettings()
     p = subparsers.add_parser("mask", help="make a background mask by thresholding the traces",
@@ -86,8 +86,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def settings_from_args(args: argparse.Namespace) -> ThresholdSettings:
-    """Build :class:`~app.core.threshold.ThresholdSettings` from parsed options (validated)."""
-    from app.core.threshold import ThresholdSettings
+    """Build :class:`~app.core.threshold.traces.ThresholdSettings` from options (validated)."""
+    from app.core.threshold.traces import ThresholdSettings
 
     kind, size = args.smooth
     base = ThresholdSettings()
@@ -129,12 +129,12 @@ def run(args: argparse.Namespace) -> int:
     """Combine, threshold, write the mask and print the coverage summary."""
     import numpy as np
 
-    from app.core.coverage import line_coverage
     from app.core.errors import InputError
-    from app.core.maskio import write_mask
-    from app.core.products import read_product, resolve_detector
-    from app.core.stack import combine
-    from app.core.threshold import Thresholder
+    from app.core.files.products import read_product, resolve_detector
+    from app.core.files.stack import combine
+    from app.core.mask.coverage import line_coverage
+    from app.core.mask.formats import write_mask
+    from app.core.threshold.traces import Thresholder
 
     settings = settings_from_args(args)
     kind = check_output(args.output, args.format, list(args.files), args.overwrite)

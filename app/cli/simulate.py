@@ -41,7 +41,7 @@ def _positive_int(text: str) -> int:
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register ``nsclean simulate``."""
-    from app.core.sim_scene import SCENES
+    from app.core.simulation.scene import SCENES
 
     p = subparsers.add_parser(
         "simulate",
@@ -69,8 +69,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Simulate and write; return 0 on success (errors raise InputError)."""
     from app.core.errors import InputError
-    from app.core.sim_noise import FULL_SIZE
-    from app.core.simulate import simulate_exposure, write_simulation
+    from app.core.simulation.noise import FULL_SIZE
+    from app.core.simulation.simulate import simulate_exposure, write_simulation
 
     output: Path = args.output
     if args.subsize is not None and args.scene != "bots":

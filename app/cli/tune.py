@@ -27,7 +27,7 @@ here (defaults if none). Rateints files are tuned on one integration (--integrat
 
 def add_tune_settings(parser: argparse.ArgumentParser) -> None:
     """Options of the cross-validation itself (shared with ``nsclean clean --tune``)."""
-    from app.core.tune import TuneSettings
+    from app.core.tuning.tune import TuneSettings
 
     d = TuneSettings()
     g = parser.add_argument_group("auto-tune")
@@ -60,8 +60,8 @@ def add_clean_tune_options(parser: argparse.ArgumentParser) -> None:
 
 
 def settings_from_args(args: argparse.Namespace):
-    """:class:`~app.core.tune.TuneSettings` from parsed options (validated)."""
-    from app.core.tune import TuneSettings
+    """:class:`~app.core.tuning.tune.TuneSettings` from parsed options (validated)."""
+    from app.core.tuning.tune import TuneSettings
 
     return replace(TuneSettings(), rule=args.tune_rule, folds=args.tune_folds,
                    line_stride=args.tune_lines, seed=args.tune_seed).validated()
@@ -75,8 +75,8 @@ def tune_integration(product, mask, start, detector: str | None, settings,
     Raises :class:`InputError` (``NotEnoughBackground`` included) when it cannot tune.
     """
     from app.core.errors import MaskError
-    from app.core.products import resolve_detector
-    from app.core.tune import iter_tune
+    from app.core.files.products import resolve_detector
+    from app.core.tuning.tune import iter_tune
 
     if not 0 <= integration < product.nints:
         raise InputError(f"{product.path}: the integration must be 1 to {product.nints}")
@@ -100,7 +100,7 @@ def tune_integration(product, mask, start, detector: str | None, settings,
 
 def _tune_source(source: Path, mask, start, detector: str | None, settings):
     """``(TuneResult or None, message)`` for the first integration of a file."""
-    from app.core.products import read_product
+    from app.core.files.products import read_product
 
     try:
         result = tune_integration(read_product(source), mask, start, detector, settings)
@@ -170,8 +170,8 @@ def add_parser(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     """Tune one file and print the score table (exit 1, via the error, if it cannot)."""
     from app.cli.clean import params_from_args
-    from app.core.maskio import read_mask
-    from app.core.products import read_product, resolve_detector
+    from app.core.files.products import read_product, resolve_detector
+    from app.core.mask.formats import read_mask
 
     start = params_from_args(args)
     settings = settings_from_args(args)
@@ -200,7 +200,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def result_dict(result) -> dict:
-    """A JSON-ready summary of a :class:`~app.core.tune.TuneResult`."""
+    """A JSON-ready summary of a :class:`~app.core.tuning.tune.TuneResult`."""
     return {
         "best": result.best.as_dict(), "start": result.start.as_dict(),
         "best_score": [result.best_score.mean, result.best_score.error],

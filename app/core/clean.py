@@ -14,14 +14,14 @@ from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
+from app.core.engine.fourier import LineFitter
+from app.core.engine.fourier_basis import BORDER, FitSettings
+from app.core.engine.median import median_model
+from app.core.engine.robust import masked_median
+from app.core.engine.subarray import subarray_model
 from app.core.errors import InputError, MaskError
-from app.core.fourier import LineFitter
-from app.core.fourier_basis import BORDER, FitSettings
-from app.core.median import median_model
+from app.core.files.products import DO_NOT_USE
 from app.core.orientation import DETECTORS, dms_to_detector_coords
-from app.core.products import DO_NOT_USE
-from app.core.robust import masked_median
-from app.core.subarray import subarray_model
 
 FULL_FRAME = (2048, 2048)
 METHODS = ("fft", "median")
@@ -66,7 +66,7 @@ class CleanParams:
     fit : {"complex", "real"}
         Full-frame least squares: "complex" is the published fit (complex amplitudes of
         positive frequencies, biased on lines with gaps); "real" fits the cos/sin series
-        directly (:mod:`app.core.fourier_real`), unbiased on lines with gaps.
+        directly (:mod:`app.core.engine.fourier_real`), unbiased on lines with gaps.
     ridge : float
         "real" fit only: strength of a 1/f prior on the Fourier amplitudes (white-noise
         variance over the prior variance at one cycle per line). 0 = plain least
@@ -151,7 +151,7 @@ class Diagnostics:
     reduced_lines : ndarray of int
         Detector lines whose background is too clustered for the Fourier fit to be
         trusted across their gaps (ill-conditioned normal matrix): only their mean level
-        was fitted and removed (see :mod:`app.core.conditioning`).
+        was fitted and removed (see :mod:`app.core.engine.conditioning`).
     """
 
     samples_per_line: np.ndarray
@@ -279,7 +279,7 @@ def clean(
         # kept per thread: a rateints or a batch with one mask reuses weights and matrices
         fitter = LineFitter.cached(data.shape, name, params.fit_settings())
         if params.fit == "real":
-            from app.core.fourier_real import fit_lines_real
+            from app.core.engine.fourier_real import fit_lines_real
             reduced = np.zeros(data.shape[1], dtype=bool)
             coeffs, counts = fit_lines_real(fitter, shifted, usable, ridge=params.ridge,
                                             reduced=reduced)

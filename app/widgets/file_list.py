@@ -18,7 +18,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from app.core.products import Product
+from app.core.files.products import Product
 
 COLUMNS = ("File", "DETECTOR", "EXP_TYPE", "Shape", "Ints")
 

@@ -15,7 +15,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from app.core.products import Product
+from app.core.files.products import Product
 
 HDUS = ("Primary", "SCI")
 

@@ -7,7 +7,7 @@ import pyqtgraph as pg
 from PyQt6.QtGui import QColor
 from PyQt6.QtWidgets import QWidget
 
-from app.core.stretch import DisplayModel
+from app.core.display.stretch import DisplayModel
 
 
 class HistogramWidget(pg.PlotWidget):

@@ -23,8 +23,8 @@ from PyQt6.QtCore import QPointF, QRectF, Qt, pyqtSignal
 from PyQt6.QtGui import QBrush, QColor, QPen, QTransform
 from PyQt6.QtWidgets import QGraphicsItem, QGraphicsRectItem, QWidget
 
+from app.core.display.stretch import DisplayModel
 from app.core.orientation import dms_to_detector_coords
-from app.core.stretch import DisplayModel
 
 BACKGROUND = QColor(32, 33, 36)
 ORIENTATIONS = ("dms", "detector")

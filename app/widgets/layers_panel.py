@@ -1,6 +1,6 @@
 """The Mask dock: layer list (active layer, visibility, opacity), tools, brush size, readout.
 
-A thin view: it shows the state of :class:`~app.core.mask_layers.MaskLayers` (through
+A thin view: it shows the state of :class:`~app.core.mask.layers.MaskLayers` (through
 :class:`~app.mask_controller.MaskController`) and of :class:`~app.widgets.paint_tool.PaintTool`
 and sends the user's choices back to them. Tool buttons share the menu's QActions, so
 buttons, menu items and shortcuts can never disagree.
@@ -28,7 +28,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from app.core.mask_layers import MaskLayers
+from app.core.mask.layers import MaskLayers
 from app.mask_controller import MaskController
 from app.widgets.paint_tool import HINTS, MAX_SIZE, MIN_SIZE, PaintTool
 

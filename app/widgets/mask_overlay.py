@@ -19,8 +19,8 @@ import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import QRectF
 
-from app.core.mask_layers import MaskChange, MaskLayers
-from app.core.paint import Box
+from app.core.mask.layers import MaskChange, MaskLayers
+from app.core.mask.paint import Box
 
 #: Above the image (z 0), below cursors and tool previews.
 OVERLAY_Z = 10.0

@@ -21,7 +21,7 @@ from __future__ import annotations
 from PyQt6.QtCore import QEvent, QObject, QPointF, Qt, pyqtSignal
 from PyQt6.QtGui import QKeyEvent, QMouseEvent
 
-from app.core.mask_layers import LAYERS, MaskLayers
+from app.core.mask.layers import LAYERS, MaskLayers
 from app.mask_controller import MaskController
 from app.widgets.image_view import ImageView
 from app.widgets.paint_preview import ToolPreview, band_extent, far

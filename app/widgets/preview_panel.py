@@ -1,7 +1,7 @@
 """The cleaning controls (parameters, progress, save) and the preview views.
 
 Thin Qt: the form edits a :class:`~app.core.clean.CleanParams`, the views show the arrays
-of a :class:`~app.core.preview.PreviewResult`, and everything else (when to recompute,
+of a :class:`~app.core.engine.incremental.PreviewResult`, and everything else (when to recompute,
 saving) is done by :mod:`app.preview_controller`.
 """
 
@@ -22,9 +22,9 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from app.core.preview import PreviewResult
-from app.core.preview_curves import difference_levels
-from app.core.stretch import DisplayModel
+from app.core.display.curves import difference_levels
+from app.core.display.stretch import DisplayModel
+from app.core.engine.incremental import PreviewResult
 from app.widgets.image_view import ImageView
 from app.widgets.parameter_form import ParameterForm
 

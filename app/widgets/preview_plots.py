@@ -1,6 +1,6 @@
 """Plots of the cleaning preview: banding profile, fast-axis power spectrum, line coverage.
 
-Only draws what :class:`app.core.preview_curves.CurveBuilder` and the engine's
+Only draws what :class:`app.core.display.curves.CurveBuilder` and the engine's
 :class:`~app.core.clean.Diagnostics` computed; no numerics here.
 """
 
@@ -12,7 +12,7 @@ from PyQt6.QtCore import Qt, pyqtSignal
 from PyQt6.QtWidgets import QComboBox, QTabWidget, QVBoxLayout, QWidget
 
 from app.core.clean import Diagnostics
-from app.core.preview_curves import PreviewCurves, profile_range
+from app.core.display.curves import PreviewCurves, profile_range
 
 BEFORE_PEN = pg.mkPen((150, 150, 150), width=1)
 AFTER_PEN = pg.mkPen((60, 170, 255), width=1)

@@ -4,7 +4,7 @@ The ROIs live inside one container item that is added to the view with
 :meth:`~app.widgets.image_view.ImageView.add_overlay`, so they are in DMS pixel
 coordinates (pixel ``i`` spans ``[i, i+1)``) and follow the detector orientation.
 The selection only reports its corners; which pixels are inside is decided by
-:func:`app.core.paint.polygon`.
+:func:`app.core.mask.paint.polygon`.
 """
 
 from __future__ import annotations

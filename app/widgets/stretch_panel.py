@@ -16,7 +16,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from app.core.stretch import COLORMAPS, LIMITS, STRETCHES, DisplayModel
+from app.core.display.stretch import COLORMAPS, LIMITS, STRETCHES, DisplayModel
 from app.widgets.histogram import HistogramWidget
 
 

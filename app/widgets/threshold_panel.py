@@ -1,6 +1,6 @@
 """The threshold controls and the overlay of the pixels a threshold would mark as light.
 
-Thin Qt: the panel edits a :class:`~app.core.threshold.ThresholdSettings` and says when
+Thin Qt: the panel edits a :class:`~app.core.threshold.traces.ThresholdSettings` and says when
 the user wants it applied; the thresholding itself, the debouncing and the undoable
 write into the light layer are done by :mod:`app.threshold_controller`.
 """
@@ -24,7 +24,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from app.core.threshold import SMOOTHING, ThresholdSettings
+from app.core.threshold.traces import SMOOTHING, ThresholdSettings
 from app.widgets.labeled_slider import LabeledDoubleSlider
 
 #: Where Apply writes: the whole frame or the selection drawn on the image.

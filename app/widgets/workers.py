@@ -1,7 +1,7 @@
 """Run long work off the GUI thread: progress, cancel, and only the newest result counts.
 
 A task is a plain function, or a generator function that yields progress
-``(fraction, message)`` and returns its result (like :func:`app.core.stack.iter_load`).
+``(fraction, message)`` and returns its result (like :func:`app.core.files.stack.iter_load`).
 Tasks are submitted under a *key* ("load", "combine", "preview", …). Submitting again
 under the same key cancels the previous task at its next yield, and whatever it still
 delivers is dropped: each submission gets a request id and only the latest id of a key

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from app.core.batch import clean_file, output_path
 from app.core.clean import clean
 from app.core.errors import InputError, MaskError
-from app.core.products import read_product
+from app.core.files.batch import clean_file, output_path
+from app.core.files.products import read_product
 from tests.core.products_factory import banded_frame, write_product
 
 

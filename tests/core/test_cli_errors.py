@@ -12,7 +12,7 @@ from astropy.io import fits
 from app.cli import main
 from app.core.clean import CleanParams
 from app.core.errors import InputError
-from app.core.maskio import write_nsclean_fits
+from app.core.mask.formats import write_nsclean_fits
 from tests.core.products_factory import banded_frame, write_product
 
 
@@ -135,7 +135,7 @@ def test_an_empty_mask_is_refused_once_naming_the_mask(tmp_path, bots, capsys):
 
 
 def test_a_png_mask_has_no_other_plane(tmp_path, bots, capsys):
-    from app.core.maskio import write_png
+    from app.core.mask.formats import write_png
 
     rate, _ = bots
     png = write_png(tmp_path / "m.png", np.ones((32, 2048), bool))
@@ -164,20 +164,20 @@ def test_non_ascii_file_names_reach_the_headers_escaped(tmp_path, capsys):
 def test_an_unwritable_folder_is_found_before_cleaning(tmp_path, bots, capsys, monkeypatch):
     """Files whose output folder cannot be written fail at once; the others are cleaned."""
     import app.cli.clean
-    import app.core.atomic
+    import app.core.files.atomic
 
     rate, mask = bots
     locked = tmp_path / "locked"
     locked.mkdir()
     other = write_product(locked / "t_rate.fits", banded_frame(1, (32, 2048)))
-    real_mkstemp = app.core.atomic.tempfile.mkstemp
+    real_mkstemp = app.core.files.atomic.tempfile.mkstemp
 
     def mkstemp(*args, dir=None, **kwargs):  # root ignores permission bits: fake the folder
         if dir is not None and Path(dir).resolve() == locked.resolve():
             raise PermissionError(13, "Permission denied")
         return real_mkstemp(*args, dir=dir, **kwargs)
 
-    monkeypatch.setattr(app.core.atomic.tempfile, "mkstemp", mkstemp)
+    monkeypatch.setattr(app.core.files.atomic.tempfile, "mkstemp", mkstemp)
     cleaned = []
     real_clean_one = app.cli.clean._clean_one
     monkeypatch.setattr(app.cli.clean, "_clean_one",

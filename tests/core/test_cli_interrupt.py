@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from app.cli import clean as clean_cli
-from app.core.maskio import write_nsclean_fits
+from app.core.mask.formats import write_nsclean_fits
 from tests.core.products_factory import banded_frame, write_product
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")

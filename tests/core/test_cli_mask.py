@@ -7,9 +7,9 @@ import pytest
 from astropy.io import fits
 
 from app.cli import main
-from app.core.maskio import read_mask
-from app.core.simulate import simulate_exposure, write_simulation
-from app.core.threshold import ThresholdSettings
+from app.core.mask.formats import read_mask
+from app.core.simulation.simulate import simulate_exposure, write_simulation
+from app.core.threshold.traces import ThresholdSettings
 
 SHAPE = (256, 768)  # a window of the detector: the whole command runs in about a second
 

@@ -7,8 +7,8 @@ import pytest
 from astropy.io import fits
 
 from app.cli import main
-from app.core.products import read_product
-from app.core.simulate import read_simulation, simulate_exposure
+from app.core.files.products import read_product
+from app.core.simulation.simulate import read_simulation, simulate_exposure
 
 
 def _names(folder):

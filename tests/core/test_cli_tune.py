@@ -9,7 +9,7 @@ import pytest
 from astropy.io import fits
 
 from app.cli import main
-from app.core.maskio import write_nsclean_fits
+from app.core.mask.formats import write_nsclean_fits
 from tests.core.products_factory import write_product
 
 N = 2048

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app.core import robust
-from app.core.conditioning import condition, invert
+from app.core.engine import robust
+from app.core.engine.conditioning import condition, invert
 
 
 @pytest.fixture(params=[1, 2])

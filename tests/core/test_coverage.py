@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from app.core.clean import clean
-from app.core.coverage import format_ranges, line_coverage, longest_false_run, min_samples
 from app.core.errors import InputError, MaskError
+from app.core.mask.coverage import format_ranges, line_coverage, longest_false_run, min_samples
 
 
 def _slow_longest_false_run(column: np.ndarray) -> int:

@@ -194,7 +194,7 @@ def test_all_false_mask_and_bad_names():
 @pytest.mark.parametrize("shape", [(2048, 13), (13, 8), (5, 3), (16, 2048)])
 def test_cached_mask_comparison_of_any_width(shape):
     """Masks whose last axis is not a multiple of 8 bytes (2048×13 slices) compare right."""
-    from app.core.maskplan import same_mask
+    from app.core.engine.maskplan import same_mask
 
     rng = np.random.default_rng(3)
     a = rng.random(shape) < 0.5
@@ -209,8 +209,8 @@ def test_cached_mask_comparison_of_any_width(shape):
 def test_reused_and_updated_mask_plans_match_fresh_fits(frame, legacy):
     """A kept mask plan (inverted normal matrices, lines updated for new NaNs) fits like
     a plan built from scratch (solved)."""
-    from app.core.fourier import LineFitter
-    from app.core.fourier_basis import FitSettings
+    from app.core.engine.fourier import LineFitter
+    from app.core.engine.fourier_basis import FitSettings
 
     image, mask, rng = frame
     usable = mask.copy()

@@ -7,10 +7,9 @@ import threading
 import numpy as np
 import pytest
 
-from app.core import fourier_real
 from app.core.clean import CleanParams, clean
-from app.core.errors import InputError
-from app.core.fourier_real import (
+from app.core.engine import fourier_real
+from app.core.engine.fourier_real import (
     complex_to_real,
     lag_sums,
     real_gram,
@@ -19,6 +18,7 @@ from app.core.fourier_real import (
     single_threaded_blas,
     solve_batch,
 )
+from app.core.errors import InputError
 from app.core.orientation import dms_to_detector
 from tests.core import reference_nsclean as ref
 

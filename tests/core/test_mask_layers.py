@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 
 from app.core.errors import MaskError
-from app.core.mask_layers import (
+from app.core.mask.layers import (
     LABEL_BACKGROUND,
     LABEL_LIGHT,
     LABEL_NEVER,
     MaskLayers,
 )
-from app.core.paint import Box
+from app.core.mask.paint import Box
 
 SHAPE = (200, 240)
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from app.core import mask_library as lib
-from app.core.maskio import read_mask
+from app.core.mask import library as lib
+from app.core.mask.formats import read_mask
 from app.core.paths import library_dir
 
 # The doc's "Known-dark regions", restated in DMS: horizontal bands over columns 4-2043.

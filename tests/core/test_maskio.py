@@ -7,9 +7,9 @@ import pytest
 from astropy.io import fits
 from PIL import Image
 
-from app.core import maskio
 from app.core.errors import InputError, MaskError
-from app.core.mask_layers import MaskLayers
+from app.core.mask import formats as maskio
+from app.core.mask.layers import MaskLayers
 
 SHAPE = (2048, 2048)
 PUBLISHED_FRACTIONS = {

@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 
 from app.core.errors import MaskError
-from app.core.metrics import (
+from app.core.simulation.metrics import (
     banding_rms,
     fast_axis_power_spectrum,
     residual_banding,
     residual_rms,
     smooth_along_lines,
 )
-from app.core.simulate import simulate_exposure
+from app.core.simulation.simulate import simulate_exposure
 
 
 def _slow_smooth_column(values: np.ndarray, valid: np.ndarray, width: int) -> np.ndarray:

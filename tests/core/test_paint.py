@@ -9,8 +9,8 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from app.core import paint
-from app.core.paint import Box
+from app.core.mask import paint
+from app.core.mask.paint import Box
 
 
 def paint_into(shape, footprint) -> np.ndarray:

@@ -7,20 +7,20 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-import app.core.preview_curves as preview_curves_module
+import app.core.display.curves as preview_curves_module
 from app.core.clean import CleanParams, clean
-from app.core.errors import MaskError
-from app.core.fourier import LineFitter
-from app.core.metrics import fast_axis_power_spectrum
-from app.core.paint import Box
-from app.core.preview import IncrementalCleaner, buff_reach
-from app.core.preview_curves import (
+from app.core.display.curves import (
     CurveBuilder,
     background_profile,
     format_runs,
     preview_curves,
     summary,
 )
+from app.core.engine.fourier import LineFitter
+from app.core.engine.incremental import IncrementalCleaner, buff_reach
+from app.core.errors import MaskError
+from app.core.mask.paint import Box
+from app.core.simulation.metrics import fast_axis_power_spectrum
 
 N = 2048
 
@@ -328,7 +328,7 @@ def test_status_text_names_the_lines_fitted_by_their_mean(scene) -> None:
 
 
 def test_profile_range_shows_the_banding_not_the_spikes() -> None:
-    from app.core.preview_curves import profile_range
+    from app.core.display.curves import profile_range
 
     rows = np.arange(2048)
     banding = 0.01 * np.sin(rows / 40.0)

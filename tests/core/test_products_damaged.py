@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from app.core.batch import clean_file
 from app.core.errors import InputError
-from app.core.products import read_product
+from app.core.files.batch import clean_file
+from app.core.files.products import read_product
 from tests.core.products_factory import banded_frame, write_product
 
 
@@ -49,7 +49,7 @@ def test_plain_file_cut_in_a_later_hdu_is_refused(tmp_path, rate, where):
 def test_a_whole_gzip_is_not_decompressed_twice(tmp_path, rate, monkeypatch):
     """The gzip trailer's length vouches for a whole file; gzip members concatenated (a
     valid file whose trailer gives only the last member's length) are checked in full."""
-    import app.core.products as products
+    import app.core.files.products as products
 
     raw = rate.read_bytes()
     whole = tmp_path / "whole_rate.fits.gz"

@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app.core import session as S
 from app.core.errors import InputError
-from app.core.mask_layers import MaskLayers
+from app.core.mask.layers import MaskLayers
+from app.core.state import session as S
 
 SHAPE = (300, 280)
 
@@ -233,7 +233,7 @@ def test_autosave_failure_is_reported_not_raised(tmp_path, monkeypatch):
 
 
 def test_session_keeps_the_border_sides_of_a_subarray(tmp_path):
-    from app.core.mask_layers import MaskLayers
+    from app.core.mask.layers import MaskLayers
 
     layers = MaskLayers((32, 64), border_sides=(False, True))
     session = S.Session(layers.snapshot(), sources=[], stretch={}, cleaning={}, view={})

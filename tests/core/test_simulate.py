@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from app.core import sim_noise
 from app.core.errors import InputError
-from app.core.metrics import fast_axis_power_spectrum
-from app.core.products import DO_NOT_USE, read_product
-from app.core.sim_noise import NoiseModel, Window, one_over_f_series
-from app.core.simulate import (
+from app.core.files.products import DO_NOT_USE, read_product
+from app.core.simulation import noise as sim_noise
+from app.core.simulation.metrics import fast_axis_power_spectrum
+from app.core.simulation.noise import NoiseModel, Window, one_over_f_series
+from app.core.simulation.simulate import (
     SIGNAL_THRESHOLD,
     demo_products,
     demo_simulation,

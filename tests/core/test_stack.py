@@ -10,8 +10,8 @@ import pytest
 from astropy.io import fits
 
 from app.core.errors import InputError
-from app.core.products import DO_NOT_USE, Product
-from app.core.stack import (
+from app.core.files.products import DO_NOT_USE, Product
+from app.core.files.stack import (
     ImageStack,
     combine,
     iter_combine,

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from astropy.visualization import PercentileInterval, ZScaleInterval
 
-from app.core.stretch import (
+from app.core.display.stretch import (
     COLORMAPS,
     LIMITS,
     LUT_SIZE,

@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-import app.core.threshold as threshold_module
-from app.core.background_model import column_levels, fit_background, robust_stats
+import app.core.threshold.traces as threshold_module
 from app.core.errors import InputError
-from app.core.picture_frame import frame_levels
-from app.core.regions import dilate, drop_small_regions, fill_row_gaps, spread
-from app.core.smoothing import normalized_smooth
-from app.core.threshold import Thresholder, ThresholdSettings, limit_to_region
+from app.core.threshold.background import column_levels, fit_background, robust_stats
+from app.core.threshold.picture_frame import frame_levels
+from app.core.threshold.regions import dilate, drop_small_regions, fill_row_gaps, spread
+from app.core.threshold.smoothing import normalized_smooth
+from app.core.threshold.traces import Thresholder, ThresholdSettings, limit_to_region
 
 WHITE = 0.01
 
@@ -330,7 +330,7 @@ def test_light_bands_near_the_edge_are_not_taken_for_frame():
 
 def test_full_frame_defaults_find_a_simulated_scene():
     """End to end on a simulated MOS exposure (window around the cruciform)."""
-    from app.core.simulate import simulate_exposure
+    from app.core.simulation.simulate import simulate_exposure
 
     sim = simulate_exposure("fs", "NRS1", seed=3, shape=(512, 1024))
     image, dq = sim.product.sci[0], sim.product.dq[0]

@@ -9,8 +9,8 @@ import pytest
 
 from app.core.clean import CleanParams, clean, usable_background
 from app.core.errors import InputError
-from app.core.tune import Stage, TuneSettings, _stage, iter_tune, tune
-from app.core.tune_cv import CrossValidation, NotEnoughBackground, Score
+from app.core.tuning.cv import CrossValidation, NotEnoughBackground, Score
+from app.core.tuning.tune import Stage, TuneSettings, _stage, iter_tune, tune
 from tests.core import reference_nsclean as ref
 
 N = 2048

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app.core.paint import Box
-from app.core.undo import History
+from app.core.mask.paint import Box
+from app.core.mask.undo import History
 
 SHAPE = (300, 260)  # not a multiple of the tile size: edge tiles are partial
 

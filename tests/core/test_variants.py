@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from app.core.clean import clean
-from app.core.subarray import SUBARRAY_FC, band_apodizer
+from app.core.engine.subarray import SUBARRAY_FC, band_apodizer
 
 
 def test_median_method_subtracts_each_lines_background_median():

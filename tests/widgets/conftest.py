@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from app.core.products import DO_NOT_USE, Product
+from app.core.files.products import DO_NOT_USE, Product
 from app.main import configure_pyqtgraph
 
 configure_pyqtgraph()

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from PyQt6.QtCore import QPointF
 
-from app.core.threshold import Thresholder, ThresholdSettings
-from app.core.threshold_live import region_mask
+from app.core.threshold.live import region_mask
+from app.core.threshold.traces import Thresholder, ThresholdSettings
 
 TIMEOUT = 30000
 SHAPE = (128, 160)

@@ -12,8 +12,8 @@ from PyQt6.QtCore import QEvent, QPoint, QPointF, QRectF, Qt
 from PyQt6.QtGui import QImage, QMouseEvent, QWheelEvent
 from PyQt6.QtWidgets import QApplication
 
+from app.core.display.stretch import DisplayModel, ImageStats
 from app.core.orientation import dms_to_detector
-from app.core.stretch import DisplayModel, ImageStats
 from app.widgets.image_view import ImageView, detector_view_transform
 
 GOLDEN = Path(__file__).parent / "golden"

@@ -10,8 +10,8 @@ from PyQt6.QtCore import QEvent, QMimeData, QPointF, Qt, QUrl
 from PyQt6.QtGui import QDropEvent, QMouseEvent
 from PyQt6.QtWidgets import QApplication
 
+from app.core.files.stack import combine
 from app.core.orientation import dms_to_detector
-from app.core.stack import combine
 from app.widgets.readout import format_readout
 
 TIMEOUT = 20000

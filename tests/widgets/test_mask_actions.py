@@ -10,7 +10,7 @@ from astropy.io import fits
 from PIL import Image
 from PyQt6.QtWidgets import QApplication, QFileDialog, QInputDialog
 
-from app.core.maskio import read_mask
+from app.core.mask.formats import read_mask
 
 TIMEOUT = 20000
 SHAPE = (40, 60)

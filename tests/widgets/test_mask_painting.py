@@ -14,7 +14,7 @@ from PyQt6.QtCore import QEvent, QPoint, QPointF, Qt
 from PyQt6.QtGui import QMouseEvent
 from PyQt6.QtWidgets import QApplication
 
-from app.core.mask_layers import LAYERS, MaskLayers
+from app.core.mask.layers import LAYERS, MaskLayers
 
 TIMEOUT = 20000
 L, NONE = Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton

@@ -10,12 +10,12 @@ import pytest
 from astropy.io import fits
 from PyQt6.QtCore import QTimer
 
-from app.core.batch import clean_file
 from app.core.clean import CleanParams, clean, usable_background
+from app.core.display.curves import preview_curves
+from app.core.engine.incremental import IncrementalCleaner
 from app.core.errors import NSCleanError
-from app.core.preview import IncrementalCleaner
-from app.core.preview_curves import preview_curves
-from app.core.products import read_product
+from app.core.files.batch import clean_file
+from app.core.files.products import read_product
 
 TIMEOUT = 60000
 FULL = (2048, 2048)
@@ -362,7 +362,7 @@ def test_the_single_preview_view_shows_the_whole_frame(qtbot, window, make_produ
 
 
 def test_profile_plot_range_shows_the_banding_not_a_cosmic_ray(qtbot, window) -> None:
-    from app.core.preview_curves import PreviewCurves
+    from app.core.display.curves import PreviewCurves
 
     plots = window.preview.plots
     rows = np.arange(512, dtype=float)

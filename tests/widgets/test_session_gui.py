@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from PyQt6.QtWidgets import QFileDialog
 
-from app.core.mask_layers import LAYERS, MaskLayers
-from app.core.session import Session, load_session, recovery_path, save_session
+from app.core.mask.layers import LAYERS, MaskLayers
+from app.core.state.session import Session, load_session, recovery_path, save_session
 
 TIMEOUT = 20000
 SHAPE = (40, 60)

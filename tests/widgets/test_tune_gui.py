@@ -10,8 +10,8 @@ import pytest
 
 import app.tune_controller as tune_controller
 from app.core.clean import FULL_FRAME, CleanParams
-from app.core.tune import Stage, TuneResult
-from app.core.tune_cv import NotEnoughBackground, Score
+from app.core.tuning.cv import NotEnoughBackground, Score
+from app.core.tuning.tune import Stage, TuneResult
 
 TIMEOUT = 60000
 

@@ -1,0 +1,1 @@
+"""The application's state without Qt: what a session saves and the autosave (``session``)."""

@@ -1,0 +1,2 @@
+"""Choosing the cleaning parameters from the data: cross-validation on held-out
+background tiles (``cv``) and the coordinate search over parameters (``tune``)."""
