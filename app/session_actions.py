@@ -36,6 +36,7 @@ from app.core.state.session import (
     find_recoveries,
     load_session,
     save_session,
+    set_aside,
 )
 
 if TYPE_CHECKING:
@@ -119,12 +120,16 @@ class SessionActions(QObject):
 
         Returns notes for the user (missing files, settings that could not be restored).
         """
-        window, notes = self.window, []
+        window, notes = self.window, list(session.notes)
         view = session.view
-        layers = MaskLayers.from_snapshot(session.layers)
-        for name, style in dict(view.get("styles", {})).items():
-            if name in STYLE_NAMES and isinstance(style, dict):
-                layers.set_style(name, visible=style.get("visible"), opacity=style.get("opacity"))
+        try:  # everything that can fail on a damaged file, before anything is changed
+            layers = MaskLayers.from_snapshot(session.layers)
+            for name, style in dict(view.get("styles", {})).items():
+                if name in STYLE_NAMES and isinstance(style, dict):
+                    layers.set_style(name, visible=style.get("visible"),
+                                     opacity=style.get("opacity"))
+        except (ValueError, TypeError) as exc:
+            raise NSCleanError(f"the session's mask layers cannot be used ({exc})") from exc
         window.paint_tool.finish()
         window.masks.set_layers(layers, view.get("detector"))  # type: ignore[arg-type]
         try:
@@ -221,10 +226,10 @@ class SessionActions(QObject):
                 return False
         try:
             session = load_session(path)
+            notes = self.apply_session(session)
         except NSCleanError as exc:
             self.window.show_message("Session not opened", f"{exc}\n\nNothing was changed.")
             return False
-        notes = self.apply_session(session)
         self.path = Path(path)
         self.mark_clean()
         if notes:
@@ -256,10 +261,13 @@ class SessionActions(QObject):
         if answer == "recover":
             try:
                 session = load_session(found[0])
+                notes = self.apply_session(session)
             except NSCleanError as exc:
-                self.window.show_message("Recovery failed", str(exc))
+                # set aside, or it would be offered again at every start
+                kept = set_aside(found[0])
+                where = f"\n\nThe file was kept as {kept}." if kept else ""
+                self.window.show_message("Recovery failed", f"{exc}{where}")
                 return False
-            notes = self.apply_session(session)
             self._unsaved_marks += 1  # recovered work is unsaved until the user saves it
             self.autosaver.tick(force=True)  # now it is safe in this process's recovery file
             if notes:

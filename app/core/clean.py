@@ -26,6 +26,16 @@ from app.core.orientation import DETECTORS, dms_to_detector_coords
 FULL_FRAME = (2048, 2048)
 METHODS = ("fft", "median")
 
+#: Meaningful range (inclusive) of each numeric parameter, with its unit. Outside them
+#: the kernels underflow or overflow (σ of 1e-300 or 1e300 px, a ridge of 1e308) and the
+#: fit returns NaN or nothing at all, so they are refused up front.
+PARAM_RANGES: dict[str, tuple[float, float, str]] = {
+    "sigrej": (0.5, 1e6, "σ"),
+    "weight_sigma": (0.5, 2048.0, "pixels"),
+    "buff_sigma": (0.5, 256.0, "lines"),
+    "ridge": (0.0, 1e4, ""),
+}
+
 
 @dataclass(frozen=True)
 class CleanParams:
@@ -105,16 +115,17 @@ class CleanParams:
                 f"and {self.kill_width * 2048:g} cycles per 2048-pixel line): need "
                 "0 ≤ fc - kw/2 and fc + kw/2 < 0.5")
         # inf passes "> 0" but only fails after a whole clean, in the FITS header
-        for name in ("sigrej", "weight_sigma", "buff_sigma", "ridge"):
-            if not np.isfinite(getattr(self, name)):
-                raise InputError(f"{name} must be a finite number, got {getattr(self, name)}")
-        for name in ("sigrej", "weight_sigma", "buff_sigma"):
-            if not getattr(self, name) > 0:
-                raise InputError(f"{name} must be positive, got {getattr(self, name)}")
+        for name, (low, high, unit) in PARAM_RANGES.items():
+            value = getattr(self, name)
+            try:
+                number = float(value)
+            except (TypeError, ValueError):
+                number = float("nan")
+            if not low <= number <= high:
+                raise InputError(f"{name} must be between {low:g} and "
+                                 f"{high:g}{' ' + unit if unit else ''}, got {value}")
         if self.fit not in ("complex", "real"):
             raise InputError(f"fit must be 'complex' or 'real', got {self.fit!r}")
-        if not self.ridge >= 0:
-            raise InputError(f"ridge must be zero or positive, got {self.ridge}")
         if self.background not in ("median", "none"):
             raise InputError(f"background must be 'median' or 'none', got {self.background!r}")
         return self
@@ -293,11 +304,27 @@ def clean(
         model, counts, unfit = subarray_model(shifted, usable, name,
                                               legacy_kernels=params.legacy_kernels)
         needed, kind = 1, "fft-subarray"
+    model, unfit = _finite_model(model, data, unfit)
     cleaned = data - model
     diagnostics = line_diagnostics(counts, unfit, needed, name, data.shape, level, kind,
                                    reduced)
     return CleanResult(cleaned.astype(np.float32, copy=False), model, diagnostics, params, name,
                        coeffs)
+
+
+def _finite_model(model: np.ndarray, data: np.ndarray, unfit: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Leave uncleaned (model 0, reported unfit) every line whose model is not finite
+    where the data are: extreme data or parameters must never turn a finite pixel into
+    NaN or infinity in the output."""
+    bad = np.isfinite(data)
+    np.logical_and(bad, ~np.isfinite(model), out=bad)
+    columns = bad.any(axis=0)
+    if not columns.any():
+        return model, unfit
+    model = np.array(model, copy=True)
+    model[:, columns] = 0
+    return model, np.asarray(unfit, dtype=bool) | columns
 
 
 def line_diagnostics(counts: np.ndarray, unfit_columns: np.ndarray, needed: int, detector: str,

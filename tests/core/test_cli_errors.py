@@ -33,10 +33,17 @@ def one_error_line(capsys) -> str:
 
 
 @pytest.mark.parametrize(("option", "message"), [
-    (["--sigrej", "inf"], "sigrej must be a finite number"),
-    (["--weight-sigma", "inf"], "weight_sigma must be a finite number"),
-    (["--buff-sigma", "inf"], "buff_sigma must be a finite number"),
-    (["--fit", "real", "--ridge", "inf"], "ridge must be a finite number"),
+    (["--sigrej", "inf"], "sigrej must be between 0.5 and 1e+06"),
+    (["--weight-sigma", "inf"], "weight_sigma must be between 0.5 and 2048 pixels"),
+    (["--buff-sigma", "inf"], "buff_sigma must be between 0.5 and 256 lines"),
+    (["--fit", "real", "--ridge", "inf"], "ridge must be between 0 and 10000"),
+    # inside float range, but the kernels underflow or overflow: NaN or nothing cleaned
+    (["--buff-sigma", "1e-300"], "buff_sigma must be between"),
+    (["--buff-sigma", "1e300"], "buff_sigma must be between"),
+    (["--weight-sigma", "1e-300"], "weight_sigma must be between"),
+    (["--weight-sigma", "1e300"], "weight_sigma must be between"),
+    (["--fit", "real", "--ridge", "1e308"], "ridge must be between"),
+    (["--sigrej", "nan"], "sigrej must be between"),
     (["--fc", "0.004", "--kw", "0.01"], "need 0 ≤ fc - kw/2")])
 def test_parameters_out_of_range_are_refused_before_cleaning(tmp_path, bots, capsys, option,
                                                              message):
@@ -51,6 +58,42 @@ def test_kw_up_to_twice_fc_is_accepted():
     with pytest.raises(InputError, match="fc - kw/2") as info:
         CleanParams(fc=0.004, kw=0.0081).validated()
     assert "8.192 and 16.5888 cycles per 2048-pixel line" in str(info.value)  # the form's unit
+
+
+@pytest.mark.parametrize("name", ["sigrej", "weight_sigma", "buff_sigma", "ridge"])
+def test_the_ends_of_each_parameter_range_clean_to_finite_output(name):
+    from dataclasses import replace
+
+    from app.core.clean import PARAM_RANGES, clean
+
+    rng = np.random.default_rng(5)
+    image = rng.normal(size=(2048, 2048)).astype(np.float32)
+    mask = np.ones(image.shape, bool)
+    mask[:, 900:1100] = False
+    for value in PARAM_RANGES[name][:2]:
+        params = replace(CleanParams(fit="real" if name == "ridge" else "complex"),
+                         **{name: value})
+        result = clean(image, mask, "NRS1", params=params)
+        assert np.isfinite(result.cleaned).all(), (name, value)
+        # the model stays of the order of the noise: no kernel amplifies it
+        assert np.abs(result.model).max() < 3, (name, value)
+
+
+def test_a_line_whose_model_is_not_finite_is_left_uncleaned(monkeypatch):
+    import app.core.clean as core_clean
+
+    def broken_median(data, usable, by_channel=False):
+        model = np.zeros(data.shape, np.float32)
+        model[:, 7] = np.nan
+        model[:, 9] = np.inf
+        return model, np.full(data.shape[1], 100), np.zeros(data.shape[1], bool)
+
+    monkeypatch.setattr(core_clean, "median_model", broken_median)
+    image = np.ones((64, 64), np.float32)
+    result = core_clean.clean(image, np.ones(image.shape, bool), "NRS1", "median")
+    assert np.array_equal(result.cleaned, image)
+    assert np.isfinite(result.model).all()
+    assert len(result.diagnostics.unfit_lines) == 2
 
 
 def test_an_unexpected_exception_is_one_line(monkeypatch, tmp_path, capsys):

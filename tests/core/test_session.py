@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import sys
 import zipfile
@@ -124,6 +125,10 @@ def _edit_json(members, **changes):
     members["session.json"] = json.dumps(document).encode()
 
 
+def _doc(**changes):
+    return lambda path: rewrite(path, lambda m: _edit_json(m, **changes))
+
+
 @pytest.mark.parametrize(
     ("damage", "words"),
     [
@@ -133,8 +138,8 @@ def _edit_json(members, **changes):
         (lambda p: rewrite(p, lambda m: m.pop("dark.bits")), "damaged"),
         (lambda p: rewrite(p, lambda m: m.update({"light.bits": b"123"})), "light layer"),
         (lambda p: rewrite(p, lambda m: m.update({"session.json": b"{not json"})), "damaged"),
-        (lambda p: rewrite(p, lambda m: _edit_json(m, format="other")), "not an nsclean"),
-        (lambda p: rewrite(p, lambda m: _edit_json(m, version=99)), "newer nsclean-gui"),
+        (_doc(format="other"), "not an nsclean"),
+        (_doc(version=99), "newer nsclean-gui"),
     ],
 )
 def test_damaged_sessions_give_a_clear_error(tmp_path, damage, words):
@@ -241,3 +246,119 @@ def test_session_keeps_the_border_sides_of_a_subarray(tmp_path):
     assert back.layers.border_sides == (False, True)
     assert np.array_equal(MaskLayers.from_snapshot(back.layers).background(),
                           layers.background())
+
+
+def _flag_member(members_bytes: bytes, name: bytes, offset: int, value: bytes) -> bytes:
+    """Patch a field of the local and central headers of one member (raw zip bytes)."""
+    data = bytearray(members_bytes)
+    for signature, field_offset in ((b"PK\x03\x04", offset), (b"PK\x01\x02", offset + 2)):
+        start = 0
+        while (at := data.find(signature, start)) >= 0:
+            name_at = at + (30 if signature == b"PK\x03\x04" else 46)
+            if data[name_at:name_at + len(name)] == name:
+                data[at + field_offset:at + field_offset + len(value)] = value
+            start = at + 4
+    return bytes(data)
+
+
+def _bomb(path: Path) -> None:
+    with zipfile.ZipFile(path) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    text = members["session.json"].decode()
+    # 300 MB of spaces deflate to ~300 kB: a valid JSON document, if it were read whole
+    members["session.json"] = (text[:-1] + " " * (300 * 2**20) + "}").encode()
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    path.write_bytes(buffer.getvalue())
+
+
+def _layers_json(members, **changes):
+    document = json.loads(members["session.json"])
+    document["layers"].update(changes)
+    members["session.json"] = json.dumps(document).encode()
+
+
+def _lay(**changes):
+    return lambda path: rewrite(path, lambda m: _layers_json(m, **changes))
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        pytest.param(_doc(version="1"), id="version-text"),
+        pytest.param(_doc(version=1e400), id="version-inf"),
+        pytest.param(_doc(layers=[1, 2]), id="layers-list"),
+        pytest.param(_lay(shape=[0, 0]), id="shape-0"),
+        pytest.param(_lay(shape=[10**9, 10**9]), id="shape-huge"),
+        pytest.param(_lay(shape=["a", 2]), id="shape-text"),
+        pytest.param(_lay(shape=7), id="shape-int"),
+        pytest.param(_lay(border=-3), id="border-neg"),
+        pytest.param(_lay(border=10**30), id="border-huge"),
+        pytest.param(_lay(border_sides=5), id="sides-int"),
+        pytest.param(_doc(sources=5), id="sources-int"),
+        pytest.param(_doc(sources=[{"path": 5}]), id="source-path-int"),
+        pytest.param(_doc(view=[1]), id="view-list"),
+        pytest.param(_doc(stretch="x"), id="stretch-text"),
+        pytest.param(lambda p: rewrite(p, lambda m: m.update(
+            {"session.json": b"[" * 100000 + b"]" * 100000})), id="deep-json"),
+        pytest.param(lambda p: rewrite(p, lambda m: m.update({"session.json": b"\xff\xfe"})),
+                     id="not-utf8"),
+        pytest.param(lambda p: p.write_bytes(_flag_member(p.read_bytes(), b"session.json", 6,
+                                                          b"\x01\x00")), id="encrypted"),
+        pytest.param(lambda p: p.write_bytes(_flag_member(p.read_bytes(), b"session.json", 8,
+                                                          b"\x63\x00")), id="compression-99"),
+        pytest.param(lambda p: p.write_bytes(_flag_member(p.read_bytes(), b"light.bits", 14,
+                                                          b"\x00\x00\x00\x00")), id="crc"),
+        pytest.param(_bomb, id="zip-bomb"),
+    ],
+)
+def test_hostile_sessions_are_refused_with_one_clear_error(tmp_path, damage):
+    path = S.save_session(tmp_path / "s.nsclean-session", make_session(tmp_path))
+    damage(path)
+    with pytest.raises(InputError) as info:
+        S.load_session(path)
+    assert str(path) in str(info.value) and "\n" not in str(info.value)
+
+
+def test_view_settings_of_the_wrong_type_are_dropped_with_a_note(tmp_path):
+    path = S.save_session(tmp_path / "s.nsclean-session", make_session(tmp_path))
+    rewrite(path, lambda m: _edit_json(m, view={"detector": ["NRS1"], "brush_size": "big",
+                                                "styles": {"light": {"opacity": None}},
+                                                "tool": "brush"}))
+    back = S.load_session(path)
+    assert back.view == {"detector": None, "tool": "brush"}
+    assert "detector" in back.notes[0] and "brush_size" in back.notes[0]
+
+
+def test_a_fifo_is_not_read_as_a_session(tmp_path):
+    fifo = tmp_path / "x.nsclean-session"
+    os.mkfifo(fifo)
+    with pytest.raises(InputError, match="not a regular file"):
+        S.load_session(fifo)
+
+
+def test_recovery_leftovers_of_dead_processes_are_removed(tmp_path, state_dir):
+    from app.core.files import atomic
+
+    state_dir.mkdir()
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    prefix = atomic.temporary_prefix()
+    leftover = state_dir / f"{prefix.replace(str(os.getpid()), dead)}abcd.nsclean-session"
+    mine = state_dir / f"{prefix}efgh.nsclean-session"
+    other = state_dir / ".recovery-1.txt"
+    for path in (leftover, mine, other):
+        path.write_bytes(b"half")
+    S.find_recoveries()
+    assert not leftover.exists() and mine.exists() and other.exists()
+
+
+def test_an_unloadable_recovery_file_is_set_aside(tmp_path, state_dir):
+    state_dir.mkdir()
+    path = state_dir / f"recovery-999999999{S.SESSION_SUFFIX}"
+    path.write_bytes(b"junk")
+    assert S.find_recoveries() == [path]
+    kept = S.set_aside(path)
+    assert kept is not None and kept.read_bytes() == b"junk" and S.find_recoveries() == []

@@ -208,3 +208,47 @@ def test_a_session_whose_images_are_gone_does_not_keep_another_image(
     assert not win.stack.products and win.view.image is None  # not a_rate under b's mask
     assert win.sessions.save(session)  # saved again: still names the missing image
     assert [s["path"] for s in load_session(session).sources] == [str(other)]
+
+
+def _menu_action(window, text: str):
+    from PyQt6.QtGui import QAction
+
+    return next(a for a in window.findChildren(QAction) if a.text() == text)
+
+
+def test_a_session_with_damaged_view_settings_opens_and_leaves_the_window_working(
+        qtbot, win, monkeypatch, tmp_path, messages, write_rate) -> None:
+    layers = MaskLayers(SHAPE)
+    paint(layers)
+    path = save_session(tmp_path / "odd.nsclean-session", Session(
+        layers=layers.snapshot(), view={"detector": ["NRS1"], "brush_size": float("nan"),
+                                        "styles": {"light": {"opacity": "x"}}}))
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(path), ""))
+    _menu_action(win, "Open &session…").trigger()
+    assert_layers(win.mask_layers, copies(layers))
+    assert messages and "detector" in messages[-1][1]
+    # the window still works: another session, then an image
+    _menu_action(win, "Open &session…").trigger()
+    win.open_files([write_rate("b_rate.fits", shape=(50, 70))])
+    qtbot.waitUntil(lambda: win.mask_layers is not None and win.mask_layers.shape == (50, 70)
+                    and not win.runner.is_busy(), timeout=TIMEOUT)
+
+
+def test_a_recovery_file_that_cannot_be_loaded_is_offered_once(qtbot, settings, state_dir,
+                                                                monkeypatch, messages) -> None:
+    from app.main_window import MainWindow
+
+    state_dir.mkdir(parents=True)
+    crashed = recovery_path(dead_pid())
+    crashed.write_bytes(b"PK\x03\x04 half written")
+    asked = []
+    monkeypatch.setattr("app.session_actions.SessionActions.ask_recovery",
+                        lambda self, newest, count: asked.append(newest) or "recover")
+    for start in range(2):
+        win = MainWindow(settings=settings, offer_recovery=True)
+        qtbot.addWidget(win)
+        qtbot.waitUntil(lambda: len(messages) == 1, timeout=TIMEOUT)
+        qtbot.wait(50 * start)
+        win.runner.shutdown()
+    assert asked == [crashed] and not crashed.exists()
+    assert messages and str(crashed.with_suffix(".damaged")) in messages[0][1]

@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
+import socket
 import tempfile
+import time
+import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -37,10 +41,9 @@ def atomic_path(target: str | os.PathLike[str], *, overwrite: bool = True) -> It
         raise InputError(f"{target}: the folder {folder} does not exist")
     if not overwrite and target.exists():
         raise InputError(f"{target}: exists already (refusing to overwrite)")
-    # Keep the suffix so writers that look at it (astropy: .gz compresses) behave.
-    suffix = "".join(target.suffixes[-2:]) if target.name.endswith(".gz") else target.suffix
     try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=suffix, dir=folder)
+        fd, tmp_name = tempfile.mkstemp(prefix=temporary_prefix(), suffix=_suffix(target),
+                                        dir=folder)
     except OSError as exc:
         raise InputError(f"{target}: cannot write here ({exc.strerror})") from exc
     os.close(fd)
@@ -57,6 +60,80 @@ def atomic_path(target: str | os.PathLike[str], *, overwrite: bool = True) -> It
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+
+
+#: Temporary files are ``.nsclean-tmp-<host>-<pid>-<random><suffix>``: short whatever the
+#: target's name (a 250-byte name stays legal), and recognisable, so that the leftovers
+#: of a process killed outright (SIGKILL, power cut) can be removed later.
+_TEMPORARY = re.compile(r"^\.nsclean-tmp-([0-9a-f]{8})-(\d+)-")
+#: A leftover of another machine (a shared folder) is removed only when this old.
+FOREIGN_AGE = 24 * 3600.0
+
+
+def _host() -> str:
+    return f"{zlib.crc32(socket.gethostname().encode()):08x}"
+
+
+def temporary_prefix() -> str:
+    """The name prefix of this process's temporary files."""
+    return f".nsclean-tmp-{_host()}-{os.getpid()}-"
+
+
+def _suffix(target: Path) -> str:
+    # Keep the suffix so writers that look at it (astropy: .gz compresses) behave.
+    suffix = "".join(target.suffixes[-2:]) if target.name.endswith(".gz") else target.suffix
+    return suffix if len(suffix) <= 16 else ""
+
+
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs on this machine (assumed so where we cannot tell)."""
+    if pid == os.getpid():
+        return True
+    if os.name == "nt":  # os.kill would terminate the process on Windows; assume dead
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return pid > 0
+    return True
+
+
+def remove_leftovers(folder: str | os.PathLike[str]) -> list[Path]:
+    """Remove temporary files that processes killed mid-write left in ``folder``.
+
+    Only our own pattern is touched: files of processes of this machine that are no
+    longer running, and files of other machines older than :data:`FOREIGN_AGE`.
+
+    Returns
+    -------
+    list of Path
+        The files removed.
+    """
+    removed: list[Path] = []
+    if os.name == "nt":  # no way to tell a live writer from a dead one (process_alive)
+        return removed
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    host, now = _host(), time.time()
+    for entry in entries:
+        match = _TEMPORARY.match(entry.name)
+        if not match:
+            continue
+        with contextlib.suppress(OSError):
+            if not entry.is_file(follow_symlinks=False):
+                continue
+            if match.group(1) == host:
+                if process_alive(int(match.group(2))):
+                    continue
+            elif now - entry.stat(follow_symlinks=False).st_mtime < FOREIGN_AGE:
+                continue
+            os.unlink(entry.path)
+            removed.append(Path(entry.path))
+    return removed
 
 
 def write_atomically(

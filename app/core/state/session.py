@@ -16,9 +16,11 @@ from __future__ import annotations
 import io
 import json
 import os
+import stat
 import sys
 import time
 import zipfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -27,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from app.core.errors import InputError
-from app.core.files.atomic import atomic_path
+from app.core.files.atomic import atomic_path, process_alive, remove_leftovers
 from app.core.mask.layers import LayerSnapshot
 from app.core.version import __version__
 
@@ -53,6 +55,8 @@ class Session:
         Display stretch, cleaning parameters and view state (JSON values only).
     saved : str or None
         UTC time the file was written (set when read back).
+    notes : list of str
+        What could not be restored from the file (set when read back).
     """
 
     layers: LayerSnapshot
@@ -61,6 +65,7 @@ class Session:
     cleaning: dict[str, object] = field(default_factory=dict)
     view: dict[str, object] = field(default_factory=dict)
     saved: str | None = None
+    notes: list[str] = field(default_factory=list)
 
 
 # ---- writing ---------------------------------------------------------------------------
@@ -139,8 +144,29 @@ def save_session(path: str | os.PathLike[str], session: Session, *, overwrite: b
 # ---- reading ---------------------------------------------------------------------------
 
 
+#: Limits that keep a damaged or hostile session file from costing memory or time: a
+#: zip bomb, a member whose header lies about its size, a layer shape of 10⁹ pixels.
+MAX_SESSION_BYTES = 512 * 2**20
+MAX_JSON_BYTES = 8 * 2**20
+MAX_MEMBERS = 64
+MAX_SIDE = 16384
+_VIEW_TYPES: dict[str, tuple[type, ...]] = {
+    "orientation": (str,), "combine": (str,), "demo": (bool,), "tool": (str,),
+    "layer": (str,), "brush_size": (int, float),
+}
+
+
+class _Damaged(Exception):
+    """A session file is damaged in a way the message names."""
+
+
 def load_session(path: str | os.PathLike[str]) -> Session:
     """Read a session file.
+
+    Every value is checked (types, sizes, the layer shape) before anything is built, and
+    no member is decompressed beyond the size it must have, so a damaged or hostile file
+    costs neither memory nor time. View settings of the wrong type are dropped (listed
+    in :attr:`Session.notes`).
 
     Raises
     ------
@@ -148,47 +174,157 @@ def load_session(path: str | os.PathLike[str]) -> Session:
         If the file is missing, not a session, damaged, or from a newer format.
     """
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such session file")
     try:
-        with zipfile.ZipFile(path) as archive:
-            document = json.loads(archive.read("session.json").decode("utf-8"))
-            if not isinstance(document, dict) or document.get("format") != FORMAT_NAME:
-                raise InputError(f"{path}: not an nsclean-gui session file")
-            if int(document.get("version", 0)) > FORMAT_VERSION:
-                raise InputError(
-                    f"{path}: written by a newer nsclean-gui (format {document['version']}); "
-                    "please update to open it"
-                )
-            meta = document["layers"]
-            shape = (int(meta["shape"][0]), int(meta["shape"][1]))
-            arrays = {name: _unpack(path, archive.read(f"{name}.bits"), shape, name)
-                      for name in _LAYER_MEMBERS}
+        info = path.stat()
+    except OSError as exc:
+        if isinstance(exc, FileNotFoundError):
+            raise InputError(f"{path}: no such session file") from None
+        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if not stat.S_ISREG(info.st_mode):
+        kind = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+        raise InputError(f"{path}: is {kind}, not a session file")
+    if info.st_size > MAX_SESSION_BYTES:
+        raise InputError(f"{path}: {info.st_size:,} bytes is too large for a session file")
+    try:
+        return _read_session(path)
     except InputError:
         raise
-    except (zipfile.BadZipFile, KeyError, ValueError, TypeError, IndexError, OSError,
-            EOFError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: damaged or not an nsclean-gui session ({exc})") from exc
-    layers = LayerSnapshot(
-        dark_edited=bool(meta.get("dark_edited", False)), border=int(meta.get("border", 4)),
-        border_sides=tuple(bool(side) for side in meta.get("border_sides", (True, True)))[:2],
-        **arrays,
-    )
+    except _Damaged as exc:
+        raise InputError(f"{path}: damaged session file ({exc})") from None
+    # zipfile raises all of these on damaged archives (RuntimeError: encrypted member,
+    # NotImplementedError: unknown compression); json raises RecursionError on deep nesting
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, KeyError, ValueError, TypeError,
+            IndexError, OSError, EOFError, OverflowError, RecursionError, RuntimeError,
+            NotImplementedError, zlib.error, MemoryError) as exc:
+        text = str(exc).strip().splitlines()
+        reason = text[0][:200] if text else type(exc).__name__
+        raise InputError(f"{path}: damaged or not an nsclean-gui session ({reason})") from None
+
+
+def _member(archive: zipfile.ZipFile, name: str, size: int, exact: bool) -> bytes:
+    """Read one member: at most ``size`` bytes (exactly ``size`` when ``exact``)."""
+    try:
+        info = archive.getinfo(name)
+    except KeyError:
+        raise _Damaged(f"the member {name} is missing") from None
+    if info.flag_bits & 0x1:
+        raise _Damaged(f"the member {name} is encrypted")
+    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        raise _Damaged(f"the member {name} uses an unsupported compression")
+    wrong = info.file_size != size if exact else info.file_size > size
+    if wrong:
+        raise _Damaged(f"the member {name} has {info.file_size:,} bytes, expected "
+                       f"{'' if exact else 'at most '}{size:,}")
+    with archive.open(info) as handle:
+        data = handle.read(size + 1)  # the header may lie: never read more than allowed
+    if len(data) != info.file_size:
+        raise _Damaged(f"the member {name} is not the size its header says")
+    return data
+
+
+def _need(condition: bool, what: str) -> None:
+    if not condition:
+        raise _Damaged(what)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _read_session(path: Path) -> Session:
+    with zipfile.ZipFile(path) as archive:
+        _need(len(archive.infolist()) <= MAX_MEMBERS, "too many members")
+        text = _member(archive, "session.json", MAX_JSON_BYTES, exact=False)
+        document = json.loads(text.decode("utf-8"))
+        if not isinstance(document, dict) or document.get("format") != FORMAT_NAME:
+            raise InputError(f"{path}: not an nsclean-gui session file")
+        version = document.get("version", 0)
+        _need(_is_int(version), "the format version is not a whole number")
+        if version > FORMAT_VERSION:
+            raise InputError(
+                f"{path}: written by a newer nsclean-gui (format {version}); "
+                "please update to open it"
+            )
+        meta = document.get("layers")
+        _need(isinstance(meta, dict), "no layer description")
+        shape = meta.get("shape")
+        _need(isinstance(shape, list) and len(shape) == 2 and all(map(_is_int, shape)),
+              "the layer shape is not two whole numbers")
+        _need(all(1 <= side <= MAX_SIDE for side in shape),
+              f"the layer shape {shape} is outside 1–{MAX_SIDE} pixels per side")
+        shape = (shape[0], shape[1])
+        nbytes = (shape[0] * shape[1] + 7) // 8
+        arrays = {}
+        for name in _LAYER_MEMBERS:
+            try:
+                data = _member(archive, f"{name}.bits", nbytes, exact=True)
+            except _Damaged as exc:
+                raise InputError(f"{path}: the {name} layer is damaged ({exc})") from None
+            arrays[name] = _unpack(data, shape)
+    border = meta.get("border", 4)
+    _need(_is_int(border) and 0 <= border <= min(shape) // 2, f"the border {border!r} is invalid")
+    sides = meta.get("border_sides", [True, True])
+    _need(isinstance(sides, list) and len(sides) == 2
+          and all(isinstance(side, bool) for side in sides), "the border sides are invalid")
+    dark_edited = meta.get("dark_edited", False)
+    _need(isinstance(dark_edited, bool), "dark_edited is not true or false")
+    sources = document.get("sources", [])
+    _need(isinstance(sources, list) and all(
+        isinstance(s, dict) and isinstance(s.get("path", ""), str)
+        and isinstance(s.get("relative_path", ""), str) for s in sources),
+        "the image sources are not a list of file names")
+    for key in ("stretch", "cleaning", "view"):
+        _need(isinstance(document.get(key, {}), dict), f"the {key} settings are not a table")
+    saved = document.get("saved")
+    layers = LayerSnapshot(dark_edited=dark_edited, border=border,
+                           border_sides=(sides[0], sides[1]), **arrays)
+    view, notes = _checked_view(dict(document.get("view", {})))
     return Session(
         layers=layers,
-        sources=[_resolve_source(s, path.parent) for s in document.get("sources", [])],
+        sources=[_resolve_source(s, path.parent) for s in sources],
         stretch=dict(document.get("stretch", {})),
         cleaning=dict(document.get("cleaning", {})),
-        view=dict(document.get("view", {})),
-        saved=document.get("saved"),
+        view=view,
+        saved=saved if isinstance(saved, str) else None,
+        notes=notes,
     )
 
 
-def _unpack(path: Path, data: bytes, shape: tuple[int, int], name: str) -> np.ndarray:
-    count = shape[0] * shape[1]
-    if len(data) != (count + 7) // 8:
-        raise InputError(f"{path}: the {name} layer is damaged (wrong size)")
-    bits = np.unpackbits(np.frombuffer(data, dtype=np.uint8), count=count)
+def _checked_view(view: dict[str, object]) -> tuple[dict[str, object], list[str]]:
+    """The view settings with every value of the wrong type dropped, and notes saying so."""
+    dropped = []
+    for key, types in _VIEW_TYPES.items():
+        value = view.get(key)
+        if value is None:
+            continue
+        bad = not isinstance(value, types) or (bool not in types and isinstance(value, bool))
+        if not bad and isinstance(value, float) and not np.isfinite(value):
+            bad = True
+        if bad:
+            dropped.append(key)
+            view.pop(key)
+    detector = view.get("detector")
+    if detector is not None and detector not in ("NRS1", "NRS2"):
+        dropped.append("detector")
+        view["detector"] = None
+    styles = view.get("styles", {})
+    if not isinstance(styles, dict) or not all(
+            isinstance(style, dict) and isinstance(style.get("visible", True), bool)
+            and _finite_number(style.get("opacity", 1.0)) for style in styles.values()):
+        dropped.append("styles")
+        view.pop("styles", None)
+    notes = ([f"These view settings were damaged and not restored: {', '.join(dropped)}."]
+             if dropped else [])
+    return view, notes
+
+
+def _finite_number(value: object) -> bool:
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and bool(np.isfinite(value)))
+
+
+def _unpack(data: bytes, shape: tuple[int, int]) -> np.ndarray:
+    bits = np.unpackbits(np.frombuffer(data, dtype=np.uint8), count=shape[0] * shape[1])
     return bits.reshape(shape).view(bool)
 
 
@@ -244,31 +380,33 @@ def discard_recovery(path: Path | None = None) -> None:
         raise InputError(f"{target}: cannot delete the recovery file ({exc})") from exc
 
 
-def _process_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    if os.name == "nt":  # os.kill would terminate the process on Windows; assume dead
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def find_recoveries() -> list[Path]:
     """Recovery files left by processes that are no longer running, newest first."""
     folder = state_dir()
     if not folder.is_dir():
         return []
+    remove_leftovers(folder)  # half-written recovery files of processes killed mid-write
     found = []
     for path in folder.glob(f"recovery-*{SESSION_SUFFIX}"):
         pid_text = path.name[len("recovery-") : -len(SESSION_SUFFIX)]
-        if pid_text.isdigit() and not _process_alive(int(pid_text)):
+        if pid_text.isdigit() and not process_alive(int(pid_text)):
             found.append(path)
     return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
+
+
+def set_aside(path: Path) -> Path | None:
+    """Rename a recovery file that cannot be loaded to ``*.damaged``, so that it is not
+    offered again at every start but stays there for the curious; None if that failed."""
+    target = path.with_name(path.name[: -len(SESSION_SUFFIX)] + ".damaged")
+    try:
+        os.replace(path, target)
+    except OSError:
+        try:
+            path.unlink()
+        except OSError:
+            return None
+        return None
+    return target
 
 
 class Autosaver:
