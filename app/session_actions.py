@@ -131,6 +131,17 @@ class SessionActions(QObject):
         except (ValueError, TypeError) as exc:
             raise NSCleanError(f"the session's mask layers cannot be used ({exc})") from exc
         window.paint_tool.finish()
+        paths = [] if view.get("demo") else [
+            Path(str(s["path"])) for s in session.sources if "path" in s]
+        found = [p for p in paths if p.is_file()]
+        if not view.get("demo") and not found:
+            # the image on screen belongs to other layers: showing it under these (or
+            # saving it as their source) would pair a mask with the wrong image; closed
+            # first, as closing the images also detaches their layers
+            window.runner.cancel("load")
+            window.demo_loaded = False
+            window.stack.set_products([])
+            self._unloaded_sources = [dict(s) for s in session.sources]
         window.masks.set_layers(layers, view.get("detector"))  # type: ignore[arg-type]
         try:
             stretch = dict(session.stretch)
@@ -158,8 +169,6 @@ class SessionActions(QObject):
         if view.get("demo"):
             window.open_demo(with_mask=False)
         else:
-            paths = [Path(str(s["path"])) for s in session.sources if "path" in s]
-            found = [p for p in paths if p.is_file()]
             missing = [str(p) for p in paths if not p.is_file()]
             if missing:
                 notes.append(
@@ -169,13 +178,6 @@ class SessionActions(QObject):
                 )
             if found:
                 window.open_files(found, replace=True)
-            else:
-                # the image on screen belongs to other layers: showing it under these
-                # (or saving it as their source) would pair a mask with the wrong image
-                window.runner.cancel("load")
-                window.demo_loaded = False
-                window.stack.set_products([])
-                self._unloaded_sources = [dict(s) for s in session.sources]
         return notes
 
     # --- file actions ----------------------------------------------------------------
