@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 from astropy.io import fits
@@ -123,7 +125,7 @@ def test_png_reference_border_is_off_where_the_picture_spans_the_detector(tmp_pa
     assert not mask[:, :4].any() and not mask[:, -4:].any() and mask[4:-4, 4:-4].all()
 
 
-@pytest.mark.parametrize("mode", ["RGBA", "P", "L"])
+@pytest.mark.parametrize("mode", ["RGBA", "P"])
 def test_png_in_other_pixel_modes(tmp_path, mode):
     picture = np.zeros((20, 20, 3), dtype=np.uint8)
     picture[5:8, 6:9] = (255, 0, 0)
@@ -131,9 +133,59 @@ def test_png_in_other_pixel_modes(tmp_path, mode):
     image.save(tmp_path / "p.png")
     mask = maskio.read_mask(tmp_path / "p.png").mask
     expected = np.zeros((20, 20), bool)
-    if mode != "L":  # a greyscale picture cannot hold pure red
-        expected[20 - 8 : 20 - 5, 6:9] = True
+    expected[20 - 8 : 20 - 5, 6:9] = True
     assert np.array_equal(mask, expected)
+
+
+@pytest.mark.parametrize("mode", ["L", "1", "I;16"])
+def test_a_greyscale_png_is_refused_not_read_as_empty(tmp_path, mode):
+    picture = np.zeros((20, 20, 3), dtype=np.uint8)
+    picture[5:8, 6:9] = (255, 0, 0)
+    image = Image.fromarray(picture, "RGB").convert("L")
+    (image if mode == "L" else image.convert(mode)).save(tmp_path / "p.png")
+    with pytest.raises(MaskError, match=r"p\.png: a greyscale picture .* cannot hold"):
+        maskio.read_mask(tmp_path / "p.png")
+
+
+def test_transparent_red_is_not_background(tmp_path):
+    picture = np.zeros((20, 20, 4), dtype=np.uint8)
+    picture[..., 3] = 255
+    picture[5:8, 6:9] = (255, 0, 0, 255)
+    picture[10:12, 6:9] = (255, 0, 0, 0)  # red, but invisible
+    Image.fromarray(picture, "RGBA").save(tmp_path / "p.png")
+    mask = maskio.read_mask(tmp_path / "p.png").mask
+    assert mask[20 - 8 : 20 - 5, 6:9].all() and mask.sum() == 9
+
+
+@pytest.mark.parametrize("chunk", [b"IHDR", b"IDAT", b"IEND"])
+def test_a_png_with_a_bad_crc_is_refused(tmp_path, chunk):
+    picture = np.zeros((20, 20, 3), dtype=np.uint8)
+    picture[5:8, 6:9] = (255, 0, 0)
+    Image.fromarray(picture, "RGB").save(tmp_path / "p.png")
+    data = bytearray((tmp_path / "p.png").read_bytes())
+    at = data.index(chunk)
+    data[at + 4 + int.from_bytes(data[at - 4:at], "big")] ^= 0x01  # its CRC's first byte
+    (tmp_path / "p.png").write_bytes(bytes(data))
+    with pytest.raises(MaskError, match=r"p\.png: the PNG file is damaged \(CRC error in a "
+                                        + chunk.decode()):
+        maskio.read_mask(tmp_path / "p.png")
+
+
+def test_a_gzipped_mask_with_a_bad_crc_is_refused(tmp_path):
+    import gzip
+
+    maskio.write_nsclean_fits(tmp_path / "m.fits", np.ones((20, 30), bool))
+    packed = bytearray(gzip.compress((tmp_path / "m.fits").read_bytes()))
+    packed[-8] ^= 0xFF
+    (tmp_path / "m.fits.gz").write_bytes(bytes(packed))
+    with pytest.raises(MaskError, match=r"m\.fits\.gz: .*CRC check failed"):
+        maskio.read_mask(tmp_path / "m.fits.gz")
+
+
+def test_a_fifo_is_not_read_as_a_mask(tmp_path):
+    os.mkfifo(tmp_path / "m.fits")
+    with pytest.raises(InputError, match=r"m\.fits: is a named pipe"):
+        maskio.read_mask(tmp_path / "m.fits")
 
 
 def test_png_export_draws_red_over_the_given_greyscale(tmp_path):
@@ -227,8 +279,8 @@ def test_masks_saved_by_stdatamodels_import(tmp_path):
     [
         (None, InputError, "no such file"),
         (b"just some text, not an image\n", MaskError, "neither a FITS nor a PNG"),
-        (b"SIMPLE  =                    T / truncated", MaskError, "not a readable FITS"),
-        (b"\x89PNG\r\n\x1a\ntruncated", MaskError, "not a readable PNG"),
+        (b"SIMPLE  =                    T / truncated", MaskError, "truncated or damaged"),
+        (b"\x89PNG\r\n\x1a\ntruncated", MaskError, "the PNG file is truncated"),
     ],
 )
 def test_unreadable_files_are_explained(tmp_path, content, error, words):

@@ -8,11 +8,6 @@ the file and the problem; they never let an astropy traceback through.
 
 from __future__ import annotations
 
-import gzip
-import os
-import re
-import warnings
-import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -23,6 +18,7 @@ from astropy.io import fits
 from app.core.errors import InputError
 from app.core.files.atomic import atomic_path
 from app.core.files.fitstext import fits_text, fits_value
+from app.core.files.safe import open_fits
 from app.core.version import __version__
 
 #: JWST DQ bit 0: the pixel must not be used.
@@ -86,74 +82,6 @@ class Product:
         return good
 
 
-def _read_hdul(path: Path) -> fits.HDUList:
-    if not path.exists():
-        raise InputError(f"{path}: no such file")
-    if path.is_dir():
-        raise InputError(f"{path}: is a folder, not a FITS file")
-    hdul, caught, read = None, [], False
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            hdul = fits.open(path, memmap=False, lazy_load_hdus=False)
-            for hdu in hdul:  # force reading now so truncation shows up here
-                _ = hdu.data
-        # astropy only warns, and drops the HDUs it cannot read: the cleaned copy would
-        # silently lack them (DQ included)
-        _refuse_damage(path, caught)
-        _check_gzip_stream(path, hdul)
-        read = True
-    except (OSError, ValueError, TypeError, IndexError, EOFError) as exc:
-        _refuse_damage(path, caught, exc)
-        raise InputError(f"{path}: not a readable FITS file ({_short(exc)})") from exc
-    finally:
-        if not read and hdul is not None:
-            hdul.close()
-    return hdul
-
-
-#: astropy warnings that mean part of the file is missing or unreadable.
-_DAMAGE = re.compile(r"truncated|Error validating header", re.IGNORECASE)
-
-
-def _refuse_damage(path: Path, caught, cause: BaseException | None = None) -> None:
-    """Raise InputError if an astropy warning among ``caught`` says the file is damaged."""
-    found = [str(w.message) for w in caught or [] if _DAMAGE.search(str(w.message))]
-    if found:
-        raise InputError(f"{path}: the file is truncated or damaged "
-                         f"({_short(ValueError(found[0]))})") from cause
-
-
-def _check_gzip_stream(path: Path, hdul: fits.HDUList) -> None:
-    """Raise InputError if ``path`` is gzipped and its stream ends early.
-
-    astropy reads a cut-off .fits.gz without complaint, as far as it goes. The gzip
-    trailer's length (mod 2³²) equal to the FITS length astropy read settles it without
-    decompressing the file a second time; otherwise (a cut stream, or gzip members
-    concatenated) the whole stream is decompressed to find out.
-    """
-    with open(path, "rb") as raw:
-        if raw.read(2) != b"\x1f\x8b":
-            return
-        raw.seek(-4, os.SEEK_END)
-        trailer_length = int.from_bytes(raw.read(4), "little")
-    last = hdul.fileinfo(len(hdul) - 1) if len(hdul) else None
-    if last and (last["datLoc"] + last["datSpan"]) % 2**32 == trailer_length:
-        return
-    try:
-        with gzip.open(path) as stream:
-            while stream.read(1 << 24):
-                pass
-    except (OSError, EOFError, zlib.error) as exc:
-        raise InputError(f"{path}: the gzip file is truncated or damaged ({_short(exc)})"
-                         ) from exc
-
-
-def _short(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
-
-
 def read_product(path: str | Path) -> Product:
     """Read a ``rate``, ``rateints`` or ``cal`` file (plain or gzipped).
 
@@ -174,14 +102,14 @@ def read_product(path: str | Path) -> Product:
         2-D or 3-D numeric data.
     """
     path = Path(path)
-    hdul = _read_hdul(path)
-    with hdul:
+    with open_fits(path) as hdul:
         if "SCI" not in hdul:
             raise InputError(f"{path}: has no SCI extension (is it a JWST rate/cal product?)")
         sci_hdu = hdul["SCI"]
         data = sci_hdu.data
-        if data is None:
-            raise InputError(f"{path}: the SCI extension holds no data")
+        if data is None or data.size == 0:
+            shape = "" if data is None else f" (shape {data.shape})"
+            raise InputError(f"{path}: the SCI extension holds no data{shape}")
         if not np.issubdtype(data.dtype, np.number) or data.ndim not in (2, 3):
             raise InputError(
                 f"{path}: SCI must be a 2-D or 3-D numeric image, found {data.ndim}-D {data.dtype}"
@@ -263,8 +191,7 @@ def write_cleaned(
         raise InputError(f"{target}: refusing to overwrite the input file")
     if cleaned.shape != product.sci.shape:
         raise InputError(f"{target}: cleaned shape {cleaned.shape} != {product.sci.shape}")
-    hdul = _read_hdul(product.path)
-    with hdul:
+    with open_fits(product.path) as hdul:
         sci = cleaned.astype(np.float32, copy=False)
         hdul["SCI"].data = sci if product.is_cube else sci[0]
         header = hdul[0].header

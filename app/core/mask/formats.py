@@ -22,7 +22,7 @@ from __future__ import annotations
 import gzip
 import io
 import os
-import warnings
+import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -34,6 +34,8 @@ from app.core.clean import reference_sides
 from app.core.errors import InputError, MaskError
 from app.core.files.atomic import atomic_path
 from app.core.files.fitstext import fits_text, fits_value
+from app.core.files.safe import open_fits, open_regular, read_regular
+from app.core.mask.png import GREY_MODES, MAX_PNG_BYTES, check_png, opaque
 from app.core.mask.style import check_mask_array
 from app.core.version import __version__
 
@@ -70,36 +72,20 @@ class MaskRead:
 
 
 def _sniff(path: Path) -> str:
-    if not path.exists():
-        raise InputError(f"{path}: no such file")
-    if path.is_dir():
-        raise InputError(f"{path}: is a folder, not a mask file")
     try:
-        with open(path, "rb") as handle:
+        with open_regular(path, "mask file") as handle:
             head = handle.read(8)
             if head[:2] == b"\x1f\x8b":
                 handle.seek(0)
                 with gzip.open(handle) as unzipped:
                     head = unzipped.read(8)
-    except (OSError, EOFError) as exc:
+    except (OSError, EOFError, zlib.error) as exc:
         raise InputError(f"{path}: cannot read ({exc})") from exc
     if head.startswith(_PNG_MAGIC):
         return "png"
     if head.startswith(b"SIMPLE"):
         return "fits"
     raise MaskError(f"{path}: neither a FITS nor a PNG file")
-
-
-def _open_fits(path: Path) -> fits.HDUList:
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            hdul = fits.open(path, memmap=False, lazy_load_hdus=False)
-            for hdu in hdul:
-                _ = hdu.data
-    except (OSError, ValueError, TypeError, IndexError, EOFError) as exc:
-        raise MaskError(f"{path}: not a readable FITS file ({exc})") from exc
-    return hdul
 
 
 def _fits_mask_hdu(path: Path, hdul: fits.HDUList) -> tuple[str, np.ndarray, fits.Header]:
@@ -129,7 +115,7 @@ def inspect_mask(path: str | os.PathLike[str]) -> MaskInfo:
     if _sniff(path) == "png":
         width, height = _png_image(path).size
         return MaskInfo(path, "png", (height, width))
-    with _open_fits(path) as hdul:
+    with open_fits(path, MaskError) as hdul:
         kind, data, _header = _fits_mask_hdu(path, hdul)
         nplanes = data.shape[0] if data.ndim == 3 else 1
         return MaskInfo(path, kind, tuple(data.shape[-2:]), nplanes)
@@ -171,7 +157,7 @@ def read_mask(
     if _sniff(path) == "png":
         _choose_plane(path, 1, plane, False)  # a picture is one mask: refuse another plane
         return _read_png(path, shape, border)
-    with _open_fits(path) as hdul:
+    with open_fits(path, MaskError) as hdul:
         kind, data, header = _fits_mask_hdu(path, hdul)
         nplanes = data.shape[0] if data.ndim == 3 else 1
         info = MaskInfo(path, kind, tuple(data.shape[-2:]), nplanes)
@@ -214,8 +200,10 @@ def _checked(path: Path, data: np.ndarray, shape: tuple[int, int] | None) -> np.
 def _png_image(path: Path):  # -> PIL.Image.Image (pillow imported lazily: slow import)
     from PIL import Image, UnidentifiedImageError
 
+    data = read_regular(path, MAX_PNG_BYTES, "mask file", MaskError)
+    check_png(path, data)
     try:
-        image = Image.open(path)
+        image = Image.open(io.BytesIO(data))
         image.load()
     except (OSError, ValueError, UnidentifiedImageError, Image.DecompressionBombError) as exc:
         raise MaskError(f"{path}: not a readable PNG image ({exc})") from exc
@@ -230,8 +218,12 @@ def _read_png(path: Path, shape: tuple[int, int] | None, border: int) -> MaskRea
             f"{path}: the PNG is {width}×{height} pixels (width×height), but the image is "
             f"{shape[1]}×{shape[0]}; export the picture at the image's full size"
         )
+    if image.mode in GREY_MODES:  # the CLI would refuse it as all-0; say why, everywhere
+        raise MaskError(f"{path}: a greyscale picture (PNG mode {image.mode}) cannot hold the "
+                        "pure red (255, 0, 0) that marks background")
     rgb = np.asarray(image.convert("RGB"))
     red = (rgb[..., 0] == 255) & (rgb[..., 1] == 0) & (rgb[..., 2] == 0)
+    red &= opaque(image)  # a transparent pixel shows no red, whatever its RGB values
     mask = np.ascontiguousarray(red[::-1])  # first PNG row = top of picture = last FITS row
     rows, columns = reference_sides(mask.shape)
     if border and rows:
