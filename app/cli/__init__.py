@@ -60,7 +60,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         return int(args.func(args) or 0)
     except NSCleanError as exc:
-        print(f"nsclean: error: {exc}", file=sys.stderr)
+        from app.cli.progress import one_line
+
+        print(f"nsclean: error: {one_line(str(exc))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("nsclean: interrupted", file=sys.stderr)
@@ -71,8 +73,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # a bug: one line, not a traceback (NSCLEAN_DEBUG=1 shows it)
         if os.environ.get("NSCLEAN_DEBUG"):
             raise
-        print(f"nsclean: error: internal error ({type(exc).__name__}: {exc}); "
-              "set NSCLEAN_DEBUG=1 for the traceback", file=sys.stderr)
+        from app.cli.progress import one_line
+
+        print(one_line(f"nsclean: error: internal error ({type(exc).__name__}: {exc}); "
+                       "set NSCLEAN_DEBUG=1 for the traceback"), file=sys.stderr)
         return 1
 
 

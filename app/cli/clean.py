@@ -11,8 +11,8 @@ import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from app.cli.progress import Progress
-from app.core.errors import InputError, MaskError, NSCleanError
+from app.cli.progress import Progress, one_line
+from app.core.errors import InputError, MaskError, MaskShapeError, NSCleanError
 
 HELP = """\
 Fit NSClean's model of the correlated read noise to the background pixels of each file
@@ -173,11 +173,28 @@ def _clean_one(source: Path, target: Path) -> tuple[str, list[str]]:
         result = clean_file(source, _WORKER["mask"], target, params=params,
                             detector=_WORKER["detector"], mask_name=_WORKER["mask_name"],
                             overwrite=_WORKER["overwrite"])
+    except MaskShapeError as exc:  # the same for every file of that shape: said once
+        mask = "×".join(map(str, exc.mask_shape))
+        image = "×".join(map(str, exc.image_shape))
+        return "mask-shape", [f"{_WORKER['mask_name']}: the mask is {mask} pixels, which does "
+                              f"not match {source} ({image})",
+                              f"image {image}, not the mask's {mask}"]
     except NSCleanError as exc:
         return "error", [str(exc)]
+    except OSError as exc:  # the file system refused: say which file and why
+        return "error", [f"{source}: {exc.strerror or exc}"]
     except Exception as exc:  # a bug must not stop the other files or print a traceback
         return "error", [f"{source}: internal error ({type(exc).__name__}: {exc})"]
-    return "ok", notes + _line_warnings(source, result.diagnostics)
+    return "ok", notes + _line_warnings(source, result.diagnostics) + _dq_warning(result)
+
+
+def _dq_warning(result) -> list[str]:
+    """A product without DQ (cut at an HDU boundary?) cleans with DO_NOT_USE unknown."""
+    product = result.product
+    if product.dq is not None:
+        return []
+    return [f"{product.path}: warning: no DQ extension, so DO_NOT_USE pixels could not be "
+            "kept out of the background (is the file cut short?)"]
 
 
 def _line_warnings(source: Path, diagnostics) -> list[str]:
@@ -288,13 +305,16 @@ def _output_refusal(source: Path, target: Path, unwritable: dict[Path, str],
 
 def run(args: argparse.Namespace) -> int:
     """Clean every file; return 0 if all succeeded, 1 otherwise."""
+    from app.cli.tune import settings_from_args, tune_first
     from app.core.files.atomic import folder_problem
-    from app.core.files.batch import output_path
+    from app.core.files.batch import check_suffix, name_problem, output_path
     from app.core.mask.formats import read_mask
 
     params = params_from_args(args)
+    tune = settings_from_args(args) if args.tune or args.tune_once else None
     if args.jobs < 1:
         raise InputError(f"--jobs must be at least 1, got {args.jobs}")
+    check_suffix(args.suffix)
     if args.output_dir is not None and (problem := folder_problem(args.output_dir)):
         if args.output_dir.is_file():
             problem = "is a file; -o takes the folder to write into"
@@ -303,10 +323,13 @@ def run(args: argparse.Namespace) -> int:
     if not mask.any():  # say it once, of the mask, rather than once per file
         raise MaskError(f"{args.mask}: the mask has no background pixel (all 0); nothing "
                         "could be fitted")
-    jobs = []
+    jobs, named = [], {}
     seen = set()
     for source in args.files:
         target = output_path(source, args.output_dir, args.suffix)
+        if problem := name_problem(source, target):  # the others are still cleaned
+            named[source, target] = problem
+            continue
         if target.resolve() == source.resolve() or target in seen:
             raise InputError(f"{source}: output name {target} would overwrite an input or "
                              "another output; choose another --suffix or -o")
@@ -316,20 +339,17 @@ def run(args: argparse.Namespace) -> int:
     # spends time on their inputs.
     unwritable = {folder: problem for folder in {t.parent for _s, t in jobs}
                   if (problem := folder_problem(folder))}
-    total = len(jobs)
+    total = len(args.files)
     refusals = {job: _output_refusal(*job, unwritable, args.overwrite) for job in jobs}
-    for refusal in filter(None, refusals.values()):
-        print(f"nsclean: error: {refusal}", file=sys.stderr)
+    for refusal in [*named.values(), *filter(None, refusals.values())]:
+        print(one_line(f"nsclean: error: {refusal}"), file=sys.stderr)
     jobs = [job for job, refusal in refusals.items() if not refusal]
     if not jobs:
         print(f"nsclean: {total} of {total} files failed", file=sys.stderr)
         return 1
-    from app.cli.tune import settings_from_args, tune_first
-
-    tune = settings_from_args(args) if args.tune or args.tune_once else None
     if args.tune_once:  # the first file that can be tuned decides for all
         params, notes = tune_first(args.files, mask, params, args.detector, tune)
-        print("\n".join(f"nsclean: {text}" for text in notes), file=sys.stderr)
+        print("\n".join(one_line(f"nsclean: {text}") for text in notes), file=sys.stderr)
         tune = None
     progress = Progress(len(jobs))
     failures = total - len(jobs)
@@ -346,12 +366,18 @@ def run(args: argparse.Namespace) -> int:
     else:
         pool, futures, stop = _start_pool(workers, init, jobs)
         outcomes = (future.result() for future in futures)
+    shapes: set[str] = set()
     try:
         for (source, target), (status, messages) in zip(jobs, outcomes, strict=True):
+            failed = "FAILED"
+            if status == "mask-shape":
+                text, failed = messages[0], f"FAILED ({messages[1]})"
+                messages = [] if failed in shapes else [text]
+                shapes.add(failed)
             for text in messages:
-                progress.message(f"nsclean: {'error: ' if status == 'error' else ''}{text}")
+                progress.message(f"nsclean: {'error: ' if status != 'ok' else ''}{text}")
             failures += status != "ok"
-            progress.advance(str(source), f"-> {target}" if status == "ok" else "FAILED")
+            progress.advance(str(source), f"-> {target}" if status == "ok" else failed)
     except KeyboardInterrupt:
         progress.close()
         if pool is not None:  # no new file is started; the ones being written are removed

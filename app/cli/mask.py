@@ -107,9 +107,13 @@ def check_output(path: Path, kind: str | None, inputs: list[Path], overwrite: bo
     or exists already without ``overwrite``.
     """
     from app.core.errors import InputError
+    from app.core.files.atomic import folder_problem
 
     if path.is_dir():
         raise InputError(f"{path}: is a folder; give a file name")
+    folder = path.parent if str(path.parent) else Path(".")
+    if problem := folder_problem(folder):  # before the thresholding, not 13 s after
+        raise InputError(f"{path}: cannot write into {folder}: {problem}")
     name = path.name.lower()
     kind = kind or ("png" if name.endswith(".png") else "nsclean")
     wanted = (".png",) if kind == "png" else (".fits", ".fits.gz", ".fit")

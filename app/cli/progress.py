@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import sys
 import time
+import unicodedata
 from typing import TextIO
+
+
+def one_line(text: str) -> str:
+    """``text`` with control characters escaped (``\\n``, ``\\x1b``): a file name holding
+    a newline or an escape sequence must not split a message or drive the terminal."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() or unicodedata.category(c) == "Zs"
+                   else repr(c)[1:-1] for c in text)
 
 
 class Progress:
@@ -33,7 +43,7 @@ class Progress:
         """Print a line above the bar (a warning or an error about one item)."""
         if self.tty and not self.closed:
             self.stream.write("\r\033[K")
-        self.stream.write(text + "\n")
+        self.stream.write(one_line(text) + "\n")
         self._draw()
 
     def advance(self, item: str, status: str = "ok") -> None:
@@ -42,7 +52,7 @@ class Progress:
         if self.tty:
             self._draw()
         else:
-            self.stream.write(f"[{self.done}/{self.total}] {item}: {status}\n")
+            self.stream.write(one_line(f"[{self.done}/{self.total}] {item}: {status}") + "\n")
         self.stream.flush()
 
     def _draw(self) -> None:

@@ -61,9 +61,17 @@ def add_clean_tune_options(parser: argparse.ArgumentParser) -> None:
 
 def settings_from_args(args: argparse.Namespace):
     """:class:`~app.core.tuning.tune.TuneSettings` from parsed options (validated)."""
+    from app.core.errors import InputError
     from app.core.tuning.tune import TuneSettings
 
-    return replace(TuneSettings(), rule=args.tune_rule, folds=args.tune_folds,
+    default = TuneSettings()
+    # said in the options' words: "groups" and "score_clip" mean nothing on the command line
+    if not 1 <= args.tune_folds <= default.groups:
+        raise InputError(f"--tune-folds must be between 1 and {default.groups} (the background "
+                         f"is split in {default.groups} parts), got {args.tune_folds}")
+    if args.tune_lines < 1:
+        raise InputError(f"--tune-lines must be 1 or more, got {args.tune_lines}")
+    return replace(default, rule=args.tune_rule, folds=args.tune_folds,
                    line_stride=args.tune_lines, seed=args.tune_seed).validated()
 
 

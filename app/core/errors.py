@@ -13,3 +13,12 @@ class InputError(NSCleanError):
 
 class MaskError(InputError):
     """A background mask cannot be used with the data (shape, type, empty)."""
+
+
+class MaskShapeError(MaskError):
+    """The mask's shape differs from an image's (both shapes kept, to say it once)."""
+
+    def __init__(self, message: str, mask_shape: tuple[int, ...],
+                 image_shape: tuple[int, ...]) -> None:
+        super().__init__(message)
+        self.mask_shape, self.image_shape = tuple(mask_shape), tuple(image_shape)

@@ -233,11 +233,79 @@ def test_an_unwritable_folder_is_found_before_cleaning(tmp_path, bots, capsys, m
     assert not any(p.name.startswith(".nsclean-probe") for p in tmp_path.rglob("*"))
 
 
-def test_a_suffix_naming_a_missing_folder_is_refused_before_cleaning(bots, capsys):
+@pytest.mark.parametrize("suffix", ["/nowhere/x", "/../../esc", "_" * 300])
+def test_a_suffix_with_a_separator_or_too_long_is_refused_before_cleaning(tmp_path, bots,
+                                                                          capsys, suffix):
     rate, mask = bots
-    assert main(["clean", str(rate), "--mask", str(mask), "--suffix", "/nowhere/x"]) == 1
+    before = set(tmp_path.parent.rglob("*"))
+    assert main(["clean", str(rate), "--mask", str(mask), "--suffix", suffix]) == 1
+    line = one_error_line(capsys)
+    assert "--suffix" in line and ("path separator" in line or "at most 64" in line), line
+    assert set(tmp_path.parent.rglob("*")) == before  # nothing written anywhere
+
+
+def test_a_name_too_long_for_its_output_fails_alone(tmp_path, bots, capsys):
+    """255 bytes is a legal input name whose output name is not; the good file beside
+    it is still cleaned, whatever the order. 240 bytes leaves room for the suffix (the
+    temporary name is short whatever the target's length)."""
+    rate, mask = bots
+    long = rate.with_name("L" * (255 - len("_rate.fits")) + "_rate.fits")
+    fits_240 = rate.with_name("M" * (240 - len("_rate.fits")) + "_rate.fits")
+    long.write_bytes(rate.read_bytes())
+    fits_240.write_bytes(rate.read_bytes())
+    assert main(["clean", str(long), str(rate), str(fits_240), "--mask", str(mask)]) == 1
     err = capsys.readouterr().err
-    assert "folder does not exist" in err and err.endswith("1 of 1 files failed\n"), err
+    assert "internal error" not in err and "Errno" not in err, err
+    assert f"{long}: the output name would be 263 bytes long" in err
+    assert err.endswith("1 of 3 files failed\n"), err
+    assert (tmp_path / "s_rate_nsclean.fits").exists()
+    assert fits_240.with_name(fits_240.name.replace("_rate", "_rate_nsclean")).exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_a_newline_in_a_file_name_does_not_split_the_error_line(tmp_path, bots, capsys):
+    _rate, mask = bots
+    odd = tmp_path / "two\nlines_rate.fits"
+    odd.write_text("not fits")
+    assert main(["clean", str(odd), "--mask", str(mask)]) == 1
+    line = one_error_line(capsys)
+    assert "two\\nlines_rate.fits: not a readable FITS file" in line
+
+
+def test_a_mask_of_another_shape_is_reported_once_naming_the_mask(tmp_path, bots, capsys):
+    rate, _mask = bots
+    small = write_nsclean_fits(tmp_path / "small.fits", np.ones((64, 64), bool))
+    others = [tmp_path / f"o{i}_rate.fits" for i in range(3)]
+    for other in others:
+        other.write_bytes(rate.read_bytes())
+    assert main(["clean", str(rate), *map(str, others), "--mask", str(small)]) == 1
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if "error" in line]
+    assert len(errors) == 1 and errors[0].startswith(f"nsclean: error: {small}: the mask is "
+                                                     "64×64 pixels, which does not match"), err
+    assert err.count("FAILED (image 32×2048, not the mask's 64×64)") == 4, err
+
+
+def test_a_product_without_dq_is_cleaned_with_a_warning(tmp_path, bots, capsys):
+    rate, mask = bots
+    with fits.open(rate) as hdul:
+        cut = fits.HDUList([hdul[0].copy(), hdul["SCI"].copy()])  # cut after SCI
+        cut.writeto(tmp_path / "cut_rate.fits")
+    assert main(["clean", str(tmp_path / "cut_rate.fits"), "--mask", str(mask)]) == 0
+    err = capsys.readouterr().err
+    assert "cut_rate.fits: warning: no DQ extension" in err, err
+
+
+@pytest.mark.parametrize(("option", "words"), [
+    (["--tune-folds", "0"], "--tune-folds must be between 1 and 6"),
+    (["--tune-folds", "1000"], "--tune-folds must be between 1 and 6"),
+    (["--tune-lines", "0"], "--tune-lines must be 1 or more"),
+])
+def test_tune_options_are_refused_in_their_own_words(bots, capsys, option, words):
+    rate, mask = bots
+    assert main(["clean", str(rate), "--mask", str(mask), "--tune", *option]) == 1
+    line = one_error_line(capsys)
+    assert words in line and "groups" not in line and "score_clip" not in line, line
 
 
 def test_more_jobs_than_cpus_says_how_many_are_used(bots, capsys, monkeypatch):

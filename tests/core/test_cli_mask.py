@@ -132,3 +132,15 @@ def test_missing_file_and_bad_smoothing(tmp_path, capsys):
         main(["mask", "x.fits", "-o", "m.fits", "--smooth", "box"])
     assert exit_info.value.code == 2
     assert "expected gaussian, median, none" in capsys.readouterr().err
+
+
+def test_a_missing_output_folder_is_refused_before_thresholding(tmp_path, capsys, monkeypatch):
+    import app.core.threshold.traces as traces
+    from app.cli import main
+    from tests.core.products_factory import banded_frame, write_product
+
+    rate = write_product(tmp_path / "a_rate.fits", banded_frame(0, (32, 2048)))
+    monkeypatch.setattr(traces.Thresholder, "threshold", lambda *a, **k: 1 / 0)
+    assert main(["mask", str(rate), "-o", str(tmp_path / "nope" / "m.fits")]) == 1
+    err = capsys.readouterr().err
+    assert "nope/m.fits: cannot write into" in err and "does not exist" in err, err

@@ -6,13 +6,14 @@ they write are identical.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from app.core.clean import CleanParams, Diagnostics, clean
-from app.core.errors import InputError, MaskError
+from app.core.errors import InputError, MaskShapeError
 from app.core.files.products import Product, read_product, resolve_detector, write_cleaned
 from app.core.version import __version__
 
@@ -51,8 +52,8 @@ def clean_product(product: Product, mask: np.ndarray, params: CleanParams | None
     params = params or CleanParams()
     name = resolve_detector(product, detector)
     if mask.shape != product.shape:
-        raise MaskError(f"{product.path}: mask shape {mask.shape} does not match the image "
-                        f"shape {product.shape}")
+        raise MaskShapeError(f"{product.path}: mask shape {mask.shape} does not match the "
+                             f"image shape {product.shape}", mask.shape, product.shape)
     cleaned = np.empty_like(product.sci)
     diagnostics = []
     for i in range(product.nints):
@@ -77,6 +78,33 @@ def output_path(source: Path, out_dir: Path | None = None, suffix: str = DEFAULT
     else:
         stem, ext_kept = name, ".fits"
     return (out_dir or source.parent) / f"{stem}{suffix}{ext_kept}"
+
+
+#: A --suffix longer than this is surely a mistake (and eats the file name's 255 bytes).
+MAX_SUFFIX_BYTES = 64
+
+
+def check_suffix(suffix: str) -> None:
+    """Refuse a suffix that would move the output elsewhere or make names absurdly long."""
+    if any(sep and sep in suffix for sep in ("/", os.sep, os.altsep, "\0")):
+        raise InputError(f"--suffix {suffix!r} contains a path separator; outputs are "
+                         "written beside their input (or in -o DIR), never elsewhere")
+    if len(os.fsencode(suffix)) > MAX_SUFFIX_BYTES:
+        raise InputError(f"--suffix is {len(os.fsencode(suffix))} bytes long; at most "
+                         f"{MAX_SUFFIX_BYTES}")
+
+
+def name_problem(source: Path, target: Path) -> str | None:
+    """Why ``target``'s name cannot be created (too long for its file system), or None."""
+    try:
+        limit = os.pathconf(target.parent if str(target.parent) else ".", "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):  # folder missing, or not POSIX
+        limit = 255
+    size = len(os.fsencode(target.name))
+    if limit and size > limit:
+        return (f"{source}: the output name would be {size} bytes long, more than the "
+                f"{limit} its file system allows; rename the file or use a shorter --suffix")
+    return None
 
 
 def exists_message(target: Path) -> str:
