@@ -28,8 +28,8 @@ from app.core.display.stretch import DisplayModel, ImageStats
 from app.core.errors import NSCleanError
 from app.core.files.stack import COMBINE_METHODS, ImageStack, iter_combine, iter_load
 from app.core.mask.layers import MaskLayers
+from app.core.mask.model import MaskModel
 from app.mask_actions import MaskActions
-from app.mask_controller import MaskController
 from app.session_actions import SessionActions
 from app.widgets.file_list import FileList
 from app.widgets.header_viewer import HeaderViewer
@@ -81,8 +81,8 @@ class MainWindow(QMainWindow):
         self.stack = ImageStack()
         self.display = DisplayModel()
         self.runner = TaskRunner(self)
-        self.masks = MaskController(self)
-        self.masks.maskChanged.connect(self.maskChanged)
+        self.masks = MaskModel()
+        self.masks.changed.connect(self.maskChanged.emit)
         self.setWindowTitle("nsclean-gui")
         self.setAcceptDrops(True)
         from app.core.paths import resources_dir
@@ -96,7 +96,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.view)
         self.overlay = MaskOverlay()
         self.view.add_overlay(self.overlay, OVERLAY_Z)
-        self.masks.layersReplaced.connect(self.overlay.bind)
+        self.masks.replaced.connect(self.overlay.bind)
         self.paint_tool = PaintTool(self.view, self.masks, self)
         self.demo_loaded = False
         self._demo_mask_pending = False
@@ -132,8 +132,8 @@ class MainWindow(QMainWindow):
         self.resizeDocks([self.mask_dock], [260], Qt.Orientation.Horizontal)
         self.view_menu.addAction(self.mask_dock.toggleViewAction())
         self.readout.set_layer_provider(self._layers_under)
-        self.stack.connect(self._on_stack_changed)
-        self.display.connect(lambda what: self._sync_menus())
+        self.stack.changed.connect(self._on_stack_changed)
+        self.display.changed.connect(lambda what: self._sync_menus())
         self.view.sigCursor.connect(self.readout.show_at)
         self.view.sigCursorLeft.connect(self.readout.clear)
         self.files.removeRequested.connect(self.stack.remove)

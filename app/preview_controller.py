@@ -145,7 +145,7 @@ class PreviewController(QObject):
 
         window.sessions.register_cleaning(self._saved_params, self._restore_params)
         window.maskChanged.connect(self._on_mask_changed)
-        window.stack.connect(self._on_stack_changed)
+        window.stack.changed.connect(self._on_stack_changed)
         self.panel.form.paramsChanged.connect(lambda _p: self.schedule())
         self.panel.cancelRequested.connect(self.cancel)
         self.panel.saveRequested.connect(self.choose_and_save)

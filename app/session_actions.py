@@ -62,7 +62,7 @@ class SessionActions(QObject):
         # sources of an opened session whose images are all missing: saved again as they
         # were, until images are loaded
         self._unloaded_sources: list[dict[str, object]] = []
-        window.stack.connect(self._on_stack_changed)
+        window.stack.changed.connect(self._on_stack_changed)
         self.timer = QTimer(self)
         self.timer.setInterval(TICK_MS)
         self.timer.timeout.connect(self.autosave)

@@ -90,8 +90,8 @@ class ThresholdController(QObject):
         self.panel.regionChanged.connect(self._place_region)
         self.panel.applyRequested.connect(self.apply)
         self.dock.visibilityChanged.connect(lambda _shown: self._sync_visibility())
-        window.stack.connect(lambda _what: self._image_changed())
-        window.masks.layersReplaced.connect(lambda _layers: self.schedule())
+        window.stack.changed.connect(lambda _what: self._image_changed())
+        window.masks.replaced.connect(lambda _layers: self.schedule())
 
     # --- the Thresholder of the working image ---------------------------------------
     def cache(self) -> ThresholderCache | None:

@@ -106,8 +106,8 @@ class TuneController(QObject):
         self._tuning = False  # between start and its end (the runner keeps a request longer)
         self.controls.tuneRequested.connect(self.start)
         self.controls.undoRequested.connect(self.undo)
-        window.stack.connect(lambda _what: self._cancel_quietly())
-        window.stack.connect(lambda _what: self._refresh_button())
+        window.stack.changed.connect(lambda _what: self._cancel_quietly())
+        window.stack.changed.connect(lambda _what: self._refresh_button())
         self.form.paramsChanged.connect(lambda _params: self._refresh_button())
         self._refresh_button()
 

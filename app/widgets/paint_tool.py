@@ -22,7 +22,7 @@ from PyQt6.QtCore import QEvent, QObject, QPointF, Qt, pyqtSignal
 from PyQt6.QtGui import QKeyEvent, QMouseEvent
 
 from app.core.mask.layers import LAYERS, MaskLayers
-from app.mask_controller import MaskController
+from app.core.mask.model import MaskModel
 from app.widgets.image_view import ImageView
 from app.widgets.paint_preview import ToolPreview, band_extent, far
 
@@ -36,7 +36,7 @@ _ERASE_MODIFIERS = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.Alt
 
 
 class PaintTool(QObject):
-    """Paints on the layers of a :class:`MaskController` through an :class:`ImageView`.
+    """Paints on the layers of a :class:`MaskModel` through an :class:`ImageView`.
 
     Signals
     -------
@@ -51,7 +51,7 @@ class PaintTool(QObject):
     sizeChanged = pyqtSignal(float)
     hint = pyqtSignal(str)
 
-    def __init__(self, view: ImageView, masks: MaskController, parent: QObject | None = None):
+    def __init__(self, view: ImageView, masks: MaskModel, parent: QObject | None = None):
         super().__init__(parent)
         self.view, self.masks = view, masks
         self._tool, self._layer, self._size = "pan", "light", 15.0  # napari starts in pan/zoom too
@@ -66,7 +66,7 @@ class PaintTool(QObject):
         view.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         view.viewport().installEventFilter(self)
         view.installEventFilter(self)
-        masks.layersReplaced.connect(lambda _layers: self.cancel())  # no shapes across images
+        masks.replaced.connect(lambda _layers: self.cancel())  # no shapes across images
 
     # --- state -----------------------------------------------------------------------
     @property

@@ -75,7 +75,7 @@ class PreviewPane(QWidget):
         layout.addWidget(self.choice)
         layout.addWidget(self.view, 1)
         self.choice.currentIndexChanged.connect(lambda _i: self._refresh())
-        display.connect(self._on_display)
+        display.changed.connect(self._on_display)
         self.set_kind(kind)
         self._on_display(frozenset({"levels", "lut"}))
 
