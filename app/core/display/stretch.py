@@ -238,6 +238,11 @@ class DisplaySettings:
     contrast: float = 1.0
     bias: float = 0.5
 
+    def validated(self) -> DisplaySettings:
+        """Return self after checking the names and values; raise ``ValueError``."""
+        _validate(self)
+        return self
+
 
 _LUT_FIELDS = {"stretch", "stretch_param", "colormap", "invert", "contrast", "bias"}
 _LEVEL_FIELDS = {"limits", "manual_levels"}
