@@ -52,13 +52,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     from app.core.perf import tune_allocator
 
     tune_allocator()  # large-frame allocations without page-fault storms (app/core/perf.py)
+    from app.cli.signals import Terminated, terminate_on_signals
+
     try:
-        parser = build_parser()  # imports the engine: a Ctrl-C can come here too
-        args = parser.parse_args(argv)
-        if not getattr(args, "func", None):
-            parser.print_help()
-            return 2
-        return int(args.func(args) or 0)
+        with terminate_on_signals():
+            parser = build_parser()  # imports the engine: a Ctrl-C can come here too
+            args = parser.parse_args(argv)
+            if not getattr(args, "func", None):
+                parser.print_help()
+                return 2
+            return int(args.func(args) or 0)
+    except Terminated as exc:  # SIGTERM, SIGHUP: the temporary output is removed already
+        print(f"nsclean: stopped by {exc}", file=sys.stderr)
+        return 128 + exc.signum
     except NSCleanError as exc:
         from app.cli.progress import one_line
 

@@ -12,6 +12,14 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from app.cli.progress import Progress, one_line
+from app.cli.signals import (
+    STOP_SIGNALS,
+    Terminated,
+    detach_stdout,
+    ignored_signals,
+    install_worker_handlers,
+    watch_parent,
+)
 from app.core.errors import InputError, MaskError, MaskShapeError, NSCleanError
 
 HELP = """\
@@ -123,17 +131,31 @@ def _init_worker(mask, params, detector, mask_name, overwrite, tune=None) -> Non
                    overwrite=overwrite, tune=tune)
 
 
-def _init_pool_worker(stop, *init) -> None:
+def _init_pool_worker(stop, ignored, *init) -> None:
     """Initialise a worker process of ``-j N``; ``stop`` is set when the user interrupts.
 
-    The worker was started with SIGINT blocked (so that a Ctrl-C while it imports prints
-    no traceback); from now on Ctrl-C stops the file being cleaned, whose temporary output
-    is then removed, but never the pool's own loop, which would print a traceback.
+    The worker was started with the stop signals blocked (so that a Ctrl-C while it
+    imports prints no traceback); from now on Ctrl-C, SIGTERM and SIGHUP (unless the
+    parent ignores them: ``ignored``) stop the file being cleaned, whose temporary output
+    is then removed, but never the pool's own loop, which would print a traceback. If
+    the parent dies without stopping it, the worker does the same and exits.
     """
     _init_worker(*init)
     _WORKER.update(stop=stop, busy=False, interrupted=False)
-    signal.signal(signal.SIGINT, _worker_interrupt)
-    _set_sigint_blocked(False)  # a Ctrl-C pending since the start only marks us interrupted
+    install_worker_handlers(_worker_interrupt, ignored)
+    detach_stdout()
+    watch_parent(_interrupt_worker, lambda: bool(_WORKER.get("busy")))
+    _set_stop_blocked(False)  # a signal pending since the start only marks us interrupted
+
+
+def _interrupt_worker() -> None:
+    """Stop this worker's file as a signal would (from the parent-watching thread)."""
+    for signum in STOP_SIGNALS:
+        if signal.getsignal(signum) is _worker_interrupt:
+            # a real signal: it also wakes a main thread waiting on the engine's threads
+            os.kill(os.getpid(), signum)  # the handler marks us interrupted
+            return
+    _WORKER["interrupted"] = True
 
 
 def _worker_interrupt(signum, frame) -> None:
@@ -236,29 +258,33 @@ def _start_pool(workers: int, init: tuple, jobs: list[tuple[Path, Path]]):
     # child can inherit one of their locks held, and hang.
     context = multiprocessing.get_context("spawn")
     stop = context.Event()
-    # Workers are spawned by submit() and inherit the main thread's blocked SIGINT until
-    # they are initialised. A Ctrl-C meanwhile (delivered to any of our threads) is only
-    # recorded: raised inside submit() it would leave a worker half started, and orphaned.
-    interrupted: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: interrupted.append(signum))
-    _set_sigint_blocked(True)
+    ignored = ignored_signals()  # before the handlers below hide an inherited SIG_IGN
+    # Workers are spawned by submit() and inherit the main thread's blocked stop signals
+    # until they are initialised. A signal meanwhile (delivered to any of our threads) is
+    # only recorded: raised inside submit() it would leave a worker half started, and
+    # orphaned.
+    received: list[int] = []
+    previous = {signum: signal.signal(signum, lambda number, frame: received.append(number))
+                for signum in STOP_SIGNALS if signum not in ignored}
+    _set_stop_blocked(True)
     try:
         pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_pool_worker,
-                                   initargs=(stop, *init))
+                                   initargs=(stop, ignored, *init))
         futures = [pool.submit(_clean_in_pool, source, target) for source, target in jobs]
     finally:
-        _set_sigint_blocked(False)
-        signal.signal(signal.SIGINT, previous)
-    if interrupted:
+        _set_stop_blocked(False)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    if received:
         _stop_pool(pool, futures, stop)
-        raise KeyboardInterrupt
+        raise KeyboardInterrupt if received[0] == signal.SIGINT else Terminated(received[0])
     return pool, futures, stop
 
 
-def _set_sigint_blocked(blocked: bool) -> None:
+def _set_stop_blocked(blocked: bool) -> None:
     if hasattr(signal, "pthread_sigmask"):  # not on Windows
         signal.pthread_sigmask(signal.SIG_BLOCK if blocked else signal.SIG_UNBLOCK,
-                               {signal.SIGINT})
+                               set(STOP_SIGNALS))
 
 
 def _stop_pool(pool: ProcessPoolExecutor, futures, stop) -> None:
@@ -266,14 +292,15 @@ def _stop_pool(pool: ProcessPoolExecutor, futures, stop) -> None:
     stop.set()
     for future in futures:
         future.cancel()
-    # A terminal's Ctrl-C reached the workers too; a SIGINT sent to this process alone is
-    # passed on (the executor keeps its processes in a private dict: no public access).
+    # A terminal's Ctrl-C reached the workers too; a signal sent to this process alone is
+    # passed on as SIGTERM, which workers heed even when they inherited SIGINT ignored
+    # (the executor keeps its processes in a private dict: no public access).
     # Not on Windows: there os.kill(pid, SIGINT) is TerminateProcess, which would kill a
     # worker mid-write and leave its temporary file; the console's Ctrl-C reaches them.
     processes = [] if sys.platform == "win32" else list(getattr(pool, "_processes", {}).values())
     for process in processes:
         with contextlib.suppress(OSError, ValueError):
-            os.kill(process.pid, signal.SIGINT)
+            os.kill(process.pid, signal.SIGTERM)
     pool.shutdown(wait=True, cancel_futures=True)
 
 
@@ -306,7 +333,7 @@ def _output_refusal(source: Path, target: Path, unwritable: dict[Path, str],
 def run(args: argparse.Namespace) -> int:
     """Clean every file; return 0 if all succeeded, 1 otherwise."""
     from app.cli.tune import settings_from_args, tune_first
-    from app.core.files.atomic import folder_problem
+    from app.core.files.atomic import folder_problem, remove_leftovers
     from app.core.files.batch import check_suffix, name_problem, output_path
     from app.core.mask.formats import read_mask
 
@@ -339,6 +366,8 @@ def run(args: argparse.Namespace) -> int:
     # spends time on their inputs.
     unwritable = {folder: problem for folder in {t.parent for _s, t in jobs}
                   if (problem := folder_problem(folder))}
+    for folder in {t.parent for _s, t in jobs} - unwritable.keys():
+        remove_leftovers(folder)  # temporary files of runs killed outright (SIGKILL)
     total = len(args.files)
     refusals = {job: _output_refusal(*job, unwritable, args.overwrite) for job in jobs}
     for refusal in [*named.values(), *filter(None, refusals.values())]:

@@ -25,6 +25,10 @@ def test_a_worker_starts_no_file_once_interrupted(tmp_path, monkeypatch):
     assert not target.exists()
 
 
+def default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_stops_parallel_cleaning(tmp_path):
     mask = np.ones((2048, 2048), bool)
     mask[900:1000] = False
@@ -35,8 +39,10 @@ def test_ctrl_c_stops_parallel_cleaning(tmp_path):
     command = [sys.executable, "-m", "app.cli", "clean", *map(str, files), "--mask",
                str(mask_file), "-o", str(out), "-j", "2"]
     env = {**os.environ, "PYTHONPATH": os.getcwd()}
+    # its own group with Ctrl-C's default effect, as in a terminal, even when this test
+    # runs with SIGINT ignored (a background job): that would be inherited
     process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=env,
-                               start_new_session=True)  # its own group, as in a terminal
+                               start_new_session=True, preexec_fn=default_sigint)
     deadline = time.monotonic() + 60
     while not list(out.glob("*_nsclean.fits")) and process.poll() is None:
         assert time.monotonic() < deadline

@@ -54,12 +54,28 @@ def atomic_path(target: str | os.PathLike[str], *, overwrite: bool = True) -> It
     os.chmod(tmp, 0o666 & ~umask)
     try:
         yield tmp
-        os.replace(tmp, target)
+        if overwrite:
+            os.replace(tmp, target)
+        else:
+            _rename_new(tmp, target)
     except OSError as exc:
         raise InputError(f"{target}: write failed ({exc.strerror or exc})") from exc
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+
+
+def _rename_new(tmp: Path, target: Path) -> None:
+    """Rename ``tmp`` to ``target`` unless ``target`` exists: another writer of the same
+    name (a second run, started at the same time) must not be overwritten silently."""
+    try:
+        os.link(tmp, target)  # atomic, and fails if the name is taken
+    except FileExistsError:
+        raise InputError(f"{target}: exists already (refusing to overwrite)") from None
+    except OSError:  # no hard links here (some network and FAT file systems)
+        if target.exists():
+            raise InputError(f"{target}: exists already (refusing to overwrite)") from None
+        os.replace(tmp, target)
 
 
 #: Temporary files are ``.nsclean-tmp-<host>-<pid>-<random><suffix>``: short whatever the

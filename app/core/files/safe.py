@@ -35,6 +35,9 @@ CARD = 80
 MAX_HEADER_BLOCKS = 1000
 #: More data than this in one HDU (16 GiB) is refused before anything is allocated.
 MAX_DATA_BYTES = 16 * 2**30
+#: A gzipped file may decompress to at most this many times its size (NaN-filled cal
+#: products compress well; a bomb of zeros compresses ~1000 times).
+MAX_GZIP_RATIO = 200
 #: Zero padding tolerated after the last HDU (some writers add a few blocks).
 MAX_TRAILING_BYTES = 64 * BLOCK
 BITPIX = (8, 16, 32, 64, -32, -64)
@@ -229,14 +232,30 @@ def _damage(path: Path, what: str) -> InputError:
     return InputError(f"{path}: the file is truncated or damaged ({what})")
 
 
+def _memory() -> int:
+    """Physical memory of this machine in bytes (a large number where unknown)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return 2**62
+
+
 def _scan(reader: _Reader, path: Path) -> None:
-    index = 0
+    index, total = 0, 0
     while True:
         cards = _header(reader, index, path)
         if cards is None:
             break
         size = _data_bytes(cards, path, index)
         padded = -(-size // BLOCK) * BLOCK
+        total += padded
+        if total > _memory():
+            raise _damage(path, f"the headers declare {total / 2**30:,.1f} GiB of data, more "
+                          "than this machine's memory")
+        if reader.kept is not None and total > MAX_GZIP_RATIO * reader.size + 2**20:
+            # a "gzip bomb": real products compress a few times, not hundreds
+            raise _damage(path, f"the headers declare {total / 2**20:,.0f} MiB of data, more "
+                          f"than {MAX_GZIP_RATIO} times the gzip file's size")
         if not reader.skip(padded):
             raise _damage(path, f"HDU {index + 1} declares {size:,} bytes of data; the file "
                           f"ends at byte {min(reader.position, reader.size):,}")
