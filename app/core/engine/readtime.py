@@ -56,7 +56,7 @@ def is_irs2(readpatt: str | None) -> bool:
     return str(readpatt or "").strip().upper() in IRS2_PATTERNS
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # one instance per timing (cached): hashed by identity
 class LineTiming:
     """Read timing of the samples of one detector line (index = DMS y within the line).
 
