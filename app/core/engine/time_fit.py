@@ -81,6 +81,12 @@ class TimeFitSettings:
         """Period of the basis in ticks (even, so that the FFTs stay fast)."""
         return int(2 * round(self.period_factor * timing.span / 2))
 
+    @property
+    def min_samples(self) -> int:
+        """Samples a line needs for the full series (more than the common unknowns);
+        lines with fewer get their weighted mean only."""
+        return 2 * self.harmonics + 2
+
     def unknowns(self, timing: LineTiming) -> int:
         """Coefficients per line: common series plus each output's terms."""
         return 2 * self.harmonics + 1 + timing.outputs * (2 * self.output_terms + 1)
@@ -268,9 +274,8 @@ class TimeFitter:
 
     @property
     def min_samples(self) -> int:
-        """Samples a line needs for the full series (more than the common unknowns);
-        lines with fewer get their weighted mean only."""
-        return 2 * self.settings.harmonics + 2
+        """:attr:`TimeFitSettings.min_samples`."""
+        return self.settings.min_samples
 
     def weights(self, usable: np.ndarray) -> np.ndarray:
         """Sample weights: NSClean's ``1/density²``, or 1 when ``weight_sigma`` is 0."""
