@@ -53,6 +53,7 @@ class Case:
     expect: str = "error"  # "error", "ok" (cleaned) or "warn" (cleaned, with a warning)
     args: list[str] = field(default_factory=list)  # options of a case that is a command
     words: str = ""  # a regex the message must match
+    viewable: bool = False  # refused for cleaning, but the window may show it
 
 
 # ---- data files ------------------------------------------------------------------------
@@ -153,7 +154,8 @@ def data_cases(folder: Path) -> list[Case]:
                       ("tiny", np.zeros((8, 8), np.float32)),
                       ("all_nan", np.full(SHAPE, np.nan, np.float32))):
         cases.append(Case(f"{name}_rate.fits", "absurd shape",
-                          _image_file(folder / f"{name}_rate.fits", sci)))
+                          _image_file(folder / f"{name}_rate.fits", sci),
+                          viewable=name in ("all_nan", "tiny")))
     table = fits.BinTableHDU.from_columns([fits.Column("x", "E", array=np.zeros(3))],
                                           name="SCI")
     cases.append(Case("table_rate.fits", "absurd shape",
@@ -161,7 +163,8 @@ def data_cases(folder: Path) -> list[Case]:
     cases.append(Case("no_sci_rate.fits", "absurd shape",
                       _image_file(folder / "no_sci_rate.fits", None)))
     cases.append(Case("nrs3_rate.fits", "absurd header", write_product(
-        folder / "nrs3_rate.fits", banded_frame(2, SHAPE), detector="NRS3"), words="NRS1"))
+        folder / "nrs3_rate.fits", banded_frame(2, SHAPE), detector="NRS3"), words="NRS1",
+        viewable=True))
     extreme = banded_frame(3, SHAPE)
     extreme[5:9, 100] = (np.inf, -np.inf, 3e38, -3e38)
     cases.append(Case("extreme_values_rate.fits", "absurd shape",
@@ -186,6 +189,7 @@ def data_cases(folder: Path) -> list[Case]:
     # hostile names
     long_name = "L" * (255 - len("_rate.fits")) + "_rate.fits"
     add(long_name, raw, "hostile name", words="output name would be")
+    cases[-1].viewable = True
     add("M" * (240 - len("_rate.fits")) + "_rate.fits", raw, "hostile name", "ok")
     add("new\nline_rate.fits", b"not fits", "hostile name")
     add("esc\x1b[31mred_rate.fits", b"not fits", "hostile name")
@@ -268,7 +272,8 @@ def mask_cases(folder: Path) -> list[Case]:
     rgba = np.zeros((*SHAPE, 4), np.uint8)
     rgba[..., 0] = 255  # red everywhere, but transparent
     Image.fromarray(rgba, "RGBA").save(folder / "transparent_red.png")
-    cases.append(Case("transparent_red.png", "damaged mask", folder / "transparent_red.png"))
+    cases.append(Case("transparent_red.png", "damaged mask", folder / "transparent_red.png",
+                      viewable=True))  # no visible red: an empty background
     fits_mask = write_nsclean_fits(folder / "m.fits", np.ones(SHAPE, bool))
     packed = bytearray(gzip.compress(fits_mask.read_bytes(), mtime=0))
     packed[-8] ^= 0xFF
@@ -277,7 +282,8 @@ def mask_cases(folder: Path) -> list[Case]:
     cases.append(Case("wrong_shape.fits", "damaged mask", folder / "wrong_shape.fits",
                       words="does not match"))
     write_nsclean_fits(folder / "all_zero.fits", np.zeros(SHAPE, bool))
-    cases.append(Case("all_zero.fits", "damaged mask", folder / "all_zero.fits"))
+    cases.append(Case("all_zero.fits", "damaged mask", folder / "all_zero.fits",
+                      viewable=True))  # nothing to fit, but an empty background is a mask
     fits.PrimaryHDU(np.full(SHAPE, 2, np.uint8)).writeto(folder / "twos.fits")
     cases.append(Case("twos.fits", "damaged mask", folder / "twos.fits"))
     blank = bytearray(fits_mask.read_bytes())
@@ -342,7 +348,6 @@ def session_cases(folder: Path, good: Path) -> list[Case]:
         "layers_list": lambda d: d.update(layers=[1]),
         "sources_int": lambda d: d.update(sources=5),
         "source_path_int": lambda d: d.update(sources=[{"path": 5}]),
-        "source_path_nul": lambda d: d.update(sources=[{"path": "a\x00b"}]),
         "view_list": lambda d: d.update(view=[1]),
         "settings_list": lambda d: d.update(settings=[1]),
         "format_other": lambda d: d.update(format="other"),
@@ -351,6 +356,7 @@ def session_cases(folder: Path, good: Path) -> list[Case]:
         edited(f"{name}.nsclean-session", change)
     # damaged values the window must survive: opened with notes, or refused
     survivable = {
+        "source_path_nul": lambda d: d.update(sources=[{"path": "a\x00b"}]),  # not found
         "view_detector_list": lambda d: d["view"].update(detector=["NRS1"]),
         "view_styles_junk": lambda d: d["view"].update(styles={"light": {"opacity": "x"}}),
         "view_brush_nan": lambda d: d["view"].update(brush_size=float("nan")),
@@ -440,8 +446,10 @@ def digest(path: Path) -> str | None:
 
 def shown(path: Path) -> str:
     """A file name as ``nsclean`` prints it (control characters escaped)."""
-    from app.cli.progress import one_line
-
+    try:
+        from app.cli.progress import one_line
+    except ImportError:  # an older checkout (figures.py): printed as it is
+        return str(path)
     return one_line(str(path))
 
 

@@ -38,6 +38,8 @@ MAX_DATA_BYTES = 16 * 2**30
 #: A gzipped file may decompress to at most this many times its size (NaN-filled cal
 #: products compress well; a bomb of zeros compresses ~1000 times).
 MAX_GZIP_RATIO = 200
+#: ... but any gzipped file may hold this much (masks of 0 and 1 compress ~500 times).
+GZIP_ALLOWANCE = 512 * 2**20
 #: Zero padding tolerated after the last HDU (some writers add a few blocks).
 MAX_TRAILING_BYTES = 64 * BLOCK
 BITPIX = (8, 16, 32, 64, -32, -64)
@@ -252,10 +254,11 @@ def _scan(reader: _Reader, path: Path) -> None:
         if total > _memory():
             raise _damage(path, f"the headers declare {total / 2**30:,.1f} GiB of data, more "
                           "than this machine's memory")
-        if reader.kept is not None and total > MAX_GZIP_RATIO * reader.size + 2**20:
+        if reader.kept is not None and total > max(MAX_GZIP_RATIO * reader.size,
+                                                   GZIP_ALLOWANCE):
             # a "gzip bomb": real products compress a few times, not hundreds
             raise _damage(path, f"the headers declare {total / 2**20:,.0f} MiB of data, more "
-                          f"than {MAX_GZIP_RATIO} times the gzip file's size")
+                          f"than {MAX_GZIP_RATIO} times the gzip file's size: a gzip bomb?")
         if not reader.skip(padded):
             raise _damage(path, f"HDU {index + 1} declares {size:,} bytes of data; the file "
                           f"ends at byte {min(reader.position, reader.size):,}")
