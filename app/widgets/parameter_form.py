@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from PyQt6.QtCore import pyqtSignal
 from PyQt6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -21,10 +20,12 @@ from PyQt6.QtWidgets import (
 )
 
 from app.core.clean import FULL_FRAME, CleanParams
+from app.core.state.states import SettingsState
 
 #: Samples on a full-frame detector line: frequencies are shown in cycles per line.
 LINE = FULL_FRAME[0]
-METHODS = {"fft": "Fourier fit (NSClean)", "median": "Median per line"}
+METHODS = {"fft": "Fourier fit (NSClean)", "median": "Median per line",
+           "time": "Read-time fit (4 outputs)"}
 #: The kw spin box's minimum shows "auto (fc/4)" (kw None), so that 0 (a hard cut, which
 #: auto-tune may choose) stays a value of its own.
 AUTO_KW = -0.01
@@ -59,21 +60,37 @@ FIELDS = (
            "samples are weighted by its reciprocal so that large dark areas do not dominate."),
     _Field("buff_sigma", "Buffing σ", " lines", 0.1, 20.0, 0.1, 2, 1.0,
            "σ of the smoothing of the model across neighbouring lines (DMS columns)."),
+    _Field("harmonics", "Harmonics", "", 1, 64, 1, 0, 1.0,
+           "Read-time fit: Fourier terms of the noise series shared by the four outputs "
+           "(16 ≈ one cycle per 40 ticks, 40 pixels of each output)."),
+    _Field("output_terms", "Output terms", "", 0, 16, 1, 0, 1.0,
+           "Read-time fit: harmonics of each output's own series besides its offset."),
+    _Field("time_ridge", "1/f prior", "", 0.1, 100.0, 0.5, 1, 1.0,
+           "Read-time fit: strength of the 1/f prior that keeps the series stable where no "
+           "output sees background."),
 )
-FOURIER_ONLY = ("fc", "kw", "weight_sigma", "buff_sigma", "buff")
+FOURIER_ONLY = ("fc", "kw", "buff_sigma", "buff")
+TIME_ONLY = ("harmonics", "output_terms", "time_ridge")
+INTEGER_FIELDS = ("harmonics", "output_terms")
 
 
 class ParameterForm(QWidget):
-    """Edits a :class:`CleanParams`; emits ``paramsChanged(CleanParams)`` on every edit.
+    """Shows and edits the cleaning state (a :class:`CleanParams` value).
 
-    Spin boxes report when editing is done (Enter, arrows, focus out), not per keystroke.
+    Every edit goes into the state; every change of the state (an edit here, Auto-tune,
+    Undo, a session) is shown. Spin boxes report when editing is done (Enter, arrows,
+    focus out), not per keystroke.
+
+    Parameters
+    ----------
+    state : SettingsState of CleanParams, optional
+        The state to bind to (a new one when omitted).
     """
 
-    paramsChanged = pyqtSignal(object)
-
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, state: SettingsState[CleanParams] | None = None,
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._params = CleanParams()
+        self.state = state if state is not None else SettingsState(CleanParams())
         self._subarray = False
         form = QFormLayout(self)
         self.method = QComboBox()
@@ -81,7 +98,10 @@ class ParameterForm(QWidget):
             self.method.addItem(label, name)
         self.method.setToolTip("Fourier fit: NSClean (subarray frames automatically use its "
                                "subarray variant). Median: subtract each detector line's "
-                               "background median, a crude baseline to compare with.")
+                               "background median, a crude baseline to compare with. "
+                               "Read-time fit: each line's noise as the four outputs read it, "
+                               "at the same instants (full frames; subarrays use the Fourier "
+                               "fit).")
         form.addRow("Method", self.method)
         self.variant = QLabel()
         self.variant.setWordWrap(True)
@@ -113,23 +133,20 @@ class ParameterForm(QWidget):
         self.reset_button.clicked.connect(self.reset)
         form.addRow(self.reset_button)
         self.method.currentIndexChanged.connect(self._edited)
-        self._show(self._params)
+        self.state.changed.connect(lambda _fields: self._show(self.state.value))
+        self._show(self.state.value)
 
     def params(self) -> CleanParams:
-        """The parameters shown."""
-        return self._params
+        """The parameters of the state."""
+        return self.state.value
 
     def set_params(self, params: CleanParams) -> None:
-        """Show ``params`` (no signal)."""
-        self._params = params
-        self._show(params)
+        """Put ``params`` into the state (shown at once; its listeners follow)."""
+        self.state.set(params)
 
     def reset(self) -> None:
-        """Back to the published defaults (emits ``paramsChanged`` if anything changed)."""
-        changed = self._params != CleanParams()
-        self.set_params(CleanParams())
-        if changed:
-            self.paramsChanged.emit(self._params)
+        """Back to the published defaults."""
+        self.state.reset()
 
     def set_frame_shape(self, shape: tuple[int, int] | None) -> None:
         """Say which variant the frame gets and enable only the fields that apply."""
@@ -153,32 +170,41 @@ class ParameterForm(QWidget):
     def _edited(self) -> None:
         values: dict[str, object] = {
             f.name: self.spins[f.name].value() / f.scale for f in FIELDS}
+        for name in INTEGER_FIELDS:
+            values[name] = round(float(values[name]))
         if values["kw"] < 0.0:  # the "auto" special value
             values["kw"] = None
-        params = replace(self._params, method=self.method.currentData(), buff=self.buff.isChecked(),
-                         by_channel=self.by_channel.isChecked(), **values)
+        params = replace(self.state.value, method=self.method.currentData(),
+                         buff=self.buff.isChecked(), by_channel=self.by_channel.isChecked(),
+                         **values)
         self._update_enabled()
-        if params != self._params:
-            self._params = params
-            self.paramsChanged.emit(params)
+        self.state.set(params)  # emits (and is shown) only if something changed
 
     def _update_enabled(self) -> None:
-        fourier = self.method.currentData() == "fft"
-        full = fourier and not self._subarray
+        method = self.method.currentData()
+        in_time = method == "time" and not self._subarray
+        fourier = method in ("fft", "time")  # a subarray gets the Fourier fit either way
+        full = method == "fft" and not self._subarray
         for name in FOURIER_ONLY:
             widget = self.buff if name == "buff" else self.spins[name]
             widget.setEnabled(full)
         self.spins["buff_sigma"].setEnabled(full and self.buff.isChecked())
-        self.spins["sigrej"].setEnabled(full)
+        for name in ("sigrej", "weight_sigma"):
+            self.spins[name].setEnabled(full or in_time)
+        for name in TIME_ONLY:
+            self.spins[name].setEnabled(in_time)
         self.by_channel.setEnabled(not fourier)
-        if not fourier:
+        if in_time:
+            text = ("Full frame: every detector line fitted in read time, the four outputs "
+                    "together (timing from READPATT); no buffing.")
+        elif not fourier:
             text = "Each line's background median is subtracted."
         elif self._subarray:
             text = ("Subarray frame: NSClean's subarray variant (the image as one time series, "
                     "fixed frequency bands); the settings below do not apply.")
         else:
             text = "Full frame: weighted Fourier fit of every detector line."
-            if self._params.fit == "real":  # not in the form: set by auto-tune
+            if self.state.value.fit == "real":  # not in the form: set by auto-tune
                 text += (f" Real cos/sin fit with a 1/f prior of strength "
-                         f"{self._params.ridge:g} (auto-tune; Reset goes back).")
+                         f"{self.state.value.ridge:g} (auto-tune; Reset goes back).")
         self.variant.setText(text)
