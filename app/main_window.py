@@ -25,8 +25,8 @@ from PyQt6.QtWidgets import (
 )
 
 from app.core.display.stretch import ImageStats
-from app.core.files.frames import cleaned_already, cleaned_note
 from app.core.errors import NSCleanError
+from app.core.files.frames import cleaned_already, cleaned_note
 from app.core.files.stack import COMBINE_METHODS, iter_combine, iter_load
 from app.core.mask.layers import MaskLayers
 from app.core.state.workspace import Workspace
