@@ -157,3 +157,17 @@ def test_a_zero_size_image_is_refused(tmp_path, shape):
                  ).writeto(path)
     with pytest.raises(InputError, match="SCI extension holds no data"):
         read_product(path)
+
+
+def test_the_primary_header_alone_is_read_with_the_same_bounds(tmp_path, rate):
+    import os
+
+    from app.core.files.safe import primary_header
+
+    assert primary_header(rate)["DETECTOR"] == "NRS1"
+    packed = tmp_path / "p_rate.fits.gz"
+    packed.write_bytes(gzip.compress(rate.read_bytes()))
+    assert primary_header(packed)["DETECTOR"] == "NRS1"
+    os.mkfifo(tmp_path / "fifo_rate.fits")
+    with pytest.raises(InputError, match="named pipe"):
+        primary_header(tmp_path / "fifo_rate.fits")

@@ -115,7 +115,9 @@ def command_cases(folder: Path, code: Path | None) -> dict[str, list[str]]:
             problems.append("wrong status")
         written = [p.name for p in folder.rglob("*") if "nsclean" in p.name
                    or p.name.startswith(".") or "esc" in p.name]
-        written += [p.name for p in folder.parent.glob("*esc*")]
+        escaped = folder.parent / "esc.fits"  # where --suffix /../../esc would write
+        if escaped.exists():
+            written.append(escaped.name)
         if written:
             problems.append("partial file")
             for name in written:

@@ -18,6 +18,7 @@ from astropy.io import fits
 from app.core.errors import InputError
 from app.core.files.atomic import atomic_path
 from app.core.files.fitstext import fits_text, fits_value
+from app.core.files.frames import refuse_cutouts
 from app.core.files.safe import open_fits
 from app.core.version import __version__
 
@@ -112,6 +113,7 @@ def read_product(path: str | Path) -> Product:
     with open_fits(path) as hdul:
         if "SCI" not in hdul:
             raise InputError(f"{path}: has no SCI extension (is it a JWST rate/cal product?)")
+        refuse_cutouts(path, hdul)  # MOS/FS cal: slit cutouts, not a detector frame
         sci_hdu = hdul["SCI"]
         data = sci_hdu.data
         if data is None or data.size == 0:

@@ -269,6 +269,35 @@ def _scan(reader: _Reader, path: Path) -> None:
             raise _damage(path, "unexpected data after the last HDU")
 
 
+def primary_header(path: str | os.PathLike[str]) -> fits.Header:
+    """The primary header of a FITS file (plain or gzipped), read with the same bounds as
+    :func:`open_fits` but without reading any data.
+
+    Raises
+    ------
+    InputError
+        Not a regular file, not FITS, or a header without END.
+    """
+    path = Path(path)
+    with open_regular(path, "FITS file") as handle:
+        reader = _Reader(handle, os.fstat(handle.fileno()).st_size)
+        try:
+            _header(reader, 0, path)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise InputError(f"{path}: the gzip file is truncated or damaged ({_short(exc)})"
+                             ) from None
+        text = bytes(reader.kept) if reader.kept is not None else _reread(handle, reader)
+    try:
+        return fits.Header.fromstring(text.decode("ascii"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: not a readable FITS header ({_short(exc)})") from None
+
+
+def _reread(handle: BinaryIO, reader: _Reader) -> bytes:
+    handle.seek(0)
+    return handle.read(reader.position)
+
+
 @contextlib.contextmanager
 def open_fits(path: str | os.PathLike[str], error: type[InputError] = InputError
               ) -> Iterator[fits.HDUList]:
