@@ -13,6 +13,7 @@ and by ``figures.py`` (any checkout of the code).
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import subprocess
 import sys
@@ -104,7 +105,6 @@ def _trigger(window, text: str, path: Path, wait: Callable[[Callable[[], bool], 
 
 def _die(text: str, path: Path) -> None:
     import faulthandler
-    import os
 
     sys.stderr.write(f"HANG: {text} of {path} blocked the GUI thread\n")
     faulthandler.dump_traceback()
@@ -147,7 +147,10 @@ def gui_cases(window, folder: Path, wait: Callable[[Callable[[], bool], float], 
                                  and window.mask_layers.shape == tuple(window.stack.shape),
                                  BOUND)
 
-    data = [c for c in data_cases(folder / "data") if c.expect == "error" and not c.viewable]
+    # figures of old code: special files block its GUI thread; skip them to see the rest
+    skip = os.environ.get("NSCLEAN_HOSTILE_SKIP_SPECIAL") == "1"
+    data = [c for c in data_cases(folder / "data") if c.expect == "error" and not c.viewable
+            and not (skip and c.category == "special file")]
     with _captured(messages, errors):
         for case in data:  # File ▸ Open
             reset()
@@ -158,6 +161,8 @@ def gui_cases(window, folder: Path, wait: Callable[[Callable[[], bool], float], 
         results["open good image after the corpus"] = ["window broken"]
     with _captured(messages, errors):
         for case in mask_cases(folder / "masks"):  # Mask ▸ Import mask ▸ Replace background
+            if skip and case.path.name in ("fifo_mask.fits", "zero_mask.fits"):
+                continue
             layers = window.mask_layers
             before = np.array(layers.background()) if layers is not None else None
             reset()
@@ -174,6 +179,7 @@ def gui_cases(window, folder: Path, wait: Callable[[Callable[[], bool], float], 
     good_session = folder / "good.nsclean-session"
     window.sessions.save(good_session)
     sessions = session_cases(folder / "sessions", good_session)
+    sessions = [c for c in sessions if not (skip and c.path.is_fifo())]
     for case in sessions:  # File ▸ Open session
         if not open_good():
             results[f"session {case.id}"] = ["window broken"]
