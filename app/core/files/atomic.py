@@ -46,13 +46,13 @@ def atomic_path(target: str | os.PathLike[str], *, overwrite: bool = True) -> It
                                         dir=folder)
     except OSError as exc:
         raise InputError(f"{target}: cannot write here ({exc.strerror})") from exc
-    os.close(fd)
     tmp = Path(tmp_name)
-    # mkstemp creates 0600 files; give the result the permissions a plain open() would.
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
-    try:
+    try:  # from here on, a signal (KeyboardInterrupt, Terminated) removes the file too
+        os.close(fd)
+        # mkstemp creates 0600 files; give the result the permissions a plain open() would.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         yield tmp
         if overwrite:
             os.replace(tmp, target)
