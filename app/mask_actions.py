@@ -63,6 +63,7 @@ class MaskActions(QObject):
         super().__init__(window)
         self.window = window
         self.masks, self.tool = window.masks, window.paint_tool
+        self.history = window.workspace.undo
         self.tool_actions: dict[str, QAction] = {}
         self.layer_actions: dict[str, QAction] = {}
         self.actions: dict[str, QAction] = {}
@@ -135,35 +136,31 @@ class MaskActions(QObject):
         self.tool.layerChanged.connect(lambda name: self.layer_actions[name].setChecked(True))
         self.tool_actions[self.tool.tool].setChecked(True)
         self.layer_actions[self.tool.layer].setChecked(True)
-        self.masks.changed.connect(lambda _box: self._sync())
+        self.history.changed.connect(self._sync)
         self.masks.replaced.connect(lambda _layers: self._sync())
         self._sync()
 
     def _sync(self) -> None:
         layers = self.masks.layers
-        # (History defines __len__, so test it against None, not for truth)
-        can_undo = layers is not None and layers.history.can_undo
-        can_redo = layers is not None and layers.history.can_redo
+        undo_label, redo_label = self.history.undo_label, self.history.redo_label
         undo, redo = self.actions["undo"], self.actions["redo"]
-        undo.setEnabled(can_undo)
-        redo.setEnabled(can_redo)
-        undo.setText(f"&Undo {layers.history.undo_label}" if can_undo else "&Undo")  # type: ignore[union-attr]
-        redo.setText(f"&Redo {layers.history.redo_label}" if can_redo else "&Redo")  # type: ignore[union-attr]
+        undo.setEnabled(undo_label is not None)
+        redo.setEnabled(redo_label is not None)
+        undo.setText(f"&Undo {undo_label}" if undo_label is not None else "&Undo")
+        redo.setText(f"&Redo {redo_label}" if redo_label is not None else "&Redo")
         for name in ("toggle", "computed", "clear", *(f"export_{k}" for k in EXPORTS)):
             self.actions[name].setEnabled(layers is not None)
 
     # --- editing ---------------------------------------------------------------------
     def undo(self) -> None:
-        """Undo the newest stroke, fill, threshold or import."""
+        """Undo the newest stroke, fill, threshold, import, Auto-tune or Defaults."""
         self.tool.finish()
-        if self.masks.layers is not None:
-            self.masks.layers.undo()
+        self.history.undo()
 
     def redo(self) -> None:
         """Redo what was undone last."""
         self.tool.finish()
-        if self.masks.layers is not None:
-            self.masks.layers.redo()
+        self.history.redo()
 
     def toggle_visible(self) -> None:
         """Show or hide the active layer (V)."""

@@ -117,7 +117,7 @@ class PreviewController(QObject):
         self.view_state = window.workspace.view
         self.cleaner = IncrementalCleaner()
         self.curves = CurveBuilder()
-        self.panel = CleaningControls(self.cleaning)
+        self.panel = CleaningControls(self.cleaning, window.workspace.undo)
         self.views = PreviewViews(window.display)
         self.plots = PreviewPlots(self.view_state)
         self.dock = self._dock("Cleaning", self.panel, Qt.DockWidgetArea.RightDockWidgetArea)

@@ -64,7 +64,7 @@ class ThresholdController(QObject):
         self.window = window
         self.runner = window.runner
         self.settings = window.workspace.threshold
-        self.panel = ThresholdPanel(self.settings)
+        self.panel = ThresholdPanel(self.settings, window.workspace.undo)
         self.overlay = ThresholdOverlay()
         window.view.add_overlay(self.overlay, PREVIEW_Z)
         self.selector = RegionSelector()

@@ -4,8 +4,9 @@
 background mask in the window's TaskRunner (progress in a dialog, Cancel closes the
 generator at its next step). When it finishes, the best parameters go into the
 parameter form (which restarts the live preview) and the dialog shows one score curve
-per search stage. "Undo tune" puts back the parameters from before. Too little
-background, a subarray or the median method: a message, and the form is unchanged.
+per search stage. The parameters change as one command on the window's undo stack, so
+Edit ▸ Undo (Ctrl+Z) puts them back, in order with the painting. Too little background,
+a subarray or the median method: a message, and the form is unchanged.
 """
 
 from __future__ import annotations
@@ -96,6 +97,7 @@ class TuneController(QObject):
         self.window = window
         self.runner = window.runner
         self.cleaning = window.workspace.cleaning
+        self.history = window.workspace.undo
         self.form = window.preview.panel.form
         self.controls = TuneControls()
         panel_layout = window.preview.panel.layout()
@@ -103,10 +105,8 @@ class TuneController(QObject):
         self.settings = TuneSettings()
         self.dialog: TuneDialog | None = None
         self.result: TuneResult | None = None
-        self.previous: CleanParams | None = None  # what "Undo tune" restores
         self._tuning = False  # between start and its end (the runner keeps a request longer)
         self.controls.tuneRequested.connect(self.start)
-        self.controls.undoRequested.connect(self.undo)
         window.stack.changed.connect(lambda _what: self._cancel_quietly())
         window.stack.changed.connect(lambda _what: self._refresh_button())
         self.cleaning.changed.connect(lambda _fields: self._refresh_button())
@@ -129,7 +129,6 @@ class TuneController(QObject):
             self.dialog = TuneDialog(self.window)
             self.dialog.cancelRequested.connect(self.cancel)
             self.dialog.rejected.connect(lambda: self.running and self.cancel())
-            self.dialog.undoRequested.connect(self.undo)
         return self.dialog
 
     def start(self) -> bool:
@@ -185,13 +184,12 @@ class TuneController(QObject):
         dialog = self._dialog()
         dialog.set_running(False)
         dialog.show_curves(tune_curves(result))
-        dialog.set_undo_available(True)
         dialog.show_message(
             f"Applied: {changes}.\nCross-validated score {result.start_score.mean:.4g} → "
             f"{result.best_score.mean:.4g} ({result.improvement:.0%} lower) in "
             f"{result.elapsed:.1f} s; {result.held_out_fraction:.0%} of the background held "
             "out per fold. Gold: the value kept in each stage; bars: ±1 paired standard "
-            "error. Undo tune restores the previous parameters.")
+            "error. Edit ▸ Undo (Ctrl+Z) restores the previous parameters.")
         self.controls.set_note(f"Tuned: {changes}.")
         self.tuneFinished.emit(result)
 
@@ -211,22 +209,5 @@ class TuneController(QObject):
         self.tuneFinished.emit(None)
 
     def apply(self, params: CleanParams) -> None:
-        """Put ``params`` into the form (remembering the current ones for Undo tune)."""
-        self.previous = self.cleaning.value
-        self._set_form(params)
-        self.controls.undo_button.setEnabled(True)
-
-    def undo(self) -> None:
-        """Restore the parameters from before the last applied tune."""
-        if self.previous is None:
-            return
-        self._set_form(self.previous)
-        self.previous = None
-        self.controls.undo_button.setEnabled(False)
-        self.controls.set_note("Tune undone: previous parameters restored.")
-        if self.dialog is not None:
-            self.dialog.set_undo_available(False)
-            self.dialog.show_message("Undone: the previous parameters are back.")
-
-    def _set_form(self, params: CleanParams) -> None:
-        self.cleaning.set(params)  # the form, the preview and the coverage follow it
+        """Put ``params`` into the cleaning state as one undoable command (Edit ▸ Undo)."""
+        self.history.set(self.cleaning, params, "auto-tune")

@@ -21,6 +21,7 @@ from PyQt6.QtWidgets import (
 
 from app.core.clean import FULL_FRAME, CleanParams
 from app.core.state.states import SettingsState
+from app.core.state.undo import UndoStack
 
 #: Samples on a full-frame detector line: frequencies are shown in cycles per line.
 LINE = FULL_FRAME[0]
@@ -74,12 +75,15 @@ class ParameterForm(QWidget):
     ----------
     state : SettingsState of CleanParams, optional
         The state to bind to (a new one when omitted).
+    history : UndoStack, optional
+        Where "Reset to defaults" goes as an undoable command (Edit ▸ Undo).
     """
 
     def __init__(self, state: SettingsState[CleanParams] | None = None,
-                 parent: QWidget | None = None) -> None:
+                 history: UndoStack | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.state = state if state is not None else SettingsState(CleanParams())
+        self.history = history
         self._subarray = False
         form = QFormLayout(self)
         self.method = QComboBox()
@@ -131,8 +135,11 @@ class ParameterForm(QWidget):
         self.state.set(params)
 
     def reset(self) -> None:
-        """Back to the published defaults."""
-        self.state.reset()
+        """Back to the published defaults (one undo step when there is a history)."""
+        if self.history is not None:
+            self.history.set(self.state, self.state.default, "cleaning defaults")
+        else:
+            self.state.reset()
 
     def set_frame_shape(self, shape: tuple[int, int] | None) -> None:
         """Say which variant the frame gets and enable only the fields that apply."""
