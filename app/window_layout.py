@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PyQt6.QtCore import QByteArray
+from PyQt6.QtCore import QByteArray, Qt
 from PyQt6.QtWidgets import QDockWidget, QFrame, QScrollArea
 
 from app.coverage_controller import CoverageController
@@ -25,7 +25,12 @@ def install_analysis(window: MainWindow) -> None:
     """Create ``window.threshold``, ``window.coverage`` and ``window.tune`` and arrange
     the docks (call once, after the preview controller exists)."""
     window.threshold = ThresholdController(window)  # type: ignore[attr-defined]
-    window.coverage = CoverageController(window)  # type: ignore[attr-defined]
+    ws = window.workspace
+    window.coverage = CoverageController(  # type: ignore[attr-defined]
+        ws.stack, ws.masks, ws.cleaning, window.preview.current_mask, window.view, window.runner,
+        window)
+    window.coverage.dock = window._dock(  # type: ignore[attr-defined]
+        "Coverage", window.coverage.panel, Qt.DockWidgetArea.RightDockWidgetArea)
     window.tune = TuneController(window)  # type: ignore[attr-defined]
     for dock in (window.threshold.dock, window.coverage.dock):  # type: ignore[attr-defined]
         window.view_menu.addAction(dock.toggleViewAction())
