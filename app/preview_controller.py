@@ -37,6 +37,7 @@ from app.core.errors import NSCleanError
 from app.core.files.batch import ProductResult, clean_file, output_path
 from app.core.files.products import Product
 from app.core.mask.paint import Box
+from app.widgets.live_task import LiveTask, describe_error
 from app.widgets.preview_panel import CleaningControls, PreviewViews, UnfitLinesItem
 from app.widgets.preview_plots import PreviewPlots
 
@@ -139,10 +140,11 @@ class PreviewController(QObject):
         self._mask_key: tuple[object, int] | None = None  # (layers, revision) it shows
         self._dirty: Box | None = None  # changed since the mask of the shown result
         self._after: Box | None = None  # changed since the last request was sent
-        self._timer = QTimer(self)
-        self._timer.setSingleShot(True)
-        self._timer.setInterval(DEBOUNCE_MS)
-        self._timer.timeout.connect(self.submit)
+        # at once when idle; while a fit runs, a quiet time that each change restarts
+        self.live = LiveTask(self.runner, PREVIEW_KEY, _preview_job, self._inputs,
+                             self._on_result, self._on_error, idle_ms=0, busy_ms=DEBOUNCE_MS,
+                             on_progress=self.panel.set_progress, parent=self)
+        self._timer = self.live.timer
 
         window.maskChanged.connect(self._on_mask_changed)
         window.stack.changed.connect(self._on_stack_changed)
@@ -199,59 +201,55 @@ class PreviewController(QObject):
 
     def _on_stack_changed(self, _what: frozenset[str]) -> None:
         if not self.window.stack.products:  # everything closed: no stale preview
-            self.runner.cancel(PREVIEW_KEY)
+            self.live.cancel()
             self.runner.cancel(PLOTS_KEY)
             self._show(None)
 
     def schedule(self) -> None:
         """Recompute soon: at once when idle, else after a quiet time (restarts it)."""
-        if not self.runner.is_busy(PREVIEW_KEY):
-            if not self._timer.isActive():
-                self._timer.start(0)
-            return
-        self._timer.start(DEBOUNCE_MS)
+        self.live.request()
 
     def submit(self) -> None:
         """Send the current mask and parameters to the worker now."""
-        self._timer.stop()
+        self.live.submit()
+
+    def _inputs(self) -> tuple | None:
         window = self.window
         image, layers, detector = window.stack.image, window.mask_layers, window.stack.detector
         self.panel.form.set_frame_shape(None if image is None else image.shape)
         if image is None or layers is None or layers.shape != image.shape:
             self._show(None)
-            return
+            return None
         if not (self.views_dock.isVisible() or self.plots_dock.isVisible()):
-            return  # nobody looks: recompute when the dock is shown again
+            return None  # nobody looks: recompute when the dock is shown again
         if detector is None:
             self.panel.show_message("The files do not say which detector (NRS1 or NRS2) "
                                     "they come from: no preview.", problem=True)
-            return
+            return None
         mask = self.current_mask()
         box, self._after = self._dirty, None
         self.runner.cancel(PLOTS_KEY)  # its result is about to be stale
         self.panel.set_busy(True)
-        self.runner.submit(PREVIEW_KEY, _preview_job, self.cleaner, mask, box, image, detector,
-                           self.params, on_done=self._on_result, on_error=self._on_error,
-                           on_progress=self.panel.set_progress)
+        return self.cleaner, mask, box, image, detector, self.params
 
     def cancel(self) -> None:
         """Stop the running preview and any batch cleaning."""
-        for key in (PREVIEW_KEY, PLOTS_KEY, SAVE_KEY):
+        self.live.cancel()
+        for key in (PLOTS_KEY, SAVE_KEY):
             self.runner.cancel(key)
         self.panel.set_busy(False)
         self.panel.show_message("Cancelled. The preview updates at the next change.")
 
-    def _on_result(self, result: PreviewResult) -> None:
+    def _on_result(self, _inputs: tuple, result: PreviewResult) -> None:
         self._dirty = self._after
         self._show(result)
         self._submit_plots()
         self.resultShown.emit(result)
 
-    def _on_error(self, exc: BaseException) -> None:
+    def _on_error(self, _inputs: tuple, text: str) -> None:
         self._submit_plots()  # the request stopped the plots of the result still shown
         self.panel.set_busy(False)
-        kind = "" if isinstance(exc, NSCleanError) else f"{type(exc).__name__}: "
-        self.panel.show_message(f"Preview not updated: {kind}{exc}. The mask is unchanged.",
+        self.panel.show_message(f"Preview not updated: {text}. The mask is unchanged.",
                                 problem=True)
 
     def _show(self, result: PreviewResult | None) -> None:
@@ -281,7 +279,7 @@ class PreviewController(QObject):
 
     def _on_plot_error(self, exc: BaseException) -> None:
         self.plots.set_curves(None)
-        self.panel.show_message(f"Plots not updated: {exc}", problem=True)
+        self.panel.show_message(f"Plots not updated: {describe_error(exc)}", problem=True)
 
     # --- saving --------------------------------------------------------------------------
     def choose_and_save(self) -> None:
@@ -346,5 +344,5 @@ class PreviewController(QObject):
 
     def _on_save_error(self, exc: BaseException) -> None:
         self.panel.set_busy(False)
-        self.window.show_message("Cleaning failed", str(exc), critical=True)
-        self.saveFinished.emit([], [str(exc)])
+        self.window.show_message("Cleaning failed", describe_error(exc), critical=True)
+        self.saveFinished.emit([], [describe_error(exc)])

@@ -71,8 +71,13 @@ class LiveTask(QObject):
         self.timer = QTimer(self)
         self.timer.setSingleShot(True)
         self.timer.timeout.connect(self.submit)
-        self.running = False  # a request of ours is in the runner
+        self._running = False  # a request of ours is in the runner
         self.pending = False  # (busy_ms None) inputs changed while it runs
+
+    @property
+    def running(self) -> bool:
+        """Whether a job runs under the key (ours, or another submitted under it)."""
+        return self._running or self.runner.is_busy(self.key)
 
     def request(self) -> None:
         """Recompute soon (see ``idle_ms`` / ``busy_ms``)."""
@@ -90,7 +95,7 @@ class LiveTask(QObject):
         inputs = self._inputs()
         if inputs is None:
             return False
-        self.running = True
+        self._running = True
         self.runner.submit(self.key, self.job, *inputs,
                            on_done=partial(self._done, inputs),
                            on_error=partial(self._failed, inputs),
@@ -101,7 +106,7 @@ class LiveTask(QObject):
         """Stop the running request and forget the scheduled one (no callback comes)."""
         self.timer.stop()
         self.runner.cancel(self.key)
-        self.running = self.pending = False
+        self._running = self.pending = False
 
     @property
     def busy(self) -> bool:
@@ -109,13 +114,13 @@ class LiveTask(QObject):
         return self.running or self.timer.isActive()
 
     def _done(self, inputs: tuple[Any, ...], result: Any) -> None:
-        self.running = False
+        self._running = False
         self._on_result(inputs, result)
         if self.pending:
             self.request()
 
     def _failed(self, inputs: tuple[Any, ...], exc: BaseException) -> None:
-        self.running = False
+        self._running = False
         self._on_error(inputs, describe_error(exc))
         if self.pending:
             self.request()
