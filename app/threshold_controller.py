@@ -27,13 +27,14 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 import numpy as np
-from PyQt6.QtCore import QObject, QPointF, QRectF, Qt, QTimer, pyqtSignal
+from PyQt6.QtCore import QObject, QPointF, QRectF, Qt, pyqtSignal
 from PyQt6.QtWidgets import QDockWidget
 
 from app.core.errors import NSCleanError
 from app.core.mask.layers import MaskLayers
 from app.core.threshold.live import ThresholderCache, ThresholdPreview, region_mask
 from app.core.threshold.traces import ThresholdResult, ThresholdSettings, limit_to_region
+from app.widgets.live_task import LiveTask, describe_error
 from app.widgets.region_selector import SELECTION_Z, RegionSelector
 from app.widgets.threshold_panel import PREVIEW_Z, ThresholdOverlay, ThresholdPanel
 
@@ -43,6 +44,10 @@ if TYPE_CHECKING:
 #: Delay of a preview request when none runs: the next event-loop turn.
 DEBOUNCE_MS = 0
 PREVIEW_KEY, APPLY_KEY, AUTO_KEY = "threshold-preview", "threshold-apply", "threshold-auto"
+
+
+def _threshold_job(cache: ThresholderCache, settings: ThresholdSettings) -> ThresholdPreview:
+    return cache.preview(settings)
 
 
 class ThresholdController(QObject):
@@ -79,12 +84,11 @@ class ThresholdController(QObject):
         # the image and settings of what is on screen (a result, or an error message):
         # recomputing them would give the same again, so it is not scheduled
         self._shown_for: tuple[np.ndarray, ThresholdSettings] | None = None
-        self._timer = QTimer(self)
-        self._timer.setSingleShot(True)
-        self._timer.setInterval(DEBOUNCE_MS)
-        self._timer.timeout.connect(self.submit_preview)
-        self._running = False  # a preview request is in the worker
-        self._pending = False  # and the settings changed since it was sent
+        # moves while a threshold is computed wait for it: then the newest settings go out
+        self.live = LiveTask(self.runner, PREVIEW_KEY, _threshold_job, self._inputs,
+                             self._on_preview, self._on_preview_error, idle_ms=DEBOUNCE_MS,
+                             busy_ms=None, parent=self)
+        self._timer = self.live.timer
 
         self.settings.changed.connect(lambda _fields: self.schedule())
         self.panel.overlayToggled.connect(lambda _on: self._sync_visibility())
@@ -107,8 +111,7 @@ class ThresholdController(QObject):
     def _image_changed(self) -> None:
         """A new working image (or none): what is shown or computed belongs to the old one."""
         if self._shown_for is not None and self._shown_for[0] is not self.window.stack.image:
-            self.runner.cancel(PREVIEW_KEY)  # stops at its next step; its result is dropped
-            self._running = False  # (no callback comes from a cancelled request)
+            self.live.cancel()  # stops at its next step; its result is dropped
             self.panel.set_busy(False)
             self._show(None)  # also when the dock is hidden: shown again, it recomputes
         self.schedule()
@@ -131,39 +134,29 @@ class ThresholdController(QObject):
     def schedule(self) -> None:
         """Recompute the preview: on the next event-loop turn, or when the running
         request is shown."""
-        if self._running:
-            self._pending = True
-        elif not self._timer.isActive():
-            self._timer.start()
+        self.live.request()
 
     def submit_preview(self) -> None:
         """Send the current settings to the worker now (if anybody looks)."""
-        self._timer.stop()
-        self._pending = False
+        self.live.submit()
+
+    def _inputs(self) -> tuple | None:
         cache = self.cache()
         if cache is None:
             self._show(None)
             self.panel.show_message("Load an image to threshold it")
-            return
+            return None
         if not (self.active and self.panel.show_overlay.isChecked()):
-            return  # recomputed when the dock is shown again
+            return None  # recomputed when the dock is shown again
         settings = self.panel.settings()
-        if self._on_screen(cache.image) and not self._running:
-            return  # on screen already (e.g. the dock shown again)
-        self._running = True
+        if self._on_screen(cache.image) and not self.live.running:
+            return None  # on screen already (e.g. the dock shown again)
         self.panel.set_busy(True)
-        self.runner.submit(PREVIEW_KEY, cache.preview, settings,
-                           on_done=partial(self._on_preview, cache),
-                           on_error=partial(self._on_preview_error, cache, settings))
+        return cache, settings
 
-    def _request_finished(self) -> None:
-        self._running = False
+    def _on_preview(self, inputs: tuple, preview: ThresholdPreview) -> None:
+        cache = inputs[0]
         self.panel.set_busy(False)
-        if self._pending:
-            self.schedule()
-
-    def _on_preview(self, cache: ThresholderCache, preview: ThresholdPreview) -> None:
-        self._request_finished()
         if not self._current(cache):
             return  # computed for an image that is gone
         self._show(preview, (cache.image, preview.result.settings))
@@ -176,14 +169,13 @@ class ThresholdController(QObject):
                 f"would be light, {preview.background_fraction:.1%} background. "
                 f"Noise σ = {result.noise:.3g}.")
 
-    def _on_preview_error(self, cache: ThresholderCache, settings: ThresholdSettings,
-                          exc: BaseException) -> None:
-        self._request_finished()
+    def _on_preview_error(self, inputs: tuple, text: str) -> None:
+        cache, settings = inputs
+        self.panel.set_busy(False)
         if not self._current(cache):
             return
         self._show(None, (cache.image, settings))  # not retried until something changes
-        kind = "" if isinstance(exc, NSCleanError) else f"{type(exc).__name__}: "
-        self.panel.show_message(f"No threshold: {kind}{exc}", problem=True)
+        self.panel.show_message(f"No threshold: {text}", problem=True)
 
     def _show(self, preview: ThresholdPreview | None,
               shown_for: tuple[np.ndarray, ThresholdSettings] | None = None) -> None:
@@ -279,7 +271,7 @@ class ThresholdController(QObject):
             self.window.show_message("Threshold not applied", f"{exc}\n\nThe layers are "
                                      "unchanged.")
         else:
-            self.window.show_message("Threshold failed", f"{type(exc).__name__}: {exc}\n\n"
+            self.window.show_message("Threshold failed", f"{describe_error(exc)}\n\n"
                                      "The layers are unchanged.", critical=True)
 
     def _apply_finished(self) -> None:

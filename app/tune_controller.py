@@ -20,6 +20,7 @@ from PyQt6.QtCore import QObject, pyqtSignal
 from app.core.clean import CleanParams
 from app.core.errors import NSCleanError
 from app.core.tuning.tune import TuneResult, TuneSettings, iter_tune, why_not_tunable
+from app.widgets.live_task import describe_error
 from app.widgets.parameter_form import LINE
 from app.widgets.tune_dialog import Curve, TuneControls, TuneDialog
 
@@ -204,7 +205,7 @@ class TuneController(QObject):
                 self.dialog.show_message(text, problem=True)
             self.window.show_message("Auto-tune not possible", text)
         else:
-            self.window.show_message("Auto-tune failed", f"{type(exc).__name__}: {exc}\n\n"
+            self.window.show_message("Auto-tune failed", f"{describe_error(exc)}\n\n"
                                      "The parameters are unchanged.", critical=True)
         self.tuneFinished.emit(None)
 

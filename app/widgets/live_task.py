@@ -116,11 +116,15 @@ class LiveTask(QObject):
     def _done(self, inputs: tuple[Any, ...], result: Any) -> None:
         self._running = False
         self._on_result(inputs, result)
-        if self.pending:
-            self.request()
+        self._follow_up()
 
     def _failed(self, inputs: tuple[Any, ...], exc: BaseException) -> None:
         self._running = False
         self._on_error(inputs, describe_error(exc))
+        self._follow_up()
+
+    def _follow_up(self) -> None:
+        # the runner still counts the finished job as busy during its callback
         if self.pending:
-            self.request()
+            self.pending = False
+            self.timer.start(self.idle_ms)
