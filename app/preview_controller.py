@@ -52,9 +52,10 @@ MASK_NAME = "(painted in nsclean-gui)"
 
 
 def _preview_job(cleaner: IncrementalCleaner, mask: np.ndarray, box: Box | None,
-                 image: np.ndarray, detector: str, params: CleanParams) -> Generator:
+                 image: np.ndarray, detector: str, params: CleanParams,
+                 readpatt: str | None = None) -> Generator:
     return (yield from cleaner.iter_update(mask, box, image=image, detector=detector,
-                                           params=params))
+                                           params=params, readpatt=readpatt))
 
 
 def save_product(product: Product, mask: np.ndarray, target: Path, params: CleanParams,
@@ -230,7 +231,7 @@ class PreviewController(QObject):
         box, self._after = self._dirty, None
         self.runner.cancel(PLOTS_KEY)  # its result is about to be stale
         self.panel.set_busy(True)
-        return self.cleaner, mask, box, image, detector, self.params
+        return self.cleaner, mask, box, image, detector, self.params, window.stack.readpatt
 
     def cancel(self) -> None:
         """Stop the running preview and any batch cleaning."""
