@@ -24,13 +24,8 @@ from PyQt6.QtGui import QAction, QActionGroup, QKeySequence
 from PyQt6.QtWidgets import QFileDialog, QInputDialog, QMenu, QMenuBar
 
 from app.core.errors import NSCleanError
-from app.core.mask.formats import (
-    inspect_mask,
-    read_mask,
-    write_jwst_mask,
-    write_nsclean_fits,
-    write_png,
-)
+from app.core.mask.format_table import MASK_FORMATS, import_filter, write_mask
+from app.core.mask.formats import inspect_mask, read_mask
 from app.core.mask.library import LibraryEntry, library_entries
 
 if TYPE_CHECKING:
@@ -48,12 +43,9 @@ IMPORT_MODES = {
     "replace": "&Replace background…", "add": "&Add to background…",
     "intersect": "&Intersect with background…",
 }
-MASK_FILTER = "Masks (*.fits *.fits.gz *.fit *.png);;All files (*)"
-EXPORTS = {  # kind: (menu text, dialog filter, default suffix)
-    "nsclean": ("Export &NSClean mask (FITS)…", "NSClean mask (*.fits *.fits.gz)", ".fits"),
-    "jwst": ("Export &JWST pipeline user_mask…", "JWST user_mask (*.fits)", "_user_mask.fits"),
-    "png": ("Export GIMP &PNG…", "PNG picture (*.png)", ".png"),
-}
+MASK_FILTER = import_filter()
+#: Export menu items, one per format of the table (``kind: menu text``).
+EXPORTS = {name: f"Export &{fmt.label}…" for name, fmt in MASK_FORMATS.items()}
 
 
 class MaskActions(QObject):
@@ -119,7 +111,7 @@ class MaskActions(QObject):
         self.library_menu.aboutToShow.connect(self._fill_library)
         self._fill_library()
         menu.addSeparator()
-        for kind, (text, _filter, _suffix) in EXPORTS.items():
+        for kind, text in EXPORTS.items():
             self.actions[f"export_{kind}"] = self._new(text, partial(self.export_mask, kind))
             menu.addAction(self.actions[f"export_{kind}"])
         menu.addSeparator()
@@ -252,11 +244,12 @@ class MaskActions(QObject):
 
     # --- export ----------------------------------------------------------------------
     def export_mask(self, kind: str, path: str | Path | None = None) -> Path | None:
-        """Write the background as ``kind`` (``nsclean``, ``jwst``, ``png``); the path."""
+        """Write the background as ``kind`` (a name of the format table); the path."""
         layers = self.masks.layers
         if layers is None:
             return None
-        text, file_filter, suffix = EXPORTS[kind]
+        fmt = MASK_FORMATS[kind]
+        text, file_filter, suffix = EXPORTS[kind], fmt.file_filter, fmt.export_suffix
         if path is None:
             start = self.window.settings.value("lastMaskDirectory", "", type=str)
             stem = self._source_stem()
@@ -275,13 +268,11 @@ class MaskActions(QObject):
         self.tool.finish()
         mask = layers.background()
         extra = {"NSC_SRC": (self._source_stem()[:60], "image the mask was painted on")}
+        options: dict[str, object] = {"extra": extra, "detector": self.masks.detector}
+        if "gray" in fmt.options:  # the picture costs a pass over the image
+            options["gray"] = self._gray_picture()
         try:
-            if kind == "nsclean":
-                written = write_nsclean_fits(path, mask, extra=extra)
-            elif kind == "jwst":
-                written = write_jwst_mask(path, mask, detector=self.masks.detector, extra=extra)
-            else:
-                written = write_png(path, mask, gray=self._gray_picture(), extra=extra)
+            written = write_mask(path, mask, kind, **options)
         except (NSCleanError, OSError) as exc:
             self.window.show_message(
                 "Mask not exported", f"{exc}\n\nNothing was written; the layers are unchanged."
