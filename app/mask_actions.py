@@ -27,16 +27,11 @@ from app.core.errors import NSCleanError
 from app.core.mask.format_table import MASK_FORMATS, import_filter, write_mask
 from app.core.mask.formats import inspect_mask, read_mask
 from app.core.mask.library import LibraryEntry, library_entries
+from app.widgets.paint_tools import TOOL_TABLE
 
 if TYPE_CHECKING:
     from app.main_window import MainWindow
 
-TOOL_ITEMS = {  # name: (menu text, shortcut, button text)
-    "brush": ("&Brush", "B", "Brush"), "eraser": ("&Eraser", "E", "Eraser"),
-    "rectangle": ("&Rectangle", "R", "Rectangle"), "polygon": ("&Polygon / lasso", "P", "Polygon"),
-    "fill": ("&Fill", "G", "Fill"), "band": ("Row/column &band", "L", "Band"),
-    "pan": ("Pa&n (or hold Space)", "H", "Pan"),
-}
 LAYER_ITEMS = {"light": ("&Light (signal)", "1"), "dark": ("&Dark (background)", "2"),
                "exclude": ("E&xclude", "3")}
 IMPORT_MODES = {
@@ -85,9 +80,10 @@ class MaskActions(QObject):
         menu = bar.addMenu("&Mask")
         tools = menu.addMenu("&Tool")
         group = QActionGroup(self)
-        for name, (text, key, short) in TOOL_ITEMS.items():
-            action = self._new(text, partial(self.tool.set_tool, name), key, True, group)
-            action.setIconText(f"{short}  {key}")  # what the Mask dock's buttons show
+        for name, spec in TOOL_TABLE.items():
+            action = self._new(spec.menu, partial(self.tool.set_tool, name), spec.key, True,
+                               group)
+            action.setIconText(f"{spec.button}  {spec.key}")  # the Mask dock's buttons
             self.tool_actions[name] = action
             tools.addAction(action)
         tools.addSeparator()
