@@ -19,6 +19,7 @@ from PyQt6.QtCore import QObject, pyqtSignal
 
 from app.core.clean import CleanParams
 from app.core.errors import NSCleanError
+from app.core.parameters import PARAMETERS
 from app.core.tuning.tune import TuneResult, TuneSettings, iter_tune, why_not_tunable
 from app.widgets.live_task import describe_error
 from app.widgets.parameter_form import LINE
@@ -28,9 +29,12 @@ if TYPE_CHECKING:
     from app.main_window import MainWindow
 
 TUNE_KEY = "tune"
-TITLES = {"buff_sigma": "Buffing σ (lines, 0 = off)", "fit": "Fit", "weight_sigma": "Weight σ (px)",
-          "sigrej": "Outlier rejection (σ)", "fc": "Cut-off fc (cycles/line)",
-          "ridge": "1/f prior strength", "kw": "Roll-off kw (× fc)"}
+#: Plot titles: the parameter table's labels, in the units the tune's values are shown in.
+TITLES = {name: f"{p.label} ({p.unit})" if p.unit else p.label
+          for name, p in PARAMETERS.items()} | {
+    "buff_sigma": f"{PARAMETERS['buff_sigma'].label} (lines, 0 = off)",
+    "fc": f"{PARAMETERS['fc'].label} (cycles/line)",
+    "kw": f"{PARAMETERS['kw'].label} (× fc)"}
 
 
 def _tune_job(image: np.ndarray, mask: np.ndarray, detector: str, start: CleanParams,
