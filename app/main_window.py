@@ -231,6 +231,10 @@ class MainWindow(QMainWindow):
         else:
             QMessageBox.warning(self, title, text)
 
+    def show_status(self, text: str, msecs: int = 6000) -> None:
+        """A transient line in the status bar (the controllers' :class:`MessagePort`)."""
+        self.statusBar().showMessage(text, msecs)
+
     def loaded_input(self, path: str | Path) -> Path | None:
         """The loaded image file that ``path`` names (None if it names none): writers
         refuse it, so a mask or session is never written over a user's input."""
@@ -325,7 +329,8 @@ class MainWindow(QMainWindow):
     def _load_default_mask(self) -> None:
         """Start the demo from an automatic threshold mask (one undo step); the library's
         known-dark mask if thresholding fails (a known-dark mask makes the fit swing)."""
-        self.threshold.auto_mask(fallback=self._load_library_mask)
+        self.threshold.auto_mask(fallback=self._load_library_mask,
+                                 on_applied=self.sessions.mark_clean)
 
     def _load_library_mask(self) -> None:
         """The library's known-dark mask of the demo's detector and mode."""

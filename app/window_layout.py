@@ -24,14 +24,24 @@ if TYPE_CHECKING:
 def install_analysis(window: MainWindow) -> None:
     """Create ``window.threshold``, ``window.coverage`` and ``window.tune`` and arrange
     the docks (call once, after the preview controller exists)."""
-    window.threshold = ThresholdController(window)  # type: ignore[attr-defined]
     ws = window.workspace
+    window.threshold = ThresholdController(  # type: ignore[attr-defined]
+        ws.stack, ws.masks, ws.threshold, ws.undo, window.view, window.runner, window,
+        window.paint_tool.finish, window)
+    window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea,
+                         window.threshold.dock)  # type: ignore[attr-defined]
     window.coverage = CoverageController(  # type: ignore[attr-defined]
         ws.stack, ws.masks, ws.cleaning, window.preview.current_mask, window.view, window.runner,
         window)
     window.coverage.dock = window._dock(  # type: ignore[attr-defined]
         "Coverage", window.coverage.panel, Qt.DockWidgetArea.RightDockWidgetArea)
-    window.tune = TuneController(window)  # type: ignore[attr-defined]
+    window.tune = TuneController(  # type: ignore[attr-defined]
+        ws.stack, ws.cleaning, ws.undo, window.preview.current_mask, window.runner, window,
+        window)
+    form = window.preview.panel.form  # Auto-tune sits under the cleaning form
+    panel_layout = window.preview.panel.layout()
+    panel_layout.insertWidget(panel_layout.indexOf(form) + 1,
+                              window.tune.controls)  # type: ignore[attr-defined]
     for dock in (window.threshold.dock, window.coverage.dock):  # type: ignore[attr-defined]
         window.view_menu.addAction(dock.toggleViewAction())
     tab_right_docks(window, [window.display_dock, window.preview.dock,
