@@ -77,8 +77,8 @@ MASK_FORMATS: dict[str, MaskFormat] = {f.name: f for f in (
     MaskFormat(
         "png", "GIMP PNG", (".png",), ".png",
         formats.write_png, formats.read_mask, ("gray",), "GIMP convention, pure red = background",
-        "pure red (255, 0, 0) = background, first row = top of the picture, reference "
-        "border off"),
+        "red = background (written pure red; see PNG red below), first row = top of the "
+        "picture, reference border off"),
 )}
 
 
