@@ -145,9 +145,11 @@ class MainWindow(QMainWindow):
         self.runner.progress.connect(self._on_progress)
         self.runner.busyChanged.connect(self.progress.setVisible)
         from app.preview_controller import PreviewController  # live cleaning preview
+        from app.window_layout import install_analysis, place_preview, restore_layout
 
-        self.preview = PreviewController(self)
-        from app.window_layout import install_analysis, restore_layout
+        self.preview = PreviewController(self.workspace, self.view, self.runner, self,
+                                         self.settings, self)
+        place_preview(self)
 
         install_analysis(self)  # threshold, coverage, auto-tune, tabs
         restore_layout(self)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PyQt6.QtCore import QByteArray, Qt
+from PyQt6.QtCore import QByteArray, Qt, QTimer
 from PyQt6.QtWidgets import QDockWidget, QFrame, QScrollArea
 
 from app.coverage_controller import CoverageController
@@ -19,6 +19,20 @@ from app.tune_controller import TuneController
 
 if TYPE_CHECKING:
     from app.main_window import MainWindow
+
+
+def place_preview(window: MainWindow) -> None:
+    """Place the preview's docks: Cleaning on the right, the preview images and plots side
+    by side at the bottom (a third of the height, after the window's first layout pass)."""
+    preview = window.preview
+    window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, preview.dock)
+    window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, preview.views_dock)
+    window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, preview.plots_dock)
+    window.splitDockWidget(preview.views_dock, preview.plots_dock, Qt.Orientation.Horizontal)
+    QTimer.singleShot(0, lambda: window.resizeDocks(
+        [preview.views_dock], [window.height() // 3], Qt.Orientation.Vertical))
+    for dock in (preview.dock, preview.views_dock, preview.plots_dock):
+        window.view_menu.addAction(dock.toggleViewAction())
 
 
 def install_analysis(window: MainWindow) -> None:
