@@ -32,6 +32,18 @@ import numpy as np
 from app.core.errors import InputError
 from app.core.files.atomic import atomic_path, process_alive, remove_leftovers
 from app.core.mask.layers import LayerSnapshot
+from app.core.state.session_checks import (
+    MAX_JSON_BYTES,
+    MAX_MEMBERS,
+    MAX_SESSION_BYTES,
+    MAX_SIDE,
+    Damaged,
+    checked_view,
+    is_int,
+    member,
+    need,
+    unpack,
+)
 from app.core.version import __version__
 
 FORMAT_NAME = "nsclean-gui-session"
@@ -176,22 +188,6 @@ def save_session(path: str | os.PathLike[str], session: Session, *, overwrite: b
 # ---- reading ---------------------------------------------------------------------------
 
 
-#: Limits that keep a damaged or hostile session file from costing memory or time: a
-#: zip bomb, a member whose header lies about its size, a layer shape of 10⁹ pixels.
-MAX_SESSION_BYTES = 512 * 2**20
-MAX_JSON_BYTES = 8 * 2**20
-MAX_MEMBERS = 64
-MAX_SIDE = 16384
-_VIEW_TYPES: dict[str, tuple[type, ...]] = {
-    "orientation": (str,), "combine": (str,), "demo": (bool,), "tool": (str,),
-    "layer": (str,), "brush_size": (int, float),
-}
-
-
-class _Damaged(Exception):
-    """A session file is damaged in a way the message names."""
-
-
 def load_session(path: str | os.PathLike[str]) -> Session:
     """Read a session file.
 
@@ -221,7 +217,7 @@ def load_session(path: str | os.PathLike[str]) -> Session:
         return _read_session(path)
     except InputError:
         raise
-    except _Damaged as exc:
+    except Damaged as exc:
         raise InputError(f"{path}: damaged session file ({exc})") from None
     # zipfile raises all of these on damaged archives (RuntimeError: encrypted member,
     # NotImplementedError: unknown compression); json raises RecursionError on deep nesting
@@ -233,84 +229,54 @@ def load_session(path: str | os.PathLike[str]) -> Session:
         raise InputError(f"{path}: damaged or not an nsclean-gui session ({reason})") from None
 
 
-def _member(archive: zipfile.ZipFile, name: str, size: int, exact: bool) -> bytes:
-    """Read one member: at most ``size`` bytes (exactly ``size`` when ``exact``)."""
-    try:
-        info = archive.getinfo(name)
-    except KeyError:
-        raise _Damaged(f"the member {name} is missing") from None
-    if info.flag_bits & 0x1:
-        raise _Damaged(f"the member {name} is encrypted")
-    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-        raise _Damaged(f"the member {name} uses an unsupported compression")
-    wrong = info.file_size != size if exact else info.file_size > size
-    if wrong:
-        raise _Damaged(f"the member {name} has {info.file_size:,} bytes, expected "
-                       f"{'' if exact else 'at most '}{size:,}")
-    with archive.open(info) as handle:
-        data = handle.read(size + 1)  # the header may lie: never read more than allowed
-    if len(data) != info.file_size:
-        raise _Damaged(f"the member {name} is not the size its header says")
-    return data
-
-
-def _need(condition: bool, what: str) -> None:
-    if not condition:
-        raise _Damaged(what)
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def _read_session(path: Path) -> Session:
     with zipfile.ZipFile(path) as archive:
-        _need(len(archive.infolist()) <= MAX_MEMBERS, "too many members")
-        text = _member(archive, "session.json", MAX_JSON_BYTES, exact=False)
+        need(len(archive.infolist()) <= MAX_MEMBERS, "too many members")
+        text = member(archive, "session.json", MAX_JSON_BYTES, exact=False)
         document = json.loads(text.decode("utf-8"))
         if not isinstance(document, dict) or document.get("format") != FORMAT_NAME:
             raise InputError(f"{path}: not an nsclean-gui session file")
         version = document.get("version", 0)
-        _need(_is_int(version), "the format version is not a whole number")
+        need(is_int(version), "the format version is not a whole number")
         if version > FORMAT_VERSION:
             raise InputError(
                 f"{path}: written by a newer nsclean-gui (format {version}); "
                 "please update to open it"
             )
         meta = document.get("layers")
-        _need(isinstance(meta, dict), "no layer description")
+        need(isinstance(meta, dict), "no layer description")
         shape = meta.get("shape")
-        _need(isinstance(shape, list) and len(shape) == 2 and all(map(_is_int, shape)),
+        need(isinstance(shape, list) and len(shape) == 2 and all(map(is_int, shape)),
               "the layer shape is not two whole numbers")
-        _need(all(1 <= side <= MAX_SIDE for side in shape),
+        need(all(1 <= side <= MAX_SIDE for side in shape),
               f"the layer shape {shape} is outside 1–{MAX_SIDE} pixels per side")
         shape = (shape[0], shape[1])
         nbytes = (shape[0] * shape[1] + 7) // 8
         arrays = {}
         for name in _LAYER_MEMBERS:
             try:
-                data = _member(archive, f"{name}.bits", nbytes, exact=True)
-            except _Damaged as exc:
+                data = member(archive, f"{name}.bits", nbytes, exact=True)
+            except Damaged as exc:
                 raise InputError(f"{path}: the {name} layer is damaged ({exc})") from None
-            arrays[name] = _unpack(data, shape)
+            arrays[name] = unpack(data, shape)
     border = meta.get("border", 4)
-    _need(_is_int(border) and 0 <= border <= min(shape) // 2, f"the border {border!r} is invalid")
+    need(is_int(border) and 0 <= border <= min(shape) // 2, f"the border {border!r} is invalid")
     sides = meta.get("border_sides", [True, True])
-    _need(isinstance(sides, list) and len(sides) == 2
+    need(isinstance(sides, list) and len(sides) == 2
           and all(isinstance(side, bool) for side in sides), "the border sides are invalid")
     dark_edited = meta.get("dark_edited", False)
-    _need(isinstance(dark_edited, bool), "dark_edited is not true or false")
+    need(isinstance(dark_edited, bool), "dark_edited is not true or false")
     sources = document.get("sources", [])
-    _need(isinstance(sources, list) and all(
+    need(isinstance(sources, list) and all(
         isinstance(s, dict) and isinstance(s.get("path", ""), str)
         and isinstance(s.get("relative_path", ""), str) for s in sources),
         "the image sources are not a list of file names")
     for key in ("stretch", "cleaning", "view", "settings"):
-        _need(isinstance(document.get(key, {}), dict), f"the {key} settings are not a table")
+        need(isinstance(document.get(key, {}), dict), f"the {key} settings are not a table")
     saved = document.get("saved")
     layers = LayerSnapshot(dark_edited=dark_edited, border=border,
                            border_sides=(sides[0], sides[1]), **arrays)
-    view, notes = _checked_view(dict(document.get("view", {})))
+    view, notes = checked_view(dict(document.get("view", {})))
     return Session(
         layers=layers,
         sources=[_resolve_source(s, path.parent) for s in sources],
@@ -321,44 +287,6 @@ def _read_session(path: Path) -> Session:
         notes=notes,
         settings=dict(document.get("settings", {})),
     )
-
-
-def _checked_view(view: dict[str, object]) -> tuple[dict[str, object], list[str]]:
-    """The view settings with every value of the wrong type dropped, and notes saying so."""
-    dropped = []
-    for key, types in _VIEW_TYPES.items():
-        value = view.get(key)
-        if value is None:
-            continue
-        bad = not isinstance(value, types) or (bool not in types and isinstance(value, bool))
-        if not bad and isinstance(value, float) and not np.isfinite(value):
-            bad = True
-        if bad:
-            dropped.append(key)
-            view.pop(key)
-    detector = view.get("detector")
-    if detector is not None and detector not in ("NRS1", "NRS2"):
-        dropped.append("detector")
-        view["detector"] = None
-    styles = view.get("styles", {})
-    if not isinstance(styles, dict) or not all(
-            isinstance(style, dict) and isinstance(style.get("visible", True), bool)
-            and _finite_number(style.get("opacity", 1.0)) for style in styles.values()):
-        dropped.append("styles")
-        view.pop("styles", None)
-    notes = ([f"These view settings were damaged and not restored: {', '.join(dropped)}."]
-             if dropped else [])
-    return view, notes
-
-
-def _finite_number(value: object) -> bool:
-    return (isinstance(value, (int, float)) and not isinstance(value, bool)
-            and bool(np.isfinite(value)))
-
-
-def _unpack(data: bytes, shape: tuple[int, int]) -> np.ndarray:
-    bits = np.unpackbits(np.frombuffer(data, dtype=np.uint8), count=shape[0] * shape[1])
-    return bits.reshape(shape).view(bool)
 
 
 def _resolve_source(source: dict[str, object], folder: Path) -> dict[str, object]:
