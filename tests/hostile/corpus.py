@@ -14,6 +14,7 @@ counts them for any checkout of the code (before/after figures).
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import io
@@ -25,6 +26,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import zipfile
 from dataclasses import dataclass, field
@@ -415,23 +417,35 @@ def _limits() -> None:
 
 
 def run_cli(args: list[str], code: Path, timeout: float = TIMEOUT, **popen: object) -> Run:
-    """Run ``python -m app.cli ARGS`` with ``code`` first on the path; never hangs."""
+    """Run ``python -m app.cli ARGS`` with ``code`` first on the path; never hangs. The
+    memory is the peak of the run's largest process (``wait4``: workers included)."""
     env = {**os.environ, "PYTHONPATH": str(code)}
     env.pop("NSCLEAN_DEBUG", None)
     start = time.monotonic()
     process = subprocess.Popen([sys.executable, "-m", "app.cli", *args],
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
                                start_new_session=True, preexec_fn=_limits, **popen)
-    try:
-        _out, err = process.communicate(timeout=timeout)
-        hung = False
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        _out, err = process.communicate()
-        hung = True
-    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+    chunks: list[bytes] = []
+    reader = threading.Thread(target=lambda: chunks.append(process.stderr.read()), daemon=True)
+    reader.start()
+    hung, status, usage = False, 0, None
+    while True:
+        pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+        if pid:
+            break
+        if time.monotonic() - start > timeout:
+            hung = True
+            os.killpg(process.pid, signal.SIGKILL)
+            _pid, status, usage = os.wait4(process.pid, 0)
+            break
+        time.sleep(0.02)
+    process.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
+    reader.join(timeout=10)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)  # a worker left behind must not linger
+    err = b"".join(chunks)
     return Run(None if hung else process.returncode, err.decode(errors="replace"),
-               time.monotonic() - start, rss, hung)
+               time.monotonic() - start, usage.ru_maxrss * 1024, hung)
 
 
 def digest(path: Path) -> str | None:

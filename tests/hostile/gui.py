@@ -192,7 +192,11 @@ def gui_cases(window, folder: Path, wait: Callable[[Callable[[], bool], float], 
                 continue
             with _captured(messages, errors):
                 reset()
-                offered = offer_recovery(case.path)
+                try:  # called as the window does at start (a timer), so nothing catches
+                    offered = offer_recovery(case.path)
+                except Exception as exc:
+                    errors.append(exc)
+                    offered = []
                 problems = _judge(case, messages, errors, True, False)
             if offered and case.expect == "error":
                 problems.append("offered again")

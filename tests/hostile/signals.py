@@ -56,7 +56,8 @@ def _group_alive(pgid: int) -> bool:
 def _await_writing(out: Path, process: subprocess.Popen) -> bool:
     deadline = time.monotonic() + BOUND
     while time.monotonic() < deadline and process.poll() is None:
-        if any(p.name.startswith(".nsclean-tmp") for p in out.iterdir()):
+        if any(p.name.startswith(".") and not p.name.startswith(".nsclean-probe")
+               for p in out.iterdir()):  # a temporary output (any version's naming)
             return True
         time.sleep(0.002)
     return False
