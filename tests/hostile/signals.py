@@ -164,6 +164,9 @@ def signal_cases(folder: Path, code: Path, only: tuple[str, ...] = ()) -> dict[s
         out = _fresh(folder, "two")
         first = _start([*common[:2], "--mask", str(mask), "-o", str(out)], code)
         second = _start([*common[:2], "--mask", str(mask), "-o", str(out)], code)
+        for process in (first, second):  # both done before the folder is judged
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=BOUND)
         problems = _judge_signal(out, first, None, None) + _judge_signal(out, second, None, None)
         statuses = sorted((first.returncode, second.returncode))
         if statuses not in ([0, 1], [0, 0]) or len(list(out.glob("*_nsclean.fits"))) != 1:
