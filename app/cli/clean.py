@@ -19,6 +19,11 @@ Fit NSClean's model of the correlated read noise to the background pixels of eac
 (the mask) and subtract it. Inputs are never modified: each cleaned file is written, with
 all HDUs and headers of its input plus provenance keywords (NSC_*), as
 <name><suffix>.fits beside the input or in -o DIR.
+
+Ramps (*_ramp.fits, 4-D SCI with GROUPDQ) are cleaned as the pipeline's
+clean_flicker_noise step does in stage 1: each group difference is cleaned (pixels
+flagged DO_NOT_USE or JUMP_DET in the later group are not background there) and added
+to the previous cleaned group; the first group of each integration is kept as read.
 """
 
 
@@ -88,14 +93,16 @@ def params_from_args(args: argparse.Namespace):
 
 def add_parser(subparsers) -> None:
     """Register ``nsclean clean``."""
-    p = subparsers.add_parser("clean", help="clean rate/rateints/cal files with a mask",
+    p = subparsers.add_parser("clean", help="clean rate/rateints/cal/ramp files with a mask",
                               description=HELP,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("files", nargs="+", type=Path, metavar="FILE", help="input FITS products")
     p.add_argument("--mask", required=True, type=Path,
                    help="background mask: NSClean FITS, JWST ImageModel/CubeModel, or GIMP PNG")
     p.add_argument("--mask-plane", type=int, default=None, metavar="N",
-                   help="plane of a CubeModel mask to use (0-based)")
+                   help="plane of a CubeModel mask to use for every integration (0-based); "
+                        "without it, plane i cleans integration i (the mask must have one "
+                        "plane per integration)")
     out = p.add_mutually_exclusive_group()
     out.add_argument("-o", "--output-dir", type=Path, default=None, metavar="DIR",
                      help="write cleaned files here (default: beside each input)")
@@ -299,7 +306,8 @@ def run(args: argparse.Namespace) -> int:
         if args.output_dir.is_file():
             problem = "is a file; -o takes the folder to write into"
         raise InputError(f"{args.output_dir}: {problem}")
-    mask = read_mask(args.mask, args.mask_plane).mask
+    # a CubeModel mask without --mask-plane: plane i for integration i of every file
+    mask = read_mask(args.mask, args.mask_plane, all_planes=True).mask
     if not mask.any():  # say it once, of the mask, rather than once per file
         raise MaskError(f"{args.mask}: the mask has no background pixel (all 0); nothing "
                         "could be fitted")

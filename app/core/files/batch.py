@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from app.core.clean import CleanParams, Diagnostics, clean
-from app.core.errors import InputError, MaskError
+from app.core.errors import InputError
+from app.core.files.planes import check_mask_planes, mask_plane
 from app.core.files.products import Product, read_product, resolve_detector, write_cleaned
 from app.core.version import __version__
 
@@ -38,7 +39,8 @@ def clean_product(product: Product, mask: np.ndarray, params: CleanParams | None
     product : Product
         A rate (one integration), rateints or cal product.
     mask : ndarray of bool
-        Background mask in DMS orientation, the shape of one integration.
+        Background mask in DMS orientation, the shape of one integration, or one plane
+        per integration (3-D).
     params : CleanParams, optional
         Cleaning parameters (defaults if omitted).
     detector : str, optional
@@ -50,15 +52,15 @@ def clean_product(product: Product, mask: np.ndarray, params: CleanParams | None
     """
     params = params or CleanParams()
     name = resolve_detector(product, detector)
-    if mask.shape != product.shape:
-        raise MaskError(f"{product.path}: mask shape {mask.shape} does not match the image "
-                        f"shape {product.shape}")
+    mask = np.asarray(mask)
+    check_mask_planes(product.path, mask, product.nints, product.shape)
     cleaned = np.empty_like(product.sci)
     diagnostics = []
     for i in range(product.nints):
         dq = None if product.dq is None else product.dq[i]
         try:
-            result = clean(product.sci[i], mask, name, params.method, dq=dq, params=params)
+            result = clean(product.sci[i], mask_plane(mask, i), name, params.method, dq=dq,
+                           params=params)
         except InputError as exc:
             where = f" integration {i + 1}" if product.nints > 1 else ""
             raise type(exc)(f"{product.path}{where}: {exc}") from exc
@@ -118,18 +120,26 @@ def provenance(params: CleanParams, mask_name: str, result: ProductResult
 
 def clean_file(source: str | Path, mask: np.ndarray, target: str | Path, *,
                params: CleanParams | None = None, detector: str | None = None,
-               mask_name: str = "(in memory)", overwrite: bool = False) -> ProductResult:
+               mask_name: str = "(in memory)", overwrite: bool = False):
     """Read, clean and write one product atomically; the input is never modified.
+
+    A ramp (``*_ramp.fits``, 4-D SCI) is cleaned group difference by group difference
+    (:mod:`app.core.files.ramps`); rate, rateints and cal files image by image.
 
     Returns
     -------
-    ProductResult
+    ProductResult or RampResult
         What was written, with the per-integration diagnostics.
     """
     params = params or CleanParams()
     target = Path(target)
     if not overwrite and target.exists():
         raise InputError(exists_message(target))
+    from app.core.files.ramps import clean_ramp_file, is_ramp
+
+    if is_ramp(source):
+        return clean_ramp_file(source, mask, target, params=params, detector=detector,
+                               mask_name=mask_name, overwrite=overwrite)
     product = read_product(source)
     result = clean_product(product, mask, params, detector)
     cards, history = provenance(params, mask_name, result)
