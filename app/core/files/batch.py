@@ -6,7 +6,7 @@ they write are identical.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +15,12 @@ from app.core.clean import CleanParams, Diagnostics, clean
 from app.core.errors import InputError
 from app.core.files.planes import check_mask_planes, mask_plane
 from app.core.files.products import Product, read_product, resolve_detector, write_cleaned
+from app.core.files.stepoptions import (
+    check_median_image,
+    flux_scale,
+    median_frames,
+    params_for_file,
+)
 from app.core.version import __version__
 
 DEFAULT_SUFFIX = "_nsclean"
@@ -28,6 +34,7 @@ class ProductResult:
     cleaned: np.ndarray
     diagnostics: list[Diagnostics]
     detector: str
+    backgrounds: list = field(default_factory=list)  # per integration: level or image
 
 
 def clean_product(product: Product, mask: np.ndarray, params: CleanParams | None = None,
@@ -50,23 +57,30 @@ def clean_product(product: Product, mask: np.ndarray, params: CleanParams | None
     -------
     ProductResult
     """
-    params = params or CleanParams()
+    params = params_for_file(params or CleanParams(), product.primary_header)
     name = resolve_detector(product, detector)
     mask = np.asarray(mask)
     check_mask_planes(product.path, mask, product.nints, product.shape)
+    check_median_image(product.path, params, product.nints)
+    median = None
+    if params.background == "median_image":  # subtracted before the fit, restored after
+        median = median_frames(product.sci[:, None])[0]
+        scale = flux_scale(product.sci)
     cleaned = np.empty_like(product.sci)
-    diagnostics = []
+    diagnostics, backgrounds = [], []
     for i in range(product.nints):
         dq = None if product.dq is None else product.dq[i]
+        image = product.sci[i] if median is None else product.sci[i] - scale[i] * median
         try:
-            result = clean(product.sci[i], mask_plane(mask, i), name, params.method, dq=dq,
+            result = clean(image, mask_plane(mask, i), name, params.method, dq=dq,
                            params=params)
         except InputError as exc:
             where = f" integration {i + 1}" if product.nints > 1 else ""
             raise type(exc)(f"{product.path}{where}: {exc}") from exc
-        cleaned[i] = result.cleaned
+        cleaned[i] = result.cleaned if median is None else result.cleaned + scale[i] * median
         diagnostics.append(result.diagnostics)
-    return ProductResult(product, cleaned, diagnostics, name)
+        backgrounds.append(result.background if median is None else scale[i] * median)
+    return ProductResult(product, cleaned, diagnostics, name, backgrounds)
 
 
 def output_path(source: Path, out_dir: Path | None = None, suffix: str = DEFAULT_SUFFIX) -> Path:

@@ -36,6 +36,12 @@ from app.core.errors import InputError, MaskError
 from app.core.files.atomic import atomic_path
 from app.core.files.planes import check_mask_planes, mask_plane
 from app.core.files.products import DO_NOT_USE, _read_hdul, resolve_detector, stamp_provenance
+from app.core.files.stepoptions import (
+    check_median_image,
+    flux_scale,
+    median_frames,
+    params_for_file,
+)
 
 #: GROUPDQ bit 2: a jump (cosmic ray) was detected in this group.
 JUMP_DET = 4
@@ -171,7 +177,8 @@ def read_ramp(path: str | Path) -> Ramp:
 
 def clean_ramp(ramp: Ramp, mask: np.ndarray, params: CleanParams | None = None,
                detector: str | None = None, *, on_step: StepCallback | None = None,
-               noise: np.ndarray | None = None) -> RampResult:
+               noise: np.ndarray | None = None, backgrounds: list | None = None
+               ) -> RampResult:
     """Clean every group difference of ``ramp`` in place (see the module docstring).
 
     Parameters
@@ -191,15 +198,25 @@ def clean_ramp(ramp: Ramp, mask: np.ndarray, params: CleanParams | None = None,
     noise : ndarray, optional
         If given (shaped like SCI, float32), receives the noise removed from each group
         (cleaned − as read; 0 in the first group).
+    backgrounds : list, optional
+        If given, receives ``((integration, group), level)`` for every cleaned group: the
+        background level (a number, or an image) removed before its fit and restored.
+
+    With ``background="median_image"`` every group, the first included, is cleaned
+    directly against a median ramp across integrations, as the step does (no group
+    differences then; GROUPDQ is not consulted).
 
     Returns
     -------
     RampResult
     """
-    params = params or CleanParams()
+    params = params_for_file(params or CleanParams(), ramp.primary_header)
     name = resolve_detector(ramp, detector)  # type: ignore[arg-type]  # duck-typed
     mask = np.asarray(mask)
     check_mask_planes(ramp.path, mask, ramp.nints, ramp.shape)
+    check_median_image(ramp.path, params, ramp.nints)
+    if params.background == "median_image":
+        return _clean_against_median(ramp, mask, params, name, on_step, noise, backgrounds)
     sci = ramp.sci
     total, done = ramp.nints * (ramp.ngroups - 1), 0
     diagnostics, skipped = [], []
@@ -212,10 +229,11 @@ def clean_ramp(ramp: Ramp, mask: np.ndarray, params: CleanParams | None = None,
         for j in range(1, ramp.ngroups):
             raw = np.array(sci[i, j], dtype=np.float32)
             difference = raw - previous_raw
+            level: float | np.ndarray = 0.0
             try:
                 result = clean(difference, plane & ~ramp.excluded(i, j), name, params.method,
                                params=params)
-                cleaned = result.cleaned
+                cleaned, level = result.cleaned, result.background
                 per_group.append(result.diagnostics)
             except MaskError:  # nothing usable in this difference: keep it as measured
                 cleaned = difference
@@ -223,6 +241,8 @@ def clean_ramp(ramp: Ramp, mask: np.ndarray, params: CleanParams | None = None,
             except InputError as exc:
                 raise type(exc)(f"{ramp.path} integration {i + 1} group {j + 1}: {exc}"
                                 ) from exc
+            if backgrounds is not None:
+                backgrounds.append(((i, j), level))
             np.add(sci[i, j - 1], cleaned, out=sci[i, j])
             if noise is not None:
                 np.subtract(sci[i, j], raw, out=noise[i, j])
@@ -232,6 +252,34 @@ def clean_ramp(ramp: Ramp, mask: np.ndarray, params: CleanParams | None = None,
                 on_step(done, total)
         diagnostics.append(_merged(per_group))
     return RampResult(ramp, diagnostics, name, skipped)
+
+
+def _clean_against_median(ramp: Ramp, mask: np.ndarray, params: CleanParams, name: str,
+                          on_step: StepCallback | None, noise: np.ndarray | None,
+                          backgrounds: list | None) -> RampResult:
+    """``median_image``: each group minus the scaled median ramp, cleaned, restored."""
+    sci = ramp.sci
+    median = median_frames(sci)  # (ngroups, ny, nx): one integration's worth
+    scale = flux_scale(sci[:, -1] - sci[:, 0])  # what each integration collected
+    total, done, diagnostics = ramp.nints * ramp.ngroups, 0, []
+    for i in range(ramp.nints):
+        plane = np.asarray(mask_plane(mask, i), dtype=bool)
+        per_group = []
+        for j in range(ramp.ngroups):
+            reference = np.float32(scale[i]) * median[j]
+            raw = np.array(sci[i, j], dtype=np.float32)
+            result = clean(raw - reference, plane, name, params.method, params=params)
+            np.add(result.cleaned, reference, out=sci[i, j])
+            per_group.append(result.diagnostics)
+            if noise is not None:
+                np.subtract(sci[i, j], raw, out=noise[i, j])
+            if backgrounds is not None:
+                backgrounds.append(((i, j), reference))
+            done += 1
+            if on_step is not None:
+                on_step(done, total)
+        diagnostics.append(_merged(per_group))
+    return RampResult(ramp, diagnostics, name)
 
 
 def _merged(per_group: list[Diagnostics]) -> Diagnostics:
