@@ -10,13 +10,14 @@ same code to the end for scripts and tests.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Generator, Iterable, Sequence
+from collections.abc import Generator, Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from app.core.errors import InputError
 from app.core.files.products import DO_NOT_USE, Product, read_product
+from app.core.state.events import Event
 
 #: Combination methods: name -> label for menus.
 COMBINE_METHODS: dict[str, str] = {
@@ -52,6 +53,14 @@ def _shape(shape: tuple[int, int]) -> str:
     return f"{shape[0]}×{shape[1]}"
 
 
+def _file_key(product: Product) -> Path | None:
+    """The file behind ``product`` (None for products without one, e.g. simulated)."""
+    try:
+        return product.path.resolve() if product.path.is_file() else None
+    except OSError:
+        return None
+
+
 def partition_compatible(
     existing: Sequence[Product], new: Iterable[Product]
 ) -> tuple[list[Product], list[str]]:
@@ -62,7 +71,14 @@ def partition_compatible(
     accepted: list[Product] = []
     refused: list[str] = []
     reference = existing[0] if existing else None
+    seen = {_file_key(p) for p in existing}
     for product in new:
+        key = _file_key(product)
+        if key is not None and key in seen:
+            # a file counted twice would weigh twice in the mean
+            refused.append(f"{product.path}: already loaded")
+            continue
+        seen.add(key)
         reference = reference or product
         try:
             check_compatible(reference, product)
@@ -207,11 +223,8 @@ class ImageStack:
         self.method = "mean"
         self.image: np.ndarray | None = None
         self.generation = 0
-        self._listeners: list[Callable[[frozenset[str]], None]] = []
-
-    def connect(self, callback: Callable[[frozenset[str]], None]) -> None:
-        """Call ``callback(changed)`` after every change."""
-        self._listeners.append(callback)
+        #: Emits ``changed(frozenset of "products", "method", "image")`` after every change.
+        self.changed = Event()
 
     @property
     def detector(self) -> str | None:
@@ -270,6 +283,4 @@ class ImageStack:
         self._notify(what)
 
     def _notify(self, what: set[str]) -> None:
-        frozen = frozenset(what)
-        for callback in list(self._listeners):
-            callback(frozen)
+        self.changed.emit(frozenset(what))
