@@ -44,7 +44,8 @@ def add_cleaning_options(parser: argparse.ArgumentParser) -> None:
 
     d = CleanParams()
     g = parser.add_argument_group("cleaning parameters")
-    g.add_argument("--method", choices=("fft", "median"), default=d.method,
+    g.add_argument("--method", "--fit-method", dest="method", choices=("fft", "median"),
+                   default=d.method,
                    help="fft: NSClean's Fourier fit (subarrays use its subarray variant); "
                         "median: subtract each detector line's background median (baseline)")
     g.add_argument("--fc", type=frequency, default=d.fc, metavar="F",
@@ -66,9 +67,32 @@ def add_cleaning_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--legacy-kernels", action="store_true",
                    help="reproduce the published implementations' off-by-one kernels "
                         "(for comparison with the JWST pipeline only)")
-    g.add_argument("--background", choices=("median", "none"), default=d.background,
-                   help="level removed before the fit and restored after (default median)")
-    g.add_argument("--by-channel", action="store_true",
+    g.add_argument("--background", "--background-method", dest="background",
+                   choices=("median", "none", "median_image", "model"), default=d.background,
+                   help="level removed before the fit and restored after: the background "
+                        "median, nothing, a median image across integrations (time series; "
+                        "needs 2+ integrations), or a coarse 2-D model (photutils "
+                        "Background2D) (default median)")
+    g.add_argument("--background-box-size", type=int, nargs=2, default=None,
+                   metavar=("Y", "X"),
+                   help="model background: box size (default: the largest side <= 32 that "
+                        "divides the image)")
+    g.add_argument("--n-sigma", type=float, default=None, metavar="N",
+                   help="drop background samples beyond N sigma of the image's background "
+                        "(centre and sigma from its lower half mirrored) as residual signal "
+                        "before the fit; 0 = off (default 0; 2 with --like-pipeline)")
+    g.add_argument("--fit-histogram", action="store_true",
+                   help="with --n-sigma: centre and sigma from a Gaussian fitted to the "
+                        "histogram")
+    g.add_argument("--subarray-fc", type=float, nargs=4, default=None,
+                   metavar=("F1", "F2", "F3", "F4"),
+                   help="subarray fit: apodizer corners in Hz (unity below F1, roll-off to F2, "
+                        "zero to F3, roll-on to F4) (default: the pipeline's, 150 200 49943 "
+                        "49957 for ALLSLITS, 1061 1211 49943 49957 otherwise)")
+    g.add_argument("--like-pipeline", action="store_true",
+                   help="reproduce the pipeline step clean_flicker_noise with a user mask: "
+                        "legacy kernels, its statistics and defaults (n_sigma 2, DQ ignored)")
+    g.add_argument("--by-channel", "--fit-by-channel", dest="by_channel", action="store_true",
                    help="median method: one median per 512-pixel readout channel")
     g.add_argument("--fit", choices=("complex", "real"), default=d.fit,
                    help="full-frame least squares: complex (the published fit) or real "
@@ -82,13 +106,24 @@ def add_cleaning_options(parser: argparse.ArgumentParser) -> None:
 
 def params_from_args(args: argparse.Namespace):
     """Build :class:`~app.core.clean.CleanParams` from parsed options (validated)."""
+    from dataclasses import replace
+
     from app.core.clean import CleanParams
 
-    return CleanParams(method=args.method, fc=args.fc, kw=args.kw, sigrej=args.sigrej,
-                       weight_sigma=args.weight_sigma, buff=args.buff,
-                       buff_sigma=args.buff_sigma, legacy_kernels=args.legacy_kernels,
-                       background=args.background, by_channel=args.by_channel,
-                       fit=args.fit, ridge=args.ridge).validated()
+    like = getattr(args, "like_pipeline", False)
+    base = CleanParams.pipeline() if like else CleanParams()
+    n_sigma = getattr(args, "n_sigma", None)
+    box = getattr(args, "background_box_size", None)
+    fc = getattr(args, "subarray_fc", None)
+    return replace(base, method=args.method, fc=args.fc, kw=args.kw, sigrej=args.sigrej,
+                   weight_sigma=args.weight_sigma, buff=args.buff,
+                   buff_sigma=args.buff_sigma, legacy_kernels=args.legacy_kernels or like,
+                   background=args.background, by_channel=args.by_channel,
+                   fit=args.fit, ridge=args.ridge,
+                   n_sigma=base.n_sigma if n_sigma is None else n_sigma,
+                   fit_histogram=getattr(args, "fit_histogram", False),
+                   background_box_size=None if box is None else tuple(box),
+                   subarray_fc=None if fc is None else tuple(fc)).validated()
 
 
 def add_parser(subparsers) -> None:
@@ -111,6 +146,17 @@ def add_parser(subparsers) -> None:
     p.add_argument("-j", "--jobs", type=int, default=1, metavar="N",
                    help="files cleaned in parallel (default 1)")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    d = p.add_argument_group("diagnostic products (as the pipeline step writes them, beside "
+                             "each output)")
+    d.add_argument("--save-mask", action="store_true",
+                   help="write the mask used: <name>_mask.fits (ImageModel, or CubeModel "
+                        "with one plane per integration)")
+    d.add_argument("--save-background", action="store_true",
+                   help="write the background level removed before each fit and restored: "
+                        "<name>_flicker_bkg.fits, shaped like SCI")
+    d.add_argument("--save-noise", action="store_true",
+                   help="write the noise removed (cleaned - input): "
+                        "<name>_flicker_noise.fits, shaped like SCI")
     add_cleaning_options(p)
     from app.cli.tune import add_clean_tune_options
 
@@ -122,12 +168,12 @@ def add_parser(subparsers) -> None:
 _WORKER: dict[str, object] = {}
 
 
-def _init_worker(mask, params, detector, mask_name, overwrite, tune=None) -> None:
+def _init_worker(mask, params, detector, mask_name, overwrite, tune=None, save=()) -> None:
     from app.core.perf import tune_allocator
 
     tune_allocator()
     _WORKER.update(mask=mask, params=params, detector=detector, mask_name=mask_name,
-                   overwrite=overwrite, tune=tune)
+                   overwrite=overwrite, tune=tune, save=save)
 
 
 def _init_pool_worker(stop, *init) -> None:
@@ -179,7 +225,7 @@ def _clean_one(source: Path, target: Path) -> tuple[str, list[str]]:
                                       _WORKER["tune"])
         result = clean_file(source, _WORKER["mask"], target, params=params,
                             detector=_WORKER["detector"], mask_name=_WORKER["mask_name"],
-                            overwrite=_WORKER["overwrite"])
+                            overwrite=_WORKER["overwrite"], save=_WORKER.get("save", ()))
     except NSCleanError as exc:
         return "error", [str(exc)]
     except Exception as exc:  # a bug must not stop the other files or print a traceback
@@ -341,7 +387,9 @@ def run(args: argparse.Namespace) -> int:
         tune = None
     progress = Progress(len(jobs))
     failures = total - len(jobs)
-    init = (mask, params, args.detector, str(args.mask), args.overwrite, tune)
+    save = tuple(kind for kind in ("mask", "background", "noise")
+                 if getattr(args, f"save_{kind}"))
+    init = (mask, params, args.detector, str(args.mask), args.overwrite, tune, save)
     cpus = os.cpu_count() or 1
     if args.jobs > cpus:  # more processes than CPUs only compete for them
         print(f"nsclean: note: -j {args.jobs} but this machine has {cpus} CPU(s); using "

@@ -385,6 +385,9 @@ def prepared_level(data: np.ndarray, usable: np.ndarray, params: CleanParams
         clip_signal(residual, usable, lower=params.n_sigma, upper=params.n_sigma,
                     lower_half=True, fit_histogram=params.fit_histogram
                     and not params.like_pipeline)
+        if params.background == "median" and not params.like_pipeline and usable.any():
+            # the level of what is left: signal the clip removed no longer lifts it
+            level = masked_median(data, usable)
     return level
 
 

@@ -116,6 +116,9 @@ def provenance(params: CleanParams, mask_name: str, result: ProductResult
         "NSC_BKG": (params.background, "background level removed and restored"),
         "NSC_FIT": (params.fit, "least squares: complex (published) or real"),
         "NSC_RIDG": (params.ridge, "real fit: strength of the 1/f amplitude prior"),
+        "NSC_NSIG": (params.n_sigma, "residual signal clipped beyond [sigma]; 0 = off"),
+        "NSC_FHST": (params.fit_histogram, "n_sigma statistics from a histogram fit"),
+        "NSC_LIKP": (params.like_pipeline, "cleaned like the pipeline step"),
         "NSC_MASK": (Path(mask_name).name[-60:], "mask file"),
         "NSC_DET": (result.detector, "detector orientation used"),
         "NSC_UNFT": (unfit, "lines not cleaned (too little background)"),
@@ -126,7 +129,10 @@ def provenance(params: CleanParams, mask_name: str, result: ProductResult
         f"sigrej={params.sigrej:g}, weight_sigma={params.weight_sigma:g}, "
         f"buff={params.buff}, buff_sigma={params.buff_sigma:g}, "
         f"legacy_kernels={params.legacy_kernels}, background={params.background}, "
-        f"fit={params.fit}, ridge={params.ridge:g}",
+        f"fit={params.fit}, ridge={params.ridge:g}, n_sigma={params.n_sigma:g}, "
+        f"fit_histogram={params.fit_histogram}, like_pipeline={params.like_pipeline}, "
+        f"background_box_size={params.background_box_size}, "
+        f"subarray_fc={params.subarray_fc}",
         f"Background mask: {mask_name}",
     ]
     return cards, history
@@ -134,28 +140,45 @@ def provenance(params: CleanParams, mask_name: str, result: ProductResult
 
 def clean_file(source: str | Path, mask: np.ndarray, target: str | Path, *,
                params: CleanParams | None = None, detector: str | None = None,
-               mask_name: str = "(in memory)", overwrite: bool = False):
+               mask_name: str = "(in memory)", overwrite: bool = False,
+               save: tuple[str, ...] = ()):
     """Read, clean and write one product atomically; the input is never modified.
 
     A ramp (``*_ramp.fits``, 4-D SCI) is cleaned group difference by group difference
     (:mod:`app.core.files.ramps`); rate, rateints and cal files image by image.
+
+    ``save`` names the step's diagnostic products to write beside ``target``
+    (``"mask"``, ``"background"``, ``"noise"``: :mod:`app.core.files.diagnostics`).
 
     Returns
     -------
     ProductResult or RampResult
         What was written, with the per-integration diagnostics.
     """
+    from app.core.files import diagnostics as diag
+
     params = params or CleanParams()
     target = Path(target)
     if not overwrite and target.exists():
         raise InputError(exists_message(target))
+    save = diag.check_kinds(save)
+    diag.refuse_existing(source, target.parent, save, overwrite)
     from app.core.files.ramps import clean_ramp_file, is_ramp
 
     if is_ramp(source):
         return clean_ramp_file(source, mask, target, params=params, detector=detector,
-                               mask_name=mask_name, overwrite=overwrite)
+                               mask_name=mask_name, overwrite=overwrite, save=save)
     product = read_product(source)
     result = clean_product(product, mask, params, detector)
     cards, history = provenance(params, mask_name, result)
     write_cleaned(product, result.cleaned, target, cards, history, overwrite=overwrite)
+
+    def as_read(cube: np.ndarray) -> np.ndarray:
+        return cube if product.is_cube else cube[0]
+
+    diag.write_requested(
+        save, Path(source), target.parent, product.primary_header, mask=mask,
+        background=lambda: as_read(diag.background_cube(
+            product.sci.shape, enumerate(result.backgrounds))),
+        noise=lambda: as_read(result.cleaned - product.sci), overwrite=overwrite)
     return result

@@ -315,24 +315,37 @@ def write_ramp(ramp: Ramp, target: str | Path, provenance: dict[str, object],
 def clean_ramp_file(source: str | Path, mask: np.ndarray, target: str | Path, *,
                     params: CleanParams | None = None, detector: str | None = None,
                     mask_name: str = "(in memory)", overwrite: bool = False,
-                    on_step: StepCallback | None = None) -> RampResult:
+                    on_step: StepCallback | None = None, save: tuple[str, ...] = ()
+                    ) -> RampResult:
     """Read, clean and write one ramp file; the input is never modified.
+
+    ``save``: diagnostic products written beside ``target``
+    (:mod:`app.core.files.diagnostics`); ``"noise"`` holds one more cube in memory.
 
     Returns
     -------
     RampResult
         With one diagnostics entry per integration.
     """
+    from app.core.files import diagnostics as diag
     from app.core.files.batch import provenance
 
     params = params or CleanParams()
+    target = Path(target)
     ramp = read_ramp(source)
     with ramp.hdul:
-        result = clean_ramp(ramp, mask, params, detector, on_step=on_step)
+        noise = np.zeros(ramp.sci.shape, np.float32) if "noise" in save else None
+        levels: list | None = [] if "background" in save else None
+        result = clean_ramp(ramp, mask, params, detector, on_step=on_step, noise=noise,
+                            backgrounds=levels)
         cards, history = provenance(params, mask_name, result)  # type: ignore[arg-type]
         cards["NSC_RAMP"] = (True, "cleaned group differences; first group as read")
         history.append("Ramp: each group difference cleaned (DO_NOT_USE/JUMP_DET pixels of "
                        "the later group not background) and added to the previous cleaned "
                        "group; the first group of each integration kept as read")
         write_ramp(ramp, target, cards, history, overwrite=overwrite)
+        diag.write_requested(
+            save, Path(source), target.parent, ramp.primary_header, mask=mask,
+            background=lambda: diag.background_cube(ramp.sci.shape, levels or []),
+            noise=lambda: noise, overwrite=overwrite)
     return result
