@@ -73,7 +73,7 @@ def clean_product(product: Product, mask: np.ndarray, params: CleanParams | None
         image = product.sci[i] if median is None else product.sci[i] - scale[i] * median
         try:
             result = clean(image, mask_plane(mask, i), name, params.method, dq=dq,
-                           params=params)
+                           params=params, readpatt=product.readpatt)
         except InputError as exc:
             where = f" integration {i + 1}" if product.nints > 1 else ""
             raise type(exc)(f"{product.path}{where}: {exc}") from exc

@@ -103,6 +103,12 @@ class Ramp:
         value = str(self.primary_header.get("DETECTOR", "")).strip().upper()
         return value or None
 
+    @property
+    def readpatt(self) -> str | None:
+        """The READPATT keyword (read timing of the "time" method), or None."""
+        value = str(self.primary_header.get("READPATT", "")).strip().upper()
+        return value or None
+
     def excluded(self, integration: int, group: int) -> np.ndarray:
         """Pixels that are not background in the difference ending at ``group``."""
         return (self.groupdq[integration, group] & GROUP_EXCLUDED) != 0
@@ -232,7 +238,7 @@ def clean_ramp(ramp: Ramp, mask: np.ndarray, params: CleanParams | None = None,
             level: float | np.ndarray = 0.0
             try:
                 result = clean(difference, plane & ~ramp.excluded(i, j), name, params.method,
-                               params=params)
+                               params=params, readpatt=ramp.readpatt)
                 cleaned, level = result.cleaned, result.background
                 per_group.append(result.diagnostics)
             except MaskError:  # nothing usable in this difference: keep it as measured
@@ -268,7 +274,8 @@ def _clean_against_median(ramp: Ramp, mask: np.ndarray, params: CleanParams, nam
         for j in range(ramp.ngroups):
             reference = np.float32(scale[i]) * median[j]
             raw = np.array(sci[i, j], dtype=np.float32)
-            result = clean(raw - reference, plane, name, params.method, params=params)
+            result = clean(raw - reference, plane, name, params.method, params=params,
+                           readpatt=ramp.readpatt)
             np.add(result.cleaned, reference, out=sci[i, j])
             per_group.append(result.diagnostics)
             if noise is not None:
