@@ -157,6 +157,10 @@ def add_parser(subparsers) -> None:
     p.add_argument("-j", "--jobs", type=int, default=1, metavar="N",
                    help="files cleaned in parallel (default 1)")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="clean the files on the dask.distributed cluster whose scheduler is "
+                        "at ADDRESS (e.g. tcp://host:8786; needs dask[distributed] and the "
+                        "files at the same paths on the workers) instead of -j processes")
     d = p.add_argument_group("diagnostic products (as the pipeline step writes them, beside "
                              "each output)")
     d.add_argument("--save-mask", action="store_true",
@@ -324,6 +328,24 @@ def _stop_pool(pool: ProcessPoolExecutor, futures, stop) -> None:
     pool.shutdown(wait=True, cancel_futures=True)
 
 
+def _cluster_outcomes(args: argparse.Namespace, client, jobs: list[tuple[Path, Path]], mask,
+                      params, save: tuple[str, ...]):
+    """(status, messages) of each job, cleaned on the dask cluster of ``client``."""
+    from app.core.files.cluster import clean_on_cluster
+
+    def outcomes():
+        try:
+            for source, _target, status, detail in clean_on_cluster(
+                    jobs, mask, client, params=params, detector=args.detector,
+                    mask_name=str(args.mask), overwrite=args.overwrite, save=save):
+                yield status, (_line_warnings(source, detail) if status == "ok"
+                               else [str(detail)])
+        finally:
+            client.close()
+
+    return outcomes()
+
+
 def _ranges(lines) -> str:
     parts, start, prev = [], None, None
     for line in [*list(lines), None]:
@@ -391,23 +413,33 @@ def run(args: argparse.Namespace) -> int:
         return 1
     from app.cli.tune import settings_from_args, tune_first
 
+    if args.scheduler and (args.tune or args.tune_once):
+        raise InputError("--scheduler cleans with the given parameters; --tune and "
+                         "--tune-once run on this machine only")
     tune = settings_from_args(args) if args.tune or args.tune_once else None
     if args.tune_once:  # the first file that can be tuned decides for all
         params, notes = tune_first(args.files, mask, params, args.detector, tune)
         print("\n".join(f"nsclean: {text}" for text in notes), file=sys.stderr)
         tune = None
+    client = None
+    if args.scheduler:  # an unreachable scheduler is one error, before any file
+        from app.core.files.cluster import connect
+
+        client = connect(args.scheduler)
     progress = Progress(len(jobs))
     failures = total - len(jobs)
     save = tuple(kind for kind in ("mask", "background", "noise")
                  if getattr(args, f"save_{kind}"))
     init = (mask, params, args.detector, str(args.mask), args.overwrite, tune, save)
     cpus = os.cpu_count() or 1
-    if args.jobs > cpus:  # more processes than CPUs only compete for them
+    if args.jobs > cpus and not args.scheduler:  # more processes than CPUs only compete
         print(f"nsclean: note: -j {args.jobs} but this machine has {cpus} CPU(s); using "
               f"{cpus}", file=sys.stderr)
     workers = min(args.jobs, len(jobs), cpus)
     pool = None
-    if workers == 1:
+    if args.scheduler:
+        outcomes = _cluster_outcomes(args, client, jobs, mask, params, save)
+    elif workers == 1:
         _init_worker(*init)
         outcomes = (_clean_one(s, t) for s, t in jobs)
     else:
