@@ -78,5 +78,5 @@ def test_unreachable_scheduler_one_message_nothing_written(tmp_path, capsys):
 def test_connect_names_the_address():
     from app.core.files.cluster import connect
 
-    with pytest.raises(InputError, match="tcp://127.0.0.1:9"):
+    with pytest.raises(InputError, match=r"tcp://127\.0\.0\.1:9"):
         connect("tcp://127.0.0.1:9", timeout=2)
