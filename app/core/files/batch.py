@@ -13,6 +13,7 @@ import numpy as np
 
 from app.core.clean import CleanParams, Diagnostics, clean
 from app.core.errors import InputError
+from app.core.files.frames import refuse_cleaned
 from app.core.files.planes import check_mask_planes, mask_plane
 from app.core.files.products import Product, read_product, resolve_detector, write_cleaned
 from app.core.files.stepoptions import (
@@ -21,6 +22,7 @@ from app.core.files.stepoptions import (
     median_frames,
     params_for_file,
 )
+from app.core.mask.detector import check_mask_detector
 from app.core.version import __version__
 
 DEFAULT_SUFFIX = "_nsclean"
@@ -141,7 +143,8 @@ def provenance(params: CleanParams, mask_name: str, result: ProductResult
 def clean_file(source: str | Path, mask: np.ndarray, target: str | Path, *,
                params: CleanParams | None = None, detector: str | None = None,
                mask_name: str = "(in memory)", overwrite: bool = False,
-               save: tuple[str, ...] = ()):
+               save: tuple[str, ...] = (), mask_detector: str | None = None,
+               any_mask_detector: bool = False, force: bool = False):
     """Read, clean and write one product atomically; the input is never modified.
 
     A ramp (``*_ramp.fits``, 4-D SCI) is cleaned group difference by group difference
@@ -149,6 +152,9 @@ def clean_file(source: str | Path, mask: np.ndarray, target: str | Path, *,
 
     ``save`` names the step's diagnostic products to write beside ``target``
     (``"mask"``, ``"background"``, ``"noise"``: :mod:`app.core.files.diagnostics`).
+
+    A file we cleaned already is refused unless ``force``; a mask whose recorded
+    ``mask_detector`` is not the file's detector unless ``any_mask_detector``.
 
     Returns
     -------
@@ -167,8 +173,14 @@ def clean_file(source: str | Path, mask: np.ndarray, target: str | Path, *,
 
     if is_ramp(source):
         return clean_ramp_file(source, mask, target, params=params, detector=detector,
-                               mask_name=mask_name, overwrite=overwrite, save=save)
+                               mask_name=mask_name, overwrite=overwrite, save=save,
+                               mask_detector=mask_detector,
+                               any_mask_detector=any_mask_detector, force=force)
     product = read_product(source)
+    refuse_cleaned(product.path, product.primary_header, force)
+    check_mask_detector(mask_detector, resolve_detector(product, detector),
+                        mask_name=mask_name, image_name=str(product.path),
+                        override="pass --any-mask-detector", allow=any_mask_detector)
     result = clean_product(product, mask, params, detector)
     cards, history = provenance(params, mask_name, result)
     write_cleaned(product, result.cleaned, target, cards, history, overwrite=overwrite)

@@ -34,6 +34,7 @@ from astropy.io import fits
 from app.core.clean import CleanParams, Diagnostics, clean
 from app.core.errors import InputError, MaskError
 from app.core.files.atomic import atomic_path
+from app.core.files.frames import refuse_cleaned
 from app.core.files.planes import check_mask_planes, mask_plane
 from app.core.files.products import DO_NOT_USE, _read_hdul, resolve_detector, stamp_provenance
 from app.core.files.stepoptions import (
@@ -42,6 +43,7 @@ from app.core.files.stepoptions import (
     median_frames,
     params_for_file,
 )
+from app.core.mask.detector import check_mask_detector
 
 #: GROUPDQ bit 2: a jump (cosmic ray) was detected in this group.
 JUMP_DET = 4
@@ -322,9 +324,13 @@ def write_ramp(ramp: Ramp, target: str | Path, provenance: dict[str, object],
 def clean_ramp_file(source: str | Path, mask: np.ndarray, target: str | Path, *,
                     params: CleanParams | None = None, detector: str | None = None,
                     mask_name: str = "(in memory)", overwrite: bool = False,
-                    on_step: StepCallback | None = None, save: tuple[str, ...] = ()
-                    ) -> RampResult:
+                    on_step: StepCallback | None = None, save: tuple[str, ...] = (),
+                    mask_detector: str | None = None, any_mask_detector: bool = False,
+                    force: bool = False) -> RampResult:
     """Read, clean and write one ramp file; the input is never modified.
+
+    As for other files, a ramp we cleaned already is refused unless ``force``, and a mask
+    recorded for the other detector unless ``any_mask_detector``.
 
     ``save``: diagnostic products written beside ``target``
     (:mod:`app.core.files.diagnostics`); ``"noise"`` holds one more cube in memory.
@@ -341,6 +347,10 @@ def clean_ramp_file(source: str | Path, mask: np.ndarray, target: str | Path, *,
     target = Path(target)
     ramp = read_ramp(source)
     with ramp.hdul:
+        refuse_cleaned(ramp.path, ramp.primary_header, force)
+        check_mask_detector(mask_detector, resolve_detector(ramp, detector),  # type: ignore[arg-type]
+                            mask_name=mask_name, image_name=str(ramp.path),
+                            override="pass --any-mask-detector", allow=any_mask_detector)
         noise = np.zeros(ramp.sci.shape, np.float32) if "noise" in save else None
         levels: list | None = [] if "background" in save else None
         result = clean_ramp(ramp, mask, params, detector, on_step=on_step, noise=noise,
