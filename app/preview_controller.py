@@ -35,6 +35,8 @@ from app.core.engine.incremental import IncrementalCleaner, PreviewResult
 from app.core.errors import NSCleanError
 from app.core.files.batch import ProductResult, clean_file, output_path
 from app.core.files.products import Product
+from app.core.files.ramp_draft import frame_label, is_ramp_product
+from app.core.files.ramps import iter_clean_ramp_file
 from app.core.mask.paint import Box
 from app.core.state.workspace import Workspace
 from app.widgets.image_view import ImageView
@@ -89,7 +91,14 @@ def _save_job(items: Sequence[tuple[Product, Path]], mask: np.ndarray, params: C
     for i, (product, target) in enumerate(items):
         yield i / len(items), f"cleaning {product.path.name} ({i + 1}/{len(items)})"
         try:
-            save_product(product, mask, target, params, overwrite=overwrite)
+            if is_ramp_product(product):  # the whole ramp, difference by difference
+                steps = iter_clean_ramp_file(product.path, mask, target, params=params,
+                                             mask_name=MASK_NAME, overwrite=overwrite)
+                for done, total in steps:
+                    yield ((i + done / total) / len(items),
+                           f"cleaning {product.path.name}: group difference {done}/{total}")
+            else:
+                save_product(product, mask, target, params, overwrite=overwrite)
             saved.append(target)
         except (NSCleanError, OSError) as exc:
             problems.append(f"{product.path.name}: {exc}")
@@ -161,6 +170,8 @@ class PreviewController(QObject):
         self.cleaning.changed.connect(lambda _fields: self.schedule())
         self.view_state.changed.connect(self._on_view_changed)
         self.panel.cancelRequested.connect(self.cancel)
+        self.panel.frameChosen.connect(self._on_frame_chosen)
+        self._frame: int | None = None  # a ramp frame the preview cleans, or None
         self.panel.saveRequested.connect(self.choose_and_save)
         self.panel.cleanAllRequested.connect(self.choose_and_clean_all)
         self.plots_dock.visibilityChanged.connect(lambda shown: shown and self._submit_plots())
@@ -200,7 +211,27 @@ class PreviewController(QObject):
             self._mask_key = (layers, layers.revision)
         return self._mask.copy()  # the worker reads it while painting goes on
 
+    def _ramp_product(self) -> Product | None:
+        return next((p for p in self.stack.products if is_ramp_product(p)), None)
+
+    def _on_frame_chosen(self, frame: int) -> None:
+        self._frame = None if frame < 0 else frame
+        self.schedule()
+
+    def preview_image(self) -> np.ndarray | None:
+        """What the preview cleans: the chosen frame of a ramp, else the working image."""
+        ramp = self._ramp_product()
+        if ramp is not None and self._frame is not None and self._frame < ramp.nints:
+            return ramp.sci[self._frame]
+        return self.stack.image
+
     def _on_stack_changed(self, _what: frozenset[str]) -> None:
+        ramp = self._ramp_product()
+        labels = [] if ramp is None else [frame_label(ramp, k) for k in range(ramp.nints)]
+        choice = self.panel.frame_choice
+        if labels != [choice.itemText(i) for i in range(1, choice.count())]:
+            self._frame = None
+            self.panel.set_frames(labels)
         if not self.stack.products:  # everything closed: no stale preview
             self.live.cancel()
             self.runner.cancel(PLOTS_KEY)
@@ -215,7 +246,7 @@ class PreviewController(QObject):
         self.live.submit()
 
     def _inputs(self) -> tuple | None:
-        image, layers, detector = self.stack.image, self.masks.layers, self.stack.detector
+        image, layers, detector = self.preview_image(), self.masks.layers, self.stack.detector
         self.panel.form.set_frame_shape(None if image is None else image.shape)
         if image is None or layers is None or layers.shape != image.shape:
             self._show(None)

@@ -191,6 +191,7 @@ class CleaningControls(QWidget):
     """
 
     cancelRequested = pyqtSignal()
+    frameChosen = pyqtSignal(int)  # -1: the working image; k: frame k of a ramp
     saveRequested = pyqtSignal()
     cleanAllRequested = pyqtSignal()
 
@@ -216,6 +217,17 @@ class CleaningControls(QWidget):
         self.clean_all_button.setToolTip("Write <name>_nsclean.fits for every loaded file "
                                          "into a folder")
         self.clean_all_button.clicked.connect(self.cleanAllRequested)
+        self.frame_choice = QComboBox()
+        self.frame_choice.setToolTip("What the preview cleans: the working image, or one "
+                                     "group difference of the loaded ramp")
+        self.frame_choice.currentIndexChanged.connect(
+            lambda index: self.frameChosen.emit(index - 1))
+        self.frame_row = QWidget()
+        frame_layout = QHBoxLayout(self.frame_row)
+        frame_layout.setContentsMargins(0, 0, 0, 0)
+        frame_layout.addWidget(QLabel("Preview:"))
+        frame_layout.addWidget(self.frame_choice, 1)
+        self.set_frames([])
         status = QHBoxLayout()
         status.addWidget(self.progress, 1)
         status.addWidget(self.cancel_button)
@@ -224,11 +236,21 @@ class CleaningControls(QWidget):
         buttons.addWidget(self.clean_all_button)
         layout = QVBoxLayout(self)
         layout.addWidget(self.form)
+        layout.addWidget(self.frame_row)
         layout.addLayout(status)
         layout.addWidget(self.message)
         layout.addLayout(buttons)
         layout.addStretch(1)
         self.set_busy(False)
+
+    def set_frames(self, labels: list[str]) -> None:
+        """Offer the working image and these frames (shown only when there are frames)."""
+        self.frame_choice.blockSignals(True)
+        self.frame_choice.clear()
+        self.frame_choice.addItem("Working image (draft rate)")
+        self.frame_choice.addItems(labels)
+        self.frame_choice.blockSignals(False)
+        self.frame_row.setVisible(bool(labels))
 
     def set_busy(self, busy: bool) -> None:
         """Show the progress indicator and enable Cancel while work runs."""

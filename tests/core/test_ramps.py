@@ -202,3 +202,22 @@ def test_cli_simulate_writes_a_ramp(tmp_path, capsys):
         assert hdul[0].header["DATAMODL"] == "RampModel"
     assert main(["simulate", "--ngroups", "1", "-o", str(tmp_path / "one.fits")]) == 1
     assert "at least 2 groups" in capsys.readouterr().err
+
+
+def test_a_ramp_opens_as_group_difference_rates(tmp_path):
+    from app.core.files.ramp_draft import frame_label, is_ramp_product, read_ramp_draft
+
+    sci = banded_ramp(11, (2, 3, *SHAPE))
+    gdq = np.zeros(sci.shape, np.uint8)
+    gdq[1, 2, 5, 7] = 4  # a jump in group 3 of integration 2
+    path = write_ramp(tmp_path / "d_ramp.fits", sci, groupdq=gdq)
+    with fits.open(path, mode="update") as hdul:
+        hdul[0].header["TGROUP"] = 10.0
+    product = read_ramp_draft(path)
+    assert is_ramp_product(product) and product.sci.shape == (4, *SHAPE)
+    np.testing.assert_allclose(product.sci[3], (sci[1, 2] - sci[1, 1]) / 10.0, atol=1e-5)
+    # the mean of the frames is the draft rate (last - first) / ((ngroups - 1) TGROUP)
+    np.testing.assert_allclose(product.sci[:2].mean(axis=0), (sci[0, 2] - sci[0, 0]) / 20.0,
+                               atol=1e-5)
+    assert product.dq[3, 5, 7] & 1 and not product.dq[2, 5, 7] & 1
+    assert frame_label(product, 3) == "integration 2, group 2→3"

@@ -24,7 +24,7 @@ there is no second copy of the cube.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -187,6 +187,31 @@ def clean_ramp(ramp: Ramp, mask: np.ndarray, params: CleanParams | None = None,
                detector: str | None = None, *, on_step: StepCallback | None = None,
                noise: np.ndarray | None = None, backgrounds: list | None = None
                ) -> RampResult:
+    """Clean every group difference of ``ramp`` in place; see :func:`iter_clean_ramp`.
+
+    ``on_step(done, total)`` is called after each group difference; raising from it stops
+    the cleaning (the ramp is then partly cleaned: do not write it).
+    """
+    return _drain(iter_clean_ramp(ramp, mask, params, detector, noise=noise,
+                                  backgrounds=backgrounds), on_step)
+
+
+def _drain(steps: Generator[tuple[int, int], None, RampResult],
+           on_step: StepCallback | None) -> RampResult:
+    """Run a cleaning generator to its end, reporting each step."""
+    while True:
+        try:
+            done, total = next(steps)
+        except StopIteration as stop:
+            return stop.value
+        if on_step is not None:
+            on_step(done, total)
+
+
+def iter_clean_ramp(ramp: Ramp, mask: np.ndarray, params: CleanParams | None = None,
+                    detector: str | None = None, *, noise: np.ndarray | None = None,
+                    backgrounds: list | None = None
+                    ) -> Generator[tuple[int, int], None, RampResult]:
     """Clean every group difference of ``ramp`` in place (see the module docstring).
 
     Parameters
@@ -200,9 +225,6 @@ def clean_ramp(ramp: Ramp, mask: np.ndarray, params: CleanParams | None = None,
         Cleaning parameters (defaults if omitted).
     detector : str, optional
         Overrides the DETECTOR keyword.
-    on_step : callable, optional
-        ``on_step(done, total)`` after each group difference; raising from it stops the
-        cleaning (the ramp is then partly cleaned: do not write it).
     noise : ndarray, optional
         If given (shaped like SCI, float32), receives the noise removed from each group
         (cleaned − as read; 0 in the first group).
@@ -214,6 +236,11 @@ def clean_ramp(ramp: Ramp, mask: np.ndarray, params: CleanParams | None = None,
     directly against a median ramp across integrations, as the step does (no group
     differences then; GROUPDQ is not consulted).
 
+    Yields
+    ------
+    tuple of int
+        ``(done, total)`` group differences after each one (stop iterating to cancel).
+
     Returns
     -------
     RampResult
@@ -224,7 +251,8 @@ def clean_ramp(ramp: Ramp, mask: np.ndarray, params: CleanParams | None = None,
     check_mask_planes(ramp.path, mask, ramp.nints, ramp.shape)
     check_median_image(ramp.path, params, ramp.nints)
     if params.background == "median_image":
-        return _clean_against_median(ramp, mask, params, name, on_step, noise, backgrounds)
+        return (yield from _clean_against_median(ramp, mask, params, name, noise,
+                                                 backgrounds))
     sci = ramp.sci
     total, done = ramp.nints * (ramp.ngroups - 1), 0
     diagnostics, skipped = [], []
@@ -256,15 +284,14 @@ def clean_ramp(ramp: Ramp, mask: np.ndarray, params: CleanParams | None = None,
                 np.subtract(sci[i, j], raw, out=noise[i, j])
             previous_raw = raw
             done += 1
-            if on_step is not None:
-                on_step(done, total)
+            yield done, total
         diagnostics.append(_merged(per_group))
     return RampResult(ramp, diagnostics, name, skipped)
 
 
 def _clean_against_median(ramp: Ramp, mask: np.ndarray, params: CleanParams, name: str,
-                          on_step: StepCallback | None, noise: np.ndarray | None,
-                          backgrounds: list | None) -> RampResult:
+                          noise: np.ndarray | None, backgrounds: list | None
+                          ) -> Generator[tuple[int, int], None, RampResult]:
     """``median_image``: each group minus the scaled median ramp, cleaned, restored."""
     sci = ramp.sci
     median = median_frames(sci)  # (ngroups, ny, nx): one integration's worth
@@ -285,8 +312,7 @@ def _clean_against_median(ramp: Ramp, mask: np.ndarray, params: CleanParams, nam
             if backgrounds is not None:
                 backgrounds.append(((i, j), reference))
             done += 1
-            if on_step is not None:
-                on_step(done, total)
+            yield done, total
         diagnostics.append(_merged(per_group))
     return RampResult(ramp, diagnostics, name)
 
@@ -322,12 +348,19 @@ def write_ramp(ramp: Ramp, target: str | Path, provenance: dict[str, object],
 
 
 def clean_ramp_file(source: str | Path, mask: np.ndarray, target: str | Path, *,
-                    params: CleanParams | None = None, detector: str | None = None,
-                    mask_name: str = "(in memory)", overwrite: bool = False,
-                    on_step: StepCallback | None = None, save: tuple[str, ...] = (),
-                    mask_detector: str | None = None, any_mask_detector: bool = False,
-                    force: bool = False) -> RampResult:
-    """Read, clean and write one ramp file; the input is never modified.
+                    on_step: StepCallback | None = None, **options) -> RampResult:
+    """Read, clean and write one ramp file; see :func:`iter_clean_ramp_file`."""
+    return _drain(iter_clean_ramp_file(source, mask, target, **options), on_step)
+
+
+def iter_clean_ramp_file(source: str | Path, mask: np.ndarray, target: str | Path, *,
+                         params: CleanParams | None = None, detector: str | None = None,
+                         mask_name: str = "(in memory)", overwrite: bool = False,
+                         save: tuple[str, ...] = (), mask_detector: str | None = None,
+                         any_mask_detector: bool = False, force: bool = False
+                         ) -> Generator[tuple[int, int], None, RampResult]:
+    """Read, clean and write one ramp file, yielding ``(done, total)`` group differences;
+    the input is never modified, and nothing is written if iteration stops early.
 
     As for other files, a ramp we cleaned already is refused unless ``force``, and a mask
     recorded for the other detector unless ``any_mask_detector``.
@@ -353,8 +386,8 @@ def clean_ramp_file(source: str | Path, mask: np.ndarray, target: str | Path, *,
                             override="pass --any-mask-detector", allow=any_mask_detector)
         noise = np.zeros(ramp.sci.shape, np.float32) if "noise" in save else None
         levels: list | None = [] if "background" in save else None
-        result = clean_ramp(ramp, mask, params, detector, on_step=on_step, noise=noise,
-                            backgrounds=levels)
+        result = yield from iter_clean_ramp(ramp, mask, params, detector, noise=noise,
+                                            backgrounds=levels)
         cards, history = provenance(params, mask_name, result)  # type: ignore[arg-type]
         cards["NSC_RAMP"] = (True, "cleaned group differences; first group as read")
         history.append("Ramp: each group difference cleaned (DO_NOT_USE/JUMP_DET pixels of "
