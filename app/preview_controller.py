@@ -61,16 +61,18 @@ def _preview_job(cleaner: IncrementalCleaner, mask: np.ndarray, box: Box | None,
 
 
 def save_product(product: Product, mask: np.ndarray, target: Path, params: CleanParams,
-                 mask_name: str = MASK_NAME, overwrite: bool = False) -> ProductResult:
+                 mask_name: str = MASK_NAME, overwrite: bool = False,
+                 save: tuple[str, ...] = ()) -> ProductResult:
     """Clean ``product`` and write it to ``target`` with :func:`~app.core.files.batch.clean_file`.
 
     A product with no file behind it (simulated demo data) is first written as a plain
     rate/rateints file (PRIMARY, SCI, DQ) to a temporary folder, so the writer has every
     HDU to copy; the output is then exactly what ``nsclean clean`` makes of that file.
+    ``save``: the diagnostic products written beside ``target`` (mask, background, noise).
     """
     if product.path.is_file():
         return clean_file(product.path, mask, target, params=params, mask_name=mask_name,
-                          overwrite=overwrite)
+                          overwrite=overwrite, save=save)
     with tempfile.TemporaryDirectory(prefix="nsclean-gui-") as folder:
         source = Path(folder) / product.path.name
         sci = product.sci if product.is_cube else product.sci[0]
@@ -81,11 +83,11 @@ def save_product(product: Product, mask: np.ndarray, target: Path, params: Clean
                                       name="DQ"))
         fits.HDUList(hdus).writeto(source)
         return clean_file(source, mask, target, params=params, mask_name=mask_name,
-                          overwrite=overwrite)
+                          overwrite=overwrite, save=save)
 
 
 def _save_job(items: Sequence[tuple[Product, Path]], mask: np.ndarray, params: CleanParams,
-              overwrite: bool) -> Generator:
+              overwrite: bool, save: tuple[str, ...] = ()) -> Generator:
     saved: list[Path] = []
     problems: list[str] = []
     for i, (product, target) in enumerate(items):
@@ -93,12 +95,13 @@ def _save_job(items: Sequence[tuple[Product, Path]], mask: np.ndarray, params: C
         try:
             if is_ramp_product(product):  # the whole ramp, difference by difference
                 steps = iter_clean_ramp_file(product.path, mask, target, params=params,
-                                             mask_name=MASK_NAME, overwrite=overwrite)
+                                             mask_name=MASK_NAME, overwrite=overwrite,
+                                             save=save)
                 for done, total in steps:
                     yield ((i + done / total) / len(items),
                            f"cleaning {product.path.name}: group difference {done}/{total}")
             else:
-                save_product(product, mask, target, params, overwrite=overwrite)
+                save_product(product, mask, target, params, overwrite=overwrite, save=save)
             saved.append(target)
         except (NSCleanError, OSError) as exc:
             problems.append(f"{product.path.name}: {exc}")
@@ -360,8 +363,8 @@ class PreviewController(QObject):
         self.panel.set_busy(True)
         self.panel.show_message(f"Cleaning {len(items)} file(s)…")
         self.runner.submit(SAVE_KEY, _save_job, list(items), mask, self.params, overwrite,
-                           on_done=self._on_saved, on_error=self._on_save_error,
-                           on_progress=self.panel.set_progress)
+                           self.panel.diagnostics(), on_done=self._on_saved,
+                           on_error=self._on_save_error, on_progress=self.panel.set_progress)
         return True
 
     def _on_saved(self, outcome: tuple[list[Path], list[str]]) -> None:

@@ -26,6 +26,7 @@ from app.core.clean import CleanParams
 from app.core.display.curves import difference_levels
 from app.core.display.stretch import DisplayModel
 from app.core.engine.incremental import PreviewResult
+from app.core.files.diagnostics import SUFFIXES
 from app.core.state.states import SettingsState
 from app.core.state.undo import UndoStack
 from app.widgets.image_view import ImageView
@@ -231,6 +232,15 @@ class CleaningControls(QWidget):
         status = QHBoxLayout()
         status.addWidget(self.progress, 1)
         status.addWidget(self.cancel_button)
+        # the pipeline step's diagnostic products, written beside each cleaned file
+        self.save_boxes = {kind: QCheckBox(kind) for kind in ("mask", "background", "noise")}
+        extras = QHBoxLayout()
+        extras.addWidget(QLabel("Also save:"))
+        for kind, box in self.save_boxes.items():
+            box.setToolTip(f"Also write the {kind} as the pipeline step does, beside each "
+                           f"cleaned file: <name>_{SUFFIXES[kind]}.fits")
+            extras.addWidget(box)
+        extras.addStretch(1)
         buttons = QHBoxLayout()
         buttons.addWidget(self.save_button)
         buttons.addWidget(self.clean_all_button)
@@ -239,9 +249,14 @@ class CleaningControls(QWidget):
         layout.addWidget(self.frame_row)
         layout.addLayout(status)
         layout.addWidget(self.message)
+        layout.addLayout(extras)
         layout.addLayout(buttons)
         layout.addStretch(1)
         self.set_busy(False)
+
+    def diagnostics(self) -> tuple[str, ...]:
+        """The diagnostic products ticked under "Also save"."""
+        return tuple(kind for kind, box in self.save_boxes.items() if box.isChecked())
 
     def set_frames(self, labels: list[str]) -> None:
         """Offer the working image and these frames (shown only when there are frames)."""

@@ -95,3 +95,25 @@ def test_saving_a_ramp_shows_progress_and_can_be_cancelled(qtbot, window, monkey
     left = sorted(p.name for p in tmp_path.iterdir() if p.name != "settings.ini")
     assert left == ["c_ramp.fits"]  # no debris (temporary output removed)
     assert "Cancelled" in panel.message.text()
+
+
+def test_save_cleaned_also_writes_the_ticked_diagnostic_products(qtbot, window, monkeypatch,
+                                                                 tmp_path) -> None:
+    datamodels = pytest.importorskip("stdatamodels.jwst.datamodels")
+    sci = banded_ramp(4, (1, 3, *SHAPE))
+    path = write_ramp(tmp_path / "k_ramp.fits", sci)
+    open_ramp(qtbot, window, monkeypatch, path)
+    out = tmp_path / "out"
+    out.mkdir()
+    target = out / "k_ramp_clean.fits"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(target), ""))
+    panel = window.preview.panel
+    for kind in ("mask", "noise"):
+        qtbot.mouseClick(panel.save_boxes[kind], Qt.MouseButton.LeftButton)
+    with qtbot.waitSignal(window.preview.saveFinished, timeout=TIMEOUT) as blocker:
+        qtbot.mouseClick(panel.save_button, Qt.MouseButton.LeftButton)
+    assert blocker.args[1] == []
+    assert sorted(p.name for p in out.iterdir()) == [
+        "k_flicker_noise.fits", "k_mask.fits", "k_ramp_clean.fits"]
+    with datamodels.open(str(out / "k_flicker_noise.fits")) as model:
+        np.testing.assert_allclose(model.data, fits.getdata(target, "SCI") - sci, atol=1e-4)
