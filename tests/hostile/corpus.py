@@ -441,6 +441,7 @@ def run_cli(args: list[str], code: Path, timeout: float = TIMEOUT, **popen: obje
         time.sleep(0.02)
     process.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
     reader.join(timeout=10)
+    process.stderr.close()
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)  # a worker left behind must not linger
     err = b"".join(chunks)

@@ -19,7 +19,7 @@ from app.core.errors import InputError
 from app.core.files.atomic import atomic_path
 from app.core.files.fitstext import fits_text, fits_value
 from app.core.files.frames import refuse_cutouts
-from app.core.files.safe import open_fits
+from app.core.files.safe import open_fits, read_fits
 from app.core.version import __version__
 
 #: JWST DQ bit 0: the pixel must not be used.
@@ -88,6 +88,11 @@ class Product:
         if self.dq is not None:
             good &= (self.dq[integration] & DO_NOT_USE) == 0
         return good
+
+
+def _read_hdul(path: Path) -> fits.HDUList:
+    """Every HDU of ``path`` read into memory, through the bounded reader."""
+    return read_fits(path)
 
 
 def read_product(path: str | Path) -> Product:
@@ -203,16 +208,21 @@ def write_cleaned(
     with open_fits(product.path) as hdul:
         sci = cleaned.astype(np.float32, copy=False)
         hdul["SCI"].data = sci if product.is_cube else sci[0]
-        header = hdul[0].header
-        header["NSC_VER"] = (__version__, "nsclean-gui version that cleaned this file")
-        header["NSC_DATE"] = (
-            datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S"),
-            "UTC time of cleaning",
-        )
-        for key, value in provenance.items():
-            header[key] = fits_value(value)
-        for line in history or []:
-            header.add_history(fits_text(line))
+        stamp_provenance(hdul[0].header, provenance, history)
         with atomic_path(target, overwrite=overwrite) as tmp:
             hdul.writeto(tmp, overwrite=True, output_verify="silentfix")
     return target
+
+
+def stamp_provenance(header: fits.Header, provenance: dict[str, object],
+                     history: list[str] | None = None) -> None:
+    """Add the NSC_VER/NSC_DATE keywords, ``provenance`` and HISTORY lines to ``header``."""
+    header["NSC_VER"] = (__version__, "nsclean-gui version that cleaned this file")
+    header["NSC_DATE"] = (
+        datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S"),
+        "UTC time of cleaning",
+    )
+    for key, value in provenance.items():
+        header[key] = fits_value(value)
+    for line in history or []:
+        header.add_history(fits_text(line))

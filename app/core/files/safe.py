@@ -337,6 +337,15 @@ def open_fits(path: str | os.PathLike[str], error: type[InputError] = InputError
             hdul.close()
 
 
+def read_fits(path: str | os.PathLike[str], error: type[InputError] = InputError
+              ) -> fits.HDUList:
+    """:func:`open_fits`, returning the HDUList: every HDU's data is in memory, so it stays
+    usable (and writable elsewhere) after its file is closed."""
+    with open_fits(path, error) as hdul:
+        pass
+    return hdul
+
+
 #: astropy warnings that mean part of the file is missing or unreadable.
 _DAMAGE_WORDS = ("truncated", "error validating header")
 
