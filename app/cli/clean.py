@@ -266,8 +266,8 @@ def _clean_one(source: Path, target: Path) -> tuple[str, list[str]]:
 
 def _dq_warning(result) -> list[str]:
     """A product without DQ (cut at an HDU boundary?) cleans with DO_NOT_USE unknown."""
-    product = result.product
-    if product.dq is not None:
+    product = getattr(result, "product", None)  # a ramp's result has its GROUPDQ instead
+    if product is None or product.dq is not None:
         return []
     return [f"{product.path}: warning: no DQ extension, so DO_NOT_USE pixels could not be "
             "kept out of the background (is the file cut short?)"]
