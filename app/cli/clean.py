@@ -193,9 +193,20 @@ def _init_pool_worker(stop, ignored, *init) -> None:
     _init_worker(*init)
     _WORKER.update(stop=stop, busy=False, interrupted=False)
     install_worker_handlers(_worker_interrupt, ignored)
+    sys.unraisablehook = _worker_unraisable
     detach_stdout()
     watch_parent(_interrupt_worker, lambda: bool(_WORKER.get("busy")))
     _set_stop_blocked(False)  # a signal pending since the start only marks us interrupted
+
+
+def _worker_unraisable(unraisable) -> None:
+    """An interrupt that landed in a finaliser (an astropy ``__del__``) would be printed
+    as "Exception ignored" with a traceback, and lost: raise it again instead."""
+    if isinstance(unraisable.exc_value, KeyboardInterrupt):
+        _WORKER["interrupted"] = False
+        _interrupt_worker()
+        return
+    sys.__unraisablehook__(unraisable)
 
 
 def _interrupt_worker() -> None:
