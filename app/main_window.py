@@ -258,7 +258,9 @@ class MainWindow(QMainWindow):
         self.recent_menu.clear()
         present = [path for path in self.recent_files() if Path(path).is_file()]
         for path in present:
-            add_action(self, self.recent_menu, path, partial(self.open_files, [path]))
+            # Open Recent replaces, like Open (``triggered`` would pass checked=False)
+            add_action(self, self.recent_menu, path,
+                       lambda _checked=False, p=path: self.open_files([p], replace=True))
         self.recent_menu.setEnabled(bool(present))
 
     # --- combining and display -----------------------------------------------------------
@@ -278,6 +280,8 @@ class MainWindow(QMainWindow):
                 )
             else:
                 self.runner.cancel("combine")
+                if "products" in what:  # kept by the controller for a file opened again
+                    self.masks.set_layers(None, None)
                 self.view.set_image(None)
                 self.readout.set_image(None, None)
                 self.display.set_stats(None)

@@ -20,6 +20,7 @@ loaded file, in the worker thread, with progress and cancel.
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 from collections.abc import Generator, Sequence
 from pathlib import Path
@@ -142,6 +143,7 @@ class PreviewController(QObject):
         self._timer.setInterval(DEBOUNCE_MS)
         self._timer.timeout.connect(self.submit)
 
+        window.sessions.register_cleaning(self._saved_params, self._restore_params)
         window.maskChanged.connect(self._on_mask_changed)
         window.stack.connect(self._on_stack_changed)
         self.panel.form.paramsChanged.connect(lambda _p: self.schedule())
@@ -168,6 +170,16 @@ class PreviewController(QObject):
     def params(self) -> CleanParams:
         """The parameters in the form."""
         return self.panel.form.params()
+
+    def _saved_params(self) -> dict[str, object]:
+        return dataclasses.asdict(self.params)
+
+    def _restore_params(self, values: dict[str, object]) -> None:
+        names = {f.name for f in dataclasses.fields(CleanParams)}
+        params = CleanParams(**{k: v for k, v in values.items() if k in names}).validated()
+        if params != self.params:
+            self.panel.form.set_params(params)
+            self.panel.form.paramsChanged.emit(params)
 
     # --- live preview --------------------------------------------------------------------
     def _on_mask_changed(self, box: Box) -> None:

@@ -126,6 +126,17 @@ class SessionActions(QObject):
             if name in STYLE_NAMES and isinstance(style, dict):
                 layers.set_style(name, visible=style.get("visible"), opacity=style.get("opacity"))
         window.paint_tool.finish()
+        paths = [] if view.get("demo") else [
+            Path(str(s["path"])) for s in session.sources if "path" in s]
+        found = [p for p in paths if p.is_file()]
+        if not view.get("demo") and not found:
+            # the image on screen belongs to other layers: showing it under these (or
+            # saving it as their source) would pair a mask with the wrong image; closed
+            # first, as closing the images also detaches their layers
+            window.runner.cancel("load")
+            window.demo_loaded = False
+            window.stack.set_products([])
+            self._unloaded_sources = [dict(s) for s in session.sources]
         window.masks.set_layers(layers, view.get("detector"))  # type: ignore[arg-type]
         try:
             stretch = dict(session.stretch)
@@ -153,8 +164,6 @@ class SessionActions(QObject):
         if view.get("demo"):
             window.open_demo(with_mask=False)
         else:
-            paths = [Path(str(s["path"])) for s in session.sources if "path" in s]
-            found = [p for p in paths if p.is_file()]
             missing = [str(p) for p in paths if not p.is_file()]
             if missing:
                 notes.append(
@@ -164,13 +173,6 @@ class SessionActions(QObject):
                 )
             if found:
                 window.open_files(found, replace=True)
-            else:
-                # the image on screen belongs to other layers: showing it under these
-                # (or saving it as their source) would pair a mask with the wrong image
-                window.runner.cancel("load")
-                window.demo_loaded = False
-                window.stack.set_products([])
-                self._unloaded_sources = [dict(s) for s in session.sources]
         return notes
 
     # --- file actions ----------------------------------------------------------------

@@ -61,8 +61,10 @@ def build_menus(window: MainWindow) -> None:
     """Create the whole menu bar of ``window``."""
     bar = window.menuBar()
     file = bar.addMenu("&File")
-    add_action(window, file, "&Open…", window.choose_files, "Ctrl+O")
-    add_action(window, file, "&Add to stack…", partial(window.choose_files, False), "Ctrl+Shift+O")
+    # QAction.triggered passes ``checked`` (False): never let it reach ``replace``
+    add_action(window, file, "&Open…", lambda: window.choose_files(replace=True), "Ctrl+O")
+    add_action(window, file, "&Add to stack…", lambda: window.choose_files(replace=False),
+               "Ctrl+Shift+O")
     window.recent_menu = file.addMenu("Open &Recent")
     window.recent_menu.aboutToShow.connect(window._fill_recent_menu)
     # A disabled submenu never opens, so its own aboutToShow cannot re-enable it once a

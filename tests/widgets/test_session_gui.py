@@ -208,3 +208,65 @@ def test_a_session_whose_images_are_gone_does_not_keep_another_image(
     assert not win.stack.products and win.view.image is None  # not a_rate under b's mask
     assert win.sessions.save(session)  # saved again: still names the missing image
     assert [s["path"] for s in load_session(session).sources] == [str(other)]
+
+
+def edit_cleaning(window) -> object:
+    """Change the cleaning settings the way a user does (the form's widgets; the real
+    fit and its prior come from Auto-tune, which sets them through the form)."""
+    from dataclasses import replace
+
+    form = window.preview.panel.form
+    form.spins["fc"].setValue(12.0)
+    form.spins["weight_sigma"].setValue(20.0)
+    form.spins["sigrej"].setValue(4.5)
+    form.buff.setChecked(False)
+    tuned = replace(form.params(), fit="real", ridge=5.0)
+    form.set_params(tuned)
+    form.paramsChanged.emit(tuned)
+    return tuned
+
+
+def test_the_cleaning_settings_survive_a_session(qtbot, win, settings, monkeypatch,
+                                                  tmp_path) -> None:
+    from app.core.clean import CleanParams
+    from app.main_window import MainWindow
+    from tests.widgets.test_file_menu import menu_action
+
+    tuned = edit_cleaning(win)
+    assert tuned != CleanParams() and not tuned.buff
+    path = tmp_path / "tuned.nsclean-session"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(path), ""))
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(path), ""))
+    menu_action(win, "File", "Save session as…").trigger()
+    assert load_session(path).cleaning["fc"] == tuned.fc
+    other = MainWindow(settings=settings)
+    qtbot.addWidget(other)
+    try:
+        menu_action(other, "File", "Open session…").trigger()
+        qtbot.waitUntil(lambda: other.stack.image is not None, timeout=TIMEOUT)
+        assert other.preview.params == tuned
+    finally:
+        other.runner.shutdown()
+
+
+def test_the_cleaning_settings_survive_a_crash(qtbot, win, settings, state_dir) -> None:
+    from app.main_window import MainWindow
+
+    tuned = edit_cleaning(win)
+    paint(win.mask_layers)
+    win.sessions.autosaver.interval = 0.0
+    written = win.sessions.autosave()
+    crashed = recovery_path(dead_pid())
+    written.rename(crashed)
+    monkeypatch = pytest.MonkeyPatch()
+    monkeypatch.setattr("app.session_actions.SessionActions.ask_recovery",
+                        lambda self, newest, count: "recover")
+    try:
+        other = MainWindow(settings=settings, offer_recovery=True)
+        qtbot.addWidget(other)
+        qtbot.waitUntil(lambda: other.stack.image is not None and not other.runner.is_busy(),
+                        timeout=TIMEOUT)
+        assert other.preview.params == tuned
+        other.runner.shutdown()
+    finally:
+        monkeypatch.undo()

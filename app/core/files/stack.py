@@ -52,6 +52,14 @@ def _shape(shape: tuple[int, int]) -> str:
     return f"{shape[0]}×{shape[1]}"
 
 
+def _file_key(product: Product) -> Path | None:
+    """The file behind ``product`` (None for products without one, e.g. simulated)."""
+    try:
+        return product.path.resolve() if product.path.is_file() else None
+    except OSError:
+        return None
+
+
 def partition_compatible(
     existing: Sequence[Product], new: Iterable[Product]
 ) -> tuple[list[Product], list[str]]:
@@ -62,7 +70,14 @@ def partition_compatible(
     accepted: list[Product] = []
     refused: list[str] = []
     reference = existing[0] if existing else None
+    seen = {_file_key(p) for p in existing}
     for product in new:
+        key = _file_key(product)
+        if key is not None and key in seen:
+            # a file counted twice would weigh twice in the mean
+            refused.append(f"{product.path}: already loaded")
+            continue
+        seen.add(key)
         reference = reference or product
         try:
             check_compatible(reference, product)
