@@ -127,8 +127,9 @@ class PreviewViews(QWidget):
     def __init__(self, display: DisplayModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.first = PreviewPane(display, "residual")
-        self.second = PreviewPane(display, "original")
+        self.second = PreviewPane(display, "cleaned")
         self.second.setVisible(False)
+        self._paired = False  # side by side was on once: the panes show the user's choice
         self.side_by_side = QCheckBox("Side by side")
         self.side_by_side.setToolTip("Show two views with linked zoom and pan")
         self.side_by_side.toggled.connect(self._show_second)
@@ -155,6 +156,11 @@ class PreviewViews(QWidget):
             second.setXLink(None)
             second.setYLink(None)
         self.second.setVisible(shown)
+        if shown and not self._paired:
+            # the comparison a first look wants: before | after
+            self._paired = True
+            self.first.set_kind("original")
+            self.second.set_kind("cleaned")
         if shown:
             self.second.view.fit()
             second.setXLink(first)  # linked zoom and pan

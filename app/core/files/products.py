@@ -47,6 +47,9 @@ class Product:
         Copies of the primary and SCI headers.
     is_cube : bool
         True when SCI was 3-D on disk (``rateints``); the writer keeps that shape.
+    headers : list of (str, astropy.io.fits.Header)
+        Every HDU's full header as read (name, header), structural keywords included;
+        empty for products built in memory (:func:`hdu_headers` fills in what it can).
     """
 
     path: Path
@@ -56,6 +59,7 @@ class Product:
     sci_header: fits.Header
     is_cube: bool
     extras: dict[str, str] = field(default_factory=dict)
+    headers: list[tuple[str, fits.Header]] = field(default_factory=list)
 
     @property
     def nints(self) -> int:
@@ -205,7 +209,29 @@ def read_product(path: str | Path) -> Product:
             primary_header=hdul[0].header.copy(),
             sci_header=sci_hdu.header.copy(),
             is_cube=is_cube,
+            headers=[(hdu.name or f"HDU {i}", hdu.header.copy()) for i, hdu in enumerate(hdul)],
         )
+
+
+def hdu_headers(product: Product) -> list[tuple[str, fits.Header]]:
+    """Every HDU's full header ``(name, header)``, as a FITS reader shows them.
+
+    Products read from a file keep the headers they were read with; for one built in
+    memory (the demo, tests) the PRIMARY, SCI and DQ headers are completed with the
+    structural keywords (SIMPLE, XTENSION, BITPIX, NAXISn) its arrays imply.
+    """
+    if product.headers:
+        return list(product.headers)
+
+    def plane(cube: np.ndarray) -> np.ndarray:
+        return cube if product.is_cube else cube[0]
+
+    hdus: list[fits.PrimaryHDU | fits.ImageHDU] = [
+        fits.PrimaryHDU(header=product.primary_header.copy()),
+        fits.ImageHDU(plane(product.sci), header=product.sci_header.copy(), name="SCI")]
+    if product.dq is not None:
+        hdus.append(fits.ImageHDU(plane(product.dq), name="DQ"))
+    return [(hdu.name, hdu.header) for hdu in hdus]
 
 
 def resolve_detector(product: Product, detector: str | None = None) -> str:

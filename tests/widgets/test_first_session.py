@@ -1,0 +1,86 @@
+"""What a first session runs into (issue 16), driven as a user does: menu actions, keys,
+mouse events on the views."""
+
+from __future__ import annotations
+
+import pytest
+from PyQt6.QtCore import QPoint, Qt
+
+from app.core.simulation.simulate import simulate_exposure, write_simulation
+from tests.widgets.test_file_menu import menu_action
+
+TIMEOUT = 20000
+pytestmark = pytest.mark.qt_log_ignore(r"This plugin does not support (propagateSizeHints|raise)")
+
+
+def wait_for_image(qtbot, window) -> None:
+    qtbot.waitUntil(lambda: window.stack.image is not None and not window.runner.is_busy(),
+                    timeout=TIMEOUT)
+
+
+def hdu_names(viewer) -> list[str]:
+    return [viewer.hdu.itemText(i).split(" ", 1)[1] for i in range(viewer.hdu.count())]
+
+
+def choose_hdu(viewer, name: str) -> str:
+    viewer.hdu.setCurrentIndex(hdu_names(viewer).index(name))
+    return viewer.text.toPlainText()
+
+
+def test_header_viewer_shows_every_hdu_in_full(qtbot, window, tmp_path) -> None:
+    sim = simulate_exposure("mos", "NRS2", nints=1, seed=3, shape=(64, 96))
+    path = write_simulation(sim, tmp_path / "sim_rate.fits")
+    window.open_files([path])
+    wait_for_image(qtbot, window)
+    menu_action(window, "File", "Header…").trigger()
+    viewer = window.header_viewer
+    assert hdu_names(viewer) == ["PRIMARY", "SCI", "ERR", "DQ", "TRUTH_SCENE", "TRUTH_NOISE",
+                                 "TRUTH_CR", "TRUTH_MASK"]
+    primary = choose_hdu(viewer, "PRIMARY")
+    assert primary.startswith("SIMPLE  =                    T") and "NAXIS   =" in primary
+    sci = choose_hdu(viewer, "SCI")
+    assert sci.startswith("XTENSION= 'IMAGE") and "NAXIS1  =                   96" in sci
+    assert "Pixels = 1 are background" in choose_hdu(viewer, "TRUTH_MASK")
+    viewer.filter.setText("naxis2")
+    assert choose_hdu(viewer, "DQ") == "NAXIS2  =                   64"
+    viewer.close()
+
+
+def test_header_viewer_completes_the_headers_of_the_demo(qtbot, window) -> None:
+    from app.core.simulation.simulate import demo_products
+
+    window.stack.set_products(demo_products(nints=1))
+    wait_for_image(qtbot, window)
+    qtbot.keyClick(window, Qt.Key.Key_H, Qt.KeyboardModifier.ControlModifier)
+    viewer = window.header_viewer
+    assert viewer.isVisible() and "TRUTH_MASK" in hdu_names(viewer)
+    primary = choose_hdu(viewer, "PRIMARY")
+    assert "SIMPLE  =" in primary and "BITPIX  =" in primary and "DETECTOR= 'NRS1" in primary
+    assert "NAXIS1  =                 2048" in choose_hdu(viewer, "SCI")
+    viewer.close()
+
+
+def test_header_viewer_of_a_product_built_in_memory(qtbot, window, make_product) -> None:
+    window.stack.set_products([make_product(shape=(40, 60))])
+    wait_for_image(qtbot, window)
+    menu_action(window, "File", "Header…").trigger()
+    viewer = window.header_viewer
+    assert hdu_names(viewer) == ["PRIMARY", "SCI", "DQ"]
+    assert "NAXIS1  =                   60" in choose_hdu(viewer, "SCI")
+    viewer.close()
+
+
+def click_check_box(qtbot, box) -> None:
+    """A click on the box itself (the widget may be far wider than its box and text)."""
+    qtbot.mouseClick(box, Qt.MouseButton.LeftButton, pos=QPoint(8, box.height() // 2))
+
+
+def test_side_by_side_starts_with_original_and_cleaned(qtbot, window) -> None:
+    views = window.preview.views
+    click_check_box(qtbot, views.side_by_side)
+    assert views.side_by_side.isChecked() and views.second.isVisible()
+    assert (views.first.kind, views.second.kind) == ("original", "cleaned")
+    views.second.set_kind("model")  # the user's choice survives switching off and on
+    click_check_box(qtbot, views.side_by_side)
+    click_check_box(qtbot, views.side_by_side)
+    assert (views.first.kind, views.second.kind) == ("original", "model")
