@@ -46,6 +46,10 @@ FITS_FILTER = "FITS products (*.fits *.fits.gz *.fit *.fts);;All files (*)"
 MAX_RECENT = 10
 
 
+#: The status bar's progress box fits this text (the usual progress messages).
+PROGRESS_SAMPLE = "refitting 2048 lines · weight_sigma = 16.0"
+
+
 def _load_demo() -> Generator[tuple[float, str], None, tuple[list, list[str]]]:
     yield 0.0, "simulating a NIRSpec IFU exposure"
     from app.core.simulation.simulate import demo_products
@@ -117,7 +121,10 @@ class MainWindow(QMainWindow):
         self.status = QLabel("Nothing loaded: File ▸ Open, or drop FITS files here")
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
-        self.progress.setMaximumWidth(220)
+        # wide enough for the usual messages on one line ("cleaning the whole frame",
+        # "fc = 12 cycles/line"); longer ones are elided, whole in the tooltip
+        self.progress.setFixedWidth(self.progress.fontMetrics().horizontalAdvance(
+            PROGRESS_SAMPLE) + 24)
         self.progress.setVisible(False)
         bar = self.statusBar()
         bar.addWidget(self.readout, 1)
@@ -301,7 +308,9 @@ class MainWindow(QMainWindow):
 
     def _on_progress(self, key: str, fraction: float, message: str) -> None:
         self.progress.setValue(int(1000 * fraction))
-        self.progress.setFormat(message)
+        room = self.progress.width() - 16
+        self.progress.setFormat(self.progress.fontMetrics().elidedText(
+            message, Qt.TextElideMode.ElideRight, room))
         self.progress.setToolTip(message)
 
     def _update_status(self) -> None:

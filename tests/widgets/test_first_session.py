@@ -84,3 +84,18 @@ def test_side_by_side_starts_with_original_and_cleaned(qtbot, window) -> None:
     click_check_box(qtbot, views.side_by_side)
     click_check_box(qtbot, views.side_by_side)
     assert (views.first.kind, views.second.kind) == ("original", "model")
+
+
+def test_status_bar_progress_fits_its_messages(qtbot, window, make_product) -> None:
+    window.resize(1280, 720)
+    window.stack.set_products([make_product(shape=(40, 60))])
+    wait_for_image(qtbot, window)
+    bar = window.progress
+    metrics = bar.fontMetrics()
+    for message in ("cleaning the whole frame", "weight_sigma = 16", "fc = 12 cycles/line"):
+        window.runner.progress.emit("preview", 0.5, message)
+        assert bar.text() == message
+        assert metrics.horizontalAdvance(message) < bar.width() - 10
+    long = "cleaning a_very_long_file_name_from_the_archive_rateints.fits (12/40)"
+    window.runner.progress.emit("save", 0.5, long)
+    assert bar.text().endswith("…") and bar.toolTip() == long
