@@ -351,7 +351,10 @@ def run(args: argparse.Namespace) -> int:
             for text in messages:
                 progress.message(f"nsclean: {'error: ' if status == 'error' else ''}{text}")
             failures += status != "ok"
-            progress.advance(str(source), f"-> {target}" if status == "ok" else "FAILED")
+            if status == "ok":
+                progress.advance(str(source), target=str(target))
+            else:
+                progress.advance(str(source), "FAILED")
     except KeyboardInterrupt:
         progress.close()
         if pool is not None:  # no new file is started; the ones being written are removed
