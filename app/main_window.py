@@ -28,6 +28,7 @@ from app.core.display.stretch import DisplayModel, ImageStats
 from app.core.errors import NSCleanError
 from app.core.files.stack import COMBINE_METHODS, ImageStack, iter_combine, iter_load
 from app.core.mask.layers import MaskLayers
+from app.core.orientation import naxis_text
 from app.mask_actions import MaskActions
 from app.mask_controller import MaskController
 from app.session_actions import SessionActions
@@ -319,11 +320,11 @@ class MainWindow(QMainWindow):
             self.status.setText("Nothing loaded")
             self.setWindowTitle("nsclean-gui")
             return
-        ny, nx = stack.shape or (0, 0)
         state = "" if stack.image is not None else " (combining…)"
         self.status.setText(
             f"{stack.detector or '?'} · {len(stack.products)} file(s) · {stack.nframes} "
-            f"integration(s) · {COMBINE_METHODS[stack.method].lower()} · {ny}×{nx}{state}"
+            f"integration(s) · {COMBINE_METHODS[stack.method].lower()} · "
+            f"{naxis_text(stack.shape or (0, 0))}{state}"
         )
         more = f" (+{len(stack.products) - 1})" if len(stack.products) > 1 else ""
         self.setWindowTitle(f"nsclean-gui — {stack.products[0].path.name}{more}")

@@ -95,7 +95,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--mask", required=True, type=Path,
                    help="background mask: NSClean FITS, JWST ImageModel/CubeModel, or GIMP PNG")
     p.add_argument("--mask-plane", type=int, default=None, metavar="N",
-                   help="plane of a CubeModel mask to use (0-based)")
+                   help="plane of a CubeModel mask to use, counted from 0 as in "
+                        "NumPy (plane 0 is the first)")
     out = p.add_mutually_exclusive_group()
     out.add_argument("-o", "--output-dir", type=Path, default=None, metavar="DIR",
                      help="write cleaned files here (default: beside each input)")

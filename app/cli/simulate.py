@@ -69,6 +69,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Simulate and write; return 0 on success (errors raise InputError)."""
     from app.core.errors import InputError
+    from app.core.orientation import naxis_text
     from app.core.simulation.noise import FULL_SIZE
     from app.core.simulation.simulate import simulate_exposure, write_simulation
 
@@ -85,8 +86,8 @@ def run(args: argparse.Namespace) -> int:
     sim = simulate_exposure(args.scene, args.detector, nints=args.nints, seed=args.seed,
                             shape=shape)
     write_simulation(sim, output, overwrite=args.overwrite)
-    ny, nx = sim.product.shape
     kind = "rateints" if sim.product.is_cube else "rate"
     print(f"wrote {output}: {args.scene} {args.detector} {kind}, {args.nints} integration(s) "
-          f"of {ny}×{nx}, seed {args.seed}; truth in TRUTH_SCENE/NOISE/CR/MASK")
+          f"of {naxis_text(sim.product.shape)} (NAXIS1×NAXIS2), seed {args.seed}; truth in "
+          "TRUTH_SCENE/NOISE/CR/MASK")
     return 0

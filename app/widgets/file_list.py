@@ -19,6 +19,7 @@ from PyQt6.QtWidgets import (
 )
 
 from app.core.files.products import Product
+from app.core.orientation import naxis_text
 
 COLUMNS = ("File", "DETECTOR", "EXP_TYPE", "Shape", "Ints")
 
@@ -68,8 +69,8 @@ class FileList(QWidget):
         """Show ``products``, one row each."""
         self.table.setRowCount(len(products))
         for row, p in enumerate(products):
-            ny, nx = p.shape
-            cells = (p.path.name, p.detector or "?", p.exp_type or "?", f"{ny}×{nx}", str(p.nints))
+            cells = (p.path.name, p.detector or "?", p.exp_type or "?", naxis_text(p.shape),
+                     str(p.nints))
             for col, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 item.setToolTip(str(p.path))

@@ -99,3 +99,23 @@ def test_status_bar_progress_fits_its_messages(qtbot, window, make_product) -> N
     long = "cleaning a_very_long_file_name_from_the_archive_rateints.fits (12/40)"
     window.runner.progress.emit("save", 0.5, long)
     assert bar.text().endswith("…") and bar.toolTip() == long
+
+
+def test_shapes_read_naxis1_by_naxis2(qtbot, window, make_product) -> None:
+    window.stack.set_products([make_product(shape=(40, 60))])  # 40 rows of 60 pixels
+    wait_for_image(qtbot, window)
+    assert window.status.text().endswith("· 60×40")
+    assert window.files.table.item(0, 3).text() == "60×40"
+    assert "DS9" in window.readout.toolTip()
+
+
+def test_cli_help_says_how_planes_and_integrations_are_counted(capsys) -> None:
+    from app.cli import main
+
+    for command in ("clean", "tune"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        text = " ".join(capsys.readouterr().out.split())
+        assert "mask to use, counted from 0" in text
+    # tune has both: each help names the other's convention
+    assert "--integration counts from 1" in text and "--mask-plane counts from 0" in text

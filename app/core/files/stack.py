@@ -17,6 +17,7 @@ import numpy as np
 
 from app.core.errors import InputError
 from app.core.files.products import DO_NOT_USE, Product, read_product
+from app.core.orientation import naxis_text
 
 #: Combination methods: name -> label for menus.
 COMBINE_METHODS: dict[str, str] = {
@@ -49,7 +50,7 @@ def check_compatible(reference: Product, product: Product) -> None:
 
 
 def _shape(shape: tuple[int, int]) -> str:
-    return f"{shape[0]}×{shape[1]}"
+    return naxis_text(shape)
 
 
 def _file_key(product: Product) -> Path | None:

@@ -35,6 +35,7 @@ from app.core.errors import InputError, MaskError
 from app.core.files.atomic import atomic_path
 from app.core.files.fitstext import fits_text, fits_value
 from app.core.mask.style import check_mask_array
+from app.core.orientation import naxis_text
 from app.core.version import __version__
 
 NSCLEAN_COMMENT = "Pixels = 1 are background"
@@ -202,8 +203,8 @@ def _choose_plane(path: Path, nplanes: int, plane: int | None, cube: bool) -> in
 def _checked(path: Path, data: np.ndarray, shape: tuple[int, int] | None) -> np.ndarray:
     if shape is not None and tuple(data.shape) != tuple(shape):
         raise MaskError(
-            f"{path}: the mask is {data.shape[0]}×{data.shape[1]} pixels, "
-            f"but the image is {shape[0]}×{shape[1]}"
+            f"{path}: the mask is {naxis_text(data.shape)} pixels (NAXIS1×NAXIS2), "
+            f"but the image is {naxis_text(shape)}"
         )
     try:
         return check_mask_array(np.asarray(data), tuple(data.shape), "mask").copy()
