@@ -119,3 +119,40 @@ def test_cli_help_says_how_planes_and_integrations_are_counted(capsys) -> None:
         assert "mask to use, counted from 0" in text
     # tune has both: each help names the other's convention
     assert "--integration counts from 1" in text and "--mask-plane counts from 0" in text
+
+
+def labelled_ticks(axis) -> list[tuple[float, str]]:
+    """(value, label) of the ticks the axis draws now (labels may be empty)."""
+    lo, hi = axis.range
+    size = axis.width() if axis.orientation in ("top", "bottom") else axis.height()
+    out = []
+    for spacing, values in axis.tickValues(lo, hi, size):
+        out += list(zip(values, axis.tickStrings(values, axis.scale, spacing), strict=True))
+    return out
+
+
+def test_plots_read_at_a_glance(qtbot, window, make_product) -> None:
+    preview, plots = window.preview, window.preview.plots
+    with qtbot.waitSignal(preview.resultShown, timeout=60000):
+        window.stack.set_products([make_product("full_rate.fits", shape=(2048, 2048))])
+    qtbot.mouseClick(plots.tabs.tabBar(), Qt.MouseButton.LeftButton,
+                     pos=plots.tabs.tabBar().tabRect(1).center())  # "Power spectrum"
+    assert plots.tabs.currentWidget() is plots.spectrum
+    qtbot.waitUntil(lambda: plots.spectrum_after.xData is not None, timeout=60000)
+    qtbot.wait(50)
+    for side in ("bottom", "left"):
+        axis = plots.spectrum.getAxis(side)
+        shown = [(v, text) for v, text in labelled_ticks(axis) if text]
+        # labels only at whole decades: they cannot crowd each other
+        assert shown and all(abs(v - round(v)) < 1e-6 for v, _t in shown), shown
+        assert "(x" not in axis.labelString()
+    bottom = [t for _v, t in labelled_ticks(plots.spectrum.getAxis("bottom")) if t]
+    assert all(t.endswith("Hz") for t in bottom), bottom
+    assert "(DN/s)²/Hz" in plots.spectrum.getAxis("left").labelString()
+    # the profile's values as they are: no "(x0.001)" scale in the label
+    assert "(x" not in plots.profile.getAxis("left").labelString()
+    # the names of the curves in the title, not in a box over the curves
+    for plot in (plots.profile, plots.spectrum, plots.coverage):
+        assert plot.getPlotItem().legend is None
+    title = plots.spectrum.getPlotItem().titleLabel.text
+    assert "original" in title and "cleaned" in title

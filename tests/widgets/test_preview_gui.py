@@ -241,6 +241,7 @@ def test_side_by_side_views_share_zoom_and_stretch(qtbot, small) -> None:
     window = small
     views = window.preview.views
     views.side_by_side.setChecked(True)
+    views.first.set_kind("residual")
     views.second.set_kind("cleaned")
     ((ax0, ax1), (ay0, ay1)), ((bx0, bx1), (by0, by1)) = zoomed_side_by_side(qtbot, views)
     assert (by0, by1) == pytest.approx((ay0, ay1))
