@@ -93,8 +93,8 @@ class CoverageController(QObject):
         self._timer.setInterval(DEBOUNCE_MS)
         self._timer.timeout.connect(self.submit)
         window.maskChanged.connect(lambda _box: self.schedule())
-        window.stack.connect(lambda _what: self._image_changed())
-        window.preview.panel.form.paramsChanged.connect(lambda _p: self.schedule())
+        window.stack.changed.connect(lambda _what: self._image_changed())
+        window.workspace.cleaning.changed.connect(lambda _fields: self.schedule())
         self.panel.rowActivated.connect(self.centre_on)
         self.panel.highlightToggled.connect(self._sync_bands)
 

@@ -24,13 +24,13 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from app.core.display.stretch import DisplayModel, ImageStats
+from app.core.display.stretch import ImageStats
 from app.core.errors import NSCleanError
-from app.core.files.stack import COMBINE_METHODS, ImageStack, iter_combine, iter_load
+from app.core.files.stack import COMBINE_METHODS, iter_combine, iter_load
 from app.core.mask.layers import MaskLayers
 from app.core.orientation import naxis_text
+from app.core.state.workspace import Workspace
 from app.mask_actions import MaskActions
-from app.mask_controller import MaskController
 from app.session_actions import SessionActions
 from app.widgets.file_list import FileList
 from app.widgets.header_viewer import HeaderViewer
@@ -83,11 +83,13 @@ class MainWindow(QMainWindow):
     ) -> None:
         super().__init__(parent)
         self.settings = settings or QSettings("nsclean-gui", "nsclean-gui")
-        self.stack = ImageStack()
-        self.display = DisplayModel()
+        #: Every model and setting of this window (what a session saves).
+        self.workspace = Workspace()
+        self.stack = self.workspace.stack
+        self.display = self.workspace.display
+        self.masks = self.workspace.masks
         self.runner = TaskRunner(self)
-        self.masks = MaskController(self)
-        self.masks.maskChanged.connect(self.maskChanged)
+        self.masks.changed.connect(self.maskChanged.emit)
         self.setWindowTitle("nsclean-gui")
         self.setAcceptDrops(True)
         from app.core.paths import resources_dir
@@ -101,8 +103,8 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.view)
         self.overlay = MaskOverlay()
         self.view.add_overlay(self.overlay, OVERLAY_Z)
-        self.masks.layersReplaced.connect(self.overlay.bind)
-        self.paint_tool = PaintTool(self.view, self.masks, self)
+        self.masks.replaced.connect(self.overlay.bind)
+        self.paint_tool = PaintTool(self.view, self.masks, self.workspace.paint, self)
         self.demo_loaded = False
         self._demo_mask_pending = False
         self.sessions = SessionActions(self)
@@ -140,8 +142,9 @@ class MainWindow(QMainWindow):
         self.resizeDocks([self.mask_dock], [260], Qt.Orientation.Horizontal)
         self.view_menu.addAction(self.mask_dock.toggleViewAction())
         self.readout.set_layer_provider(self._layers_under)
-        self.stack.connect(self._on_stack_changed)
-        self.display.connect(lambda what: self._sync_menus())
+        self.stack.changed.connect(self._on_stack_changed)
+        self.display.changed.connect(lambda what: self._sync_menus())
+        self.workspace.view.changed.connect(self._on_view_changed)
         self.view.sigCursor.connect(self.readout.show_at)
         self.view.sigCursorLeft.connect(self.readout.clear)
         self.files.removeRequested.connect(self.stack.remove)
@@ -352,8 +355,14 @@ class MainWindow(QMainWindow):
         return "mask " + (", ".join(names) if names else "—")
 
     def _toggle_orientation(self, detector_view: bool) -> None:
-        self.paint_tool.break_stroke()
-        self.view.set_orientation("detector" if detector_view else "dms")
+        self.workspace.view.update(orientation="detector" if detector_view else "dms")
+
+    def _on_view_changed(self, fields: frozenset[str]) -> None:
+        if "orientation" in fields:
+            orientation = self.workspace.view.value.orientation
+            self.paint_tool.break_stroke()
+            self.view.set_orientation(orientation)
+            self.detector_action.setChecked(orientation == "detector")
 
     def show_header(self, index: int | bool = 0) -> None:
         """Open the header viewer on file ``index``."""

@@ -135,8 +135,8 @@ class MaskActions(QObject):
         self.tool.layerChanged.connect(lambda name: self.layer_actions[name].setChecked(True))
         self.tool_actions[self.tool.tool].setChecked(True)
         self.layer_actions[self.tool.layer].setChecked(True)
-        self.masks.maskChanged.connect(lambda _box: self._sync())
-        self.masks.layersReplaced.connect(lambda _layers: self._sync())
+        self.masks.changed.connect(lambda _box: self._sync())
+        self.masks.replaced.connect(lambda _layers: self._sync())
         self._sync()
 
     def _sync(self) -> None:

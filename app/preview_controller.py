@@ -20,7 +20,6 @@ loaded file, in the worker thread, with progress and cancel.
 
 from __future__ import annotations
 
-import dataclasses
 import tempfile
 from collections.abc import Generator, Sequence
 from pathlib import Path
@@ -114,11 +113,13 @@ class PreviewController(QObject):
         super().__init__(window)
         self.window = window
         self.runner = window.runner
+        self.cleaning = window.workspace.cleaning
+        self.view_state = window.workspace.view
         self.cleaner = IncrementalCleaner()
         self.curves = CurveBuilder()
-        self.panel = CleaningControls()
+        self.panel = CleaningControls(self.cleaning)
         self.views = PreviewViews(window.display)
-        self.plots = PreviewPlots()
+        self.plots = PreviewPlots(self.view_state)
         self.dock = self._dock("Cleaning", self.panel, Qt.DockWidgetArea.RightDockWidgetArea)
         self.views_dock = self._dock("Preview", self.views, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.plots_dock = self._dock("Cleaning plots", self.plots,
@@ -143,19 +144,15 @@ class PreviewController(QObject):
         self._timer.setInterval(DEBOUNCE_MS)
         self._timer.timeout.connect(self.submit)
 
-        window.sessions.register_cleaning(self._saved_params, self._restore_params)
         window.maskChanged.connect(self._on_mask_changed)
-        window.stack.connect(self._on_stack_changed)
-        self.panel.form.paramsChanged.connect(lambda _p: self.schedule())
+        window.stack.changed.connect(self._on_stack_changed)
+        self.cleaning.changed.connect(lambda _fields: self.schedule())
+        self.view_state.changed.connect(self._on_view_changed)
         self.panel.cancelRequested.connect(self.cancel)
         self.panel.saveRequested.connect(self.choose_and_save)
         self.panel.cleanAllRequested.connect(self.choose_and_clean_all)
-        self.plots.profileAxisChanged.connect(lambda _a: self._submit_plots())
-        self.plots.tabChanged.connect(lambda _i: self._submit_plots())
         self.plots_dock.visibilityChanged.connect(lambda shown: shown and self._submit_plots())
         self.views_dock.visibilityChanged.connect(lambda shown: shown and self.schedule())
-        window.detector_action.toggled.connect(
-            lambda on: self.views.set_orientation("detector" if on else "dms"))
         for dock in (self.dock, self.views_dock, self.plots_dock):
             window.view_menu.addAction(dock.toggleViewAction())
 
@@ -168,18 +165,14 @@ class PreviewController(QObject):
 
     @property
     def params(self) -> CleanParams:
-        """The parameters in the form."""
-        return self.panel.form.params()
+        """The cleaning parameters (of the workspace's cleaning state)."""
+        return self.cleaning.value
 
-    def _saved_params(self) -> dict[str, object]:
-        return dataclasses.asdict(self.params)
-
-    def _restore_params(self, values: dict[str, object]) -> None:
-        names = {f.name for f in dataclasses.fields(CleanParams)}
-        params = CleanParams(**{k: v for k, v in values.items() if k in names}).validated()
-        if params != self.params:
-            self.panel.form.set_params(params)
-            self.panel.form.paramsChanged.emit(params)
+    def _on_view_changed(self, fields: frozenset[str]) -> None:
+        if "orientation" in fields:
+            self.views.set_orientation(self.view_state.value.orientation)
+        if fields & {"profile_axis", "plot_tab"}:
+            self._submit_plots()
 
     # --- live preview --------------------------------------------------------------------
     def _on_mask_changed(self, box: Box) -> None:

@@ -2,7 +2,9 @@
 
 File ▸ Save session / Save session as / Open session write and read one
 ``.nsclean-session`` file (:mod:`app.core.state.session`): the image sources, the painted
-layers, the display stretch, the cleaning parameters and the view. A QTimer calls
+layers and every setting of the window's :class:`~app.core.state.workspace.Workspace`
+(display, cleaning parameters, threshold settings, paint tool, view, combination), so a
+new setting of a state is saved and restored without code here. A QTimer calls
 :meth:`~app.core.state.session.Autosaver.tick` every few seconds; it writes a recovery file at
 most every 30 s while there are unsaved edits. The next start offers recovery files left
 by processes that died; a clean exit deletes its own.
@@ -10,17 +12,15 @@ by processes that died; a clean exit deletes its own.
 Failures never lose work: a failed save leaves the old file and the layers as they were
 and says why; a session that cannot be read changes nothing.
 
-Other panels store their settings through two hooks: ``cleaning_provider() -> dict``
-(saved) and ``cleaning_consumer(dict)`` (restored); see :meth:`SessionActions.register_cleaning`.
+Unsaved work counts mask edits and changes of the cleaning and threshold settings
+(:attr:`~app.core.state.workspace.Workspace.revision`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from PyQt6.QtCore import QObject, QTimer
 from PyQt6.QtGui import QGuiApplication
@@ -36,6 +36,7 @@ from app.core.state.session import (
     find_recoveries,
     load_session,
     save_session,
+    settings_of,
 )
 
 if TYPE_CHECKING:
@@ -55,36 +56,28 @@ class SessionActions(QObject):
         self.window = window
         self.path: Path | None = None
         self._unsaved_marks = 0  # bumped when recovered work must count as unsaved
-        self.cleaning_provider: Callable[[], dict[str, Any]] = dict
-        self.cleaning_consumer: Callable[[dict[str, Any]], None] | None = None
         self.autosaver = Autosaver(self.build_session, self._revision, interval=autosave_seconds)
         self._session_revision = self._revision()  # what the session file (if any) holds
         # sources of an opened session whose images are all missing: saved again as they
         # were, until images are loaded
         self._unloaded_sources: list[dict[str, object]] = []
-        window.stack.connect(self._on_stack_changed)
+        window.stack.changed.connect(self._on_stack_changed)
         self.timer = QTimer(self)
         self.timer.setInterval(TICK_MS)
         self.timer.timeout.connect(self.autosave)
         self.timer.start()
-
-    def register_cleaning(
-        self, provider: Callable[[], dict[str, Any]], consumer: Callable[[dict[str, Any]], None]
-    ) -> None:
-        """Let the cleaning panel save (``provider``) and restore (``consumer``) its settings."""
-        self.cleaning_provider, self.cleaning_consumer = provider, consumer
 
     def _on_stack_changed(self, what: frozenset[str]) -> None:
         if "products" in what and self.window.stack.products:
             self._unloaded_sources = []
 
     def _revision(self) -> int:
-        return self.window.masks.edits + self._unsaved_marks
+        return self.window.masks.edits + self.window.workspace.revision + self._unsaved_marks
 
     @property
     def dirty(self) -> bool:
-        """True when there are mask edits not saved in a session file (a recovery file
-        does not count: it is for crashes, not for quitting)."""
+        """True when there are mask edits or settings not saved in a session file (a
+        recovery file does not count: it is for crashes, not for quitting)."""
         return self._revision() != self._session_revision
 
     # --- building and applying -------------------------------------------------------
@@ -96,23 +89,15 @@ class SessionActions(QObject):
             raise NSCleanError("there is no mask to save: open an image first")
         view = {
             "detector": window.masks.detector,
-            "orientation": window.view.orientation,
-            "combine": window.stack.method,
             "demo": window.demo_loaded,
-            "tool": window.paint_tool.tool,
-            "layer": window.paint_tool.layer,
-            "brush_size": window.paint_tool.size,
             "styles": {name: {"visible": layers.styles[name].visible,
                               "opacity": layers.styles[name].opacity} for name in STYLE_NAMES},
         }
         sources = [] if window.demo_loaded else [
             {"path": str(p.path)} for p in window.stack.products
         ] or [dict(s) for s in self._unloaded_sources]
-        return Session(
-            layers=layers.snapshot(), sources=sources,
-            stretch=dataclasses.asdict(window.display.settings),
-            cleaning=dict(self.cleaning_provider()), view=view,
-        )
+        return Session(layers=layers.snapshot(), sources=sources, view=view,
+                       settings=window.workspace.settings_dict())
 
     def apply_session(self, session: Session) -> list[str]:
         """Adopt ``session``: layers at once, images reloaded in the background.
@@ -138,29 +123,7 @@ class SessionActions(QObject):
             window.stack.set_products([])
             self._unloaded_sources = [dict(s) for s in session.sources]
         window.masks.set_layers(layers, view.get("detector"))  # type: ignore[arg-type]
-        try:
-            stretch = dict(session.stretch)
-            if "manual_levels" in stretch:
-                stretch["manual_levels"] = tuple(stretch["manual_levels"])  # type: ignore[arg-type]
-            window.display.update(**stretch)
-        except (TypeError, ValueError) as exc:
-            notes.append(f"The display settings were not restored ({exc}).")
-        if session.cleaning and self.cleaning_consumer is not None:
-            try:
-                self.cleaning_consumer(dict(session.cleaning))
-            except (NSCleanError, TypeError, ValueError) as exc:
-                notes.append(f"The cleaning settings were not restored ({exc}).")
-        try:
-            window.paint_tool.set_layer(str(view.get("layer", "light")))
-            window.paint_tool.set_size(float(view.get("brush_size", window.paint_tool.size)))
-        except (TypeError, ValueError):
-            pass
-        if view.get("combine") in ("mean", "median", "clipped"):
-            window.stack.set_method(str(view["combine"]))
-        orientation = view.get("orientation")
-        if orientation in ("dms", "detector"):
-            window.detector_action.setChecked(orientation == "detector")
-            window.view.set_orientation(str(orientation))
+        notes += window.workspace.apply_settings(settings_of(session))
         if view.get("demo"):
             window.open_demo(with_mask=False)
         else:

@@ -63,7 +63,8 @@ class ThresholdController(QObject):
         super().__init__(window)
         self.window = window
         self.runner = window.runner
-        self.panel = ThresholdPanel()
+        self.settings = window.workspace.threshold
+        self.panel = ThresholdPanel(self.settings)
         self.overlay = ThresholdOverlay()
         window.view.add_overlay(self.overlay, PREVIEW_Z)
         self.selector = RegionSelector()
@@ -85,13 +86,13 @@ class ThresholdController(QObject):
         self._running = False  # a preview request is in the worker
         self._pending = False  # and the settings changed since it was sent
 
-        self.panel.settingsChanged.connect(lambda _s: self.schedule())
+        self.settings.changed.connect(lambda _fields: self.schedule())
         self.panel.overlayToggled.connect(lambda _on: self._sync_visibility())
         self.panel.regionChanged.connect(self._place_region)
         self.panel.applyRequested.connect(self.apply)
         self.dock.visibilityChanged.connect(lambda _shown: self._sync_visibility())
-        window.stack.connect(lambda _what: self._image_changed())
-        window.masks.layersReplaced.connect(lambda _layers: self.schedule())
+        window.stack.changed.connect(lambda _what: self._image_changed())
+        window.masks.replaced.connect(lambda _layers: self.schedule())
 
     # --- the Thresholder of the working image ---------------------------------------
     def cache(self) -> ThresholderCache | None:

@@ -95,6 +95,7 @@ class TuneController(QObject):
         super().__init__(window)
         self.window = window
         self.runner = window.runner
+        self.cleaning = window.workspace.cleaning
         self.form = window.preview.panel.form
         self.controls = TuneControls()
         panel_layout = window.preview.panel.layout()
@@ -106,9 +107,9 @@ class TuneController(QObject):
         self._tuning = False  # between start and its end (the runner keeps a request longer)
         self.controls.tuneRequested.connect(self.start)
         self.controls.undoRequested.connect(self.undo)
-        window.stack.connect(lambda _what: self._cancel_quietly())
-        window.stack.connect(lambda _what: self._refresh_button())
-        self.form.paramsChanged.connect(lambda _params: self._refresh_button())
+        window.stack.changed.connect(lambda _what: self._cancel_quietly())
+        window.stack.changed.connect(lambda _what: self._refresh_button())
+        self.cleaning.changed.connect(lambda _fields: self._refresh_button())
         self._refresh_button()
 
     @property
@@ -120,7 +121,7 @@ class TuneController(QObject):
         """Auto-tune is offered only where there is something to tune; the tooltip of a
         disabled button says why (a subarray, the median method)."""
         shape = self.window.stack.shape
-        reason = None if shape is None else why_not_tunable(shape, self.form.params())
+        reason = None if shape is None else why_not_tunable(shape, self.cleaning.value)
         self.controls.set_tunable(reason, running=self._tuning)
 
     def _dialog(self) -> TuneDialog:
@@ -143,7 +144,7 @@ class TuneController(QObject):
             window.show_message("Auto-tune", "The files do not say which detector (NRS1 or "
                                 "NRS2) they come from.\n\nThe parameters are unchanged.")
             return False
-        refusal = why_not_tunable(image.shape, self.form.params())
+        refusal = why_not_tunable(image.shape, self.cleaning.value)
         if refusal:
             window.show_message("Auto-tune", f"{refusal[0].upper()}{refusal[1:]}.\n\n"
                                 "The parameters are unchanged.")
@@ -156,7 +157,7 @@ class TuneController(QObject):
         dialog.raise_()
         self._tuning = True
         self._refresh_button()
-        self.runner.submit(TUNE_KEY, _tune_job, image, mask, detector, self.form.params(),
+        self.runner.submit(TUNE_KEY, _tune_job, image, mask, detector, self.cleaning.value,
                            self.settings, on_done=self._on_done, on_error=self._on_error,
                            on_progress=dialog.set_progress)
         return True
@@ -211,7 +212,7 @@ class TuneController(QObject):
 
     def apply(self, params: CleanParams) -> None:
         """Put ``params`` into the form (remembering the current ones for Undo tune)."""
-        self.previous = self.form.params()
+        self.previous = self.cleaning.value
         self._set_form(params)
         self.controls.undo_button.setEnabled(True)
 
@@ -228,5 +229,4 @@ class TuneController(QObject):
             self.dialog.show_message("Undone: the previous parameters are back.")
 
     def _set_form(self, params: CleanParams) -> None:
-        self.form.set_params(params)
-        self.form.paramsChanged.emit(params)  # the preview and coverage follow the form
+        self.cleaning.set(params)  # the form, the preview and the coverage follow it

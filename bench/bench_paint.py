@@ -137,8 +137,8 @@ def widget_part(baseline: float) -> bool:
     from PyQt6.QtGui import QMouseEvent
     from PyQt6.QtWidgets import QApplication
 
+    from app.core.mask.model import MaskModel
     from app.main import configure_pyqtgraph
-    from app.mask_controller import MaskController
     from app.widgets.image_view import ImageView
     from app.widgets.mask_overlay import OVERLAY_Z, MaskOverlay
     from app.widgets.paint_tool import PaintTool
@@ -150,10 +150,10 @@ def widget_part(baseline: float) -> bool:
     view = ImageView()
     view.resize(1200, 1000)
     view.show()
-    masks = MaskController()
+    masks = MaskModel()
     overlay = MaskOverlay()
     view.add_overlay(overlay, OVERLAY_Z)
-    masks.layersReplaced.connect(overlay.bind)
+    masks.replaced.connect(overlay.bind)
     tool = PaintTool(view, masks)
     tool.set_tool("brush")  # (the tool starts in pan mode)
     view.set_image(image, "NRS1")

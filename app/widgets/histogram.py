@@ -40,7 +40,7 @@ class HistogramWidget(pg.PlotWidget):
         self.region.setZValue(10)
         self.addItem(self.region)
         self.region.sigRegionChanged.connect(self._on_region_dragged)
-        model.connect(self._on_model_changed)
+        model.changed.connect(self._on_model_changed)
         self._on_model_changed(frozenset({"stats", "levels"}))
 
     def _on_model_changed(self, what: frozenset[str]) -> None:

@@ -198,7 +198,7 @@ class ImageView(pg.GraphicsLayoutWidget):
                 self.set_lut(model.lut)
                 self.set_nan_color(model.nan_color)
 
-        model.connect(on_change)
+        model.changed.connect(on_change)
         self.view.sigContrastBias.connect(model.drag_contrast_bias)
         self.set_levels(model.levels)
         self.set_lut(model.lut)

@@ -1,7 +1,7 @@
 """The Mask dock: layer list (active layer, visibility, opacity), tools, brush size, readout.
 
 A thin view: it shows the state of :class:`~app.core.mask.layers.MaskLayers` (through
-:class:`~app.mask_controller.MaskController`) and of :class:`~app.widgets.paint_tool.PaintTool`
+:class:`~app.core.mask.model.MaskModel`) and of :class:`~app.widgets.paint_tool.PaintTool`
 and sends the user's choices back to them. Tool buttons share the menu's QActions, so
 buttons, menu items and shortcuts can never disagree.
 """
@@ -29,7 +29,7 @@ from PyQt6.QtWidgets import (
 )
 
 from app.core.mask.layers import MaskLayers
-from app.mask_controller import MaskController
+from app.core.mask.model import MaskModel
 from app.widgets.paint_tool import HINTS, MAX_SIZE, MIN_SIZE, PaintTool
 
 #: (style name, label, key that selects it or "") in display order.
@@ -45,7 +45,7 @@ class LayersPanel(QWidget):
     """Controls for painting: which layer, what is shown, which tool, how big."""
 
     def __init__(
-        self, masks: MaskController, tool: PaintTool, tool_actions: Mapping[str, QAction],
+        self, masks: MaskModel, tool: PaintTool, tool_actions: Mapping[str, QAction],
         extra_actions: Mapping[str, QAction] | None = None, parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -135,9 +135,9 @@ class LayersPanel(QWidget):
         tool.hint.connect(lambda text: self.hint.setText(text or HINTS[tool.tool]))
         tool.layerChanged.connect(self._show_layer)
         tool.sizeChanged.connect(self._show_size)
-        masks.layersReplaced.connect(lambda _layers: self.sync())
-        masks.styleChanged.connect(self._sync_styles)
-        masks.maskChanged.connect(lambda _box: self._sync_counts())
+        masks.replaced.connect(lambda _layers: self.sync())
+        masks.styled.connect(self._sync_styles)
+        masks.changed.connect(lambda _box: self._sync_counts())
         self._show_layer(tool.layer)
         self._show_size(tool.size)
         self.sync()

@@ -63,13 +63,13 @@ class MaskOverlay(pg.ImageItem):
     def bind(self, layers: MaskLayers | None) -> None:
         """Show ``layers`` (None: show nothing) and follow their changes."""
         if self._layers is not None:
-            self._layers.remove_listener(self._on_change)
+            self._layers.changed.disconnect(self._on_change)
         self._layers = layers
         if layers is None:
             self._labels = None
             self.clear()
             return
-        layers.add_listener(self._on_change)
+        layers.changed.connect(self._on_change)
         self._labels = np.ascontiguousarray(layers.labels())
         self.setImage(self._labels, autoLevels=False, levels=None, lut=_table(layers))
 

@@ -21,13 +21,21 @@ from __future__ import annotations
 from PyQt6.QtCore import QEvent, QObject, QPointF, Qt, pyqtSignal
 from PyQt6.QtGui import QKeyEvent, QMouseEvent
 
-from app.core.mask.layers import LAYERS, MaskLayers
-from app.mask_controller import MaskController
+from app.core.mask.layers import MaskLayers
+from app.core.mask.model import MaskModel
+from app.core.state.states import (
+    MAX_BRUSH,
+    MIN_BRUSH,
+    PAINT_LAYERS,
+    PAINT_TOOLS,
+    PaintSettings,
+    SettingsState,
+)
 from app.widgets.image_view import ImageView
 from app.widgets.paint_preview import ToolPreview, band_extent, far
 
-TOOLS = ("brush", "eraser", "rectangle", "polygon", "fill", "band", "pan")
-MIN_SIZE, MAX_SIZE = 1.0, 400.0
+TOOLS = PAINT_TOOLS
+MIN_SIZE, MAX_SIZE = MIN_BRUSH, MAX_BRUSH
 #: A click this close (screen pixels) to the first polygon corner closes the polygon.
 CLOSE_DISTANCE = 8.0
 #: A polygon-tool press that moves this far (screen pixels) becomes a freehand lasso.
@@ -36,7 +44,10 @@ _ERASE_MODIFIERS = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.Alt
 
 
 class PaintTool(QObject):
-    """Paints on the layers of a :class:`MaskController` through an :class:`ImageView`.
+    """Paints on the layers of a :class:`MaskModel` through an :class:`ImageView`.
+
+    The tool, layer and brush size are those of a paint state (:class:`PaintSettings`):
+    the setters write it, and a change from elsewhere (a session) takes effect the same way.
 
     Signals
     -------
@@ -51,10 +62,12 @@ class PaintTool(QObject):
     sizeChanged = pyqtSignal(float)
     hint = pyqtSignal(str)
 
-    def __init__(self, view: ImageView, masks: MaskController, parent: QObject | None = None):
+    def __init__(self, view: ImageView, masks: MaskModel,
+                 state: SettingsState[PaintSettings] | None = None,
+                 parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.view, self.masks = view, masks
-        self._tool, self._layer, self._size = "pan", "light", 15.0  # napari starts in pan/zoom too
+        self.state = state if state is not None else SettingsState(PaintSettings())
         self._space = False
         self._drag: str | None = None  # "stroke", "line", "rectangle", "band", "lasso"
         self._press: QPointF | None = None  # DMS position of the press
@@ -66,23 +79,24 @@ class PaintTool(QObject):
         view.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         view.viewport().installEventFilter(self)
         view.installEventFilter(self)
-        masks.layersReplaced.connect(lambda _layers: self.cancel())  # no shapes across images
+        masks.replaced.connect(lambda _layers: self.cancel())  # no shapes across images
+        self.state.changed.connect(self._on_state)
 
     # --- state -----------------------------------------------------------------------
     @property
     def tool(self) -> str:
         """The active tool (one of :data:`TOOLS`)."""
-        return self._tool
+        return self.state.value.tool
 
     @property
     def layer(self) -> str:
         """The layer painted on: ``"light"``, ``"dark"`` or ``"exclude"``."""
-        return self._layer
+        return self.state.value.layer
 
     @property
     def size(self) -> float:
         """Brush diameter in image pixels."""
-        return self._size
+        return self.state.value.size
 
     @property
     def busy(self) -> bool:
@@ -93,37 +107,42 @@ class PaintTool(QObject):
         """Switch tools (an unfinished polygon or drag is dropped)."""
         if tool not in TOOLS:
             raise ValueError(f"unknown tool {tool!r}; expected one of {', '.join(TOOLS)}")
-        self.cancel()
-        if tool != self._tool:
-            self._tool = tool
-            self.toolChanged.emit(tool)
-        self.preview.brush(None, self._size)
-        self.hint.emit(HINTS[tool])
+        if not self.state.update(tool=tool):  # the same tool again: still a fresh start
+            self.cancel()
+            self.preview.brush(None, self.size)
+            self.hint.emit(HINTS[tool])
 
     def set_layer(self, layer: str) -> None:
         """Paint on ``layer`` from now on."""
-        if layer not in LAYERS:
+        if layer not in PAINT_LAYERS:
             raise ValueError(f"unknown layer {layer!r}")
-        if layer != self._layer:
-            self.finish()
-            self._layer = layer
-            self.layerChanged.emit(layer)
+        self.state.update(layer=layer)
 
     def set_size(self, size: float) -> None:
         """Brush diameter in pixels (clamped to 1–400)."""
-        size = min(max(float(size), MIN_SIZE), MAX_SIZE)
-        if size != self._size:
-            self._size = size
-            self.preview.set_size(size)
-            self.sizeChanged.emit(size)
+        self.state.update(size=min(max(float(size), MIN_SIZE), MAX_SIZE))
+
+    def _on_state(self, fields: frozenset[str]) -> None:
+        """Whoever changed the state (these setters, a session), the tool follows."""
+        if "tool" in fields:
+            self.cancel()
+            self.preview.brush(None, self.size)
+            self.toolChanged.emit(self.tool)
+            self.hint.emit(HINTS[self.tool])
+        if "layer" in fields:
+            self.finish()  # a stroke in progress stays one undo item on its own layer
+            self.layerChanged.emit(self.layer)
+        if "size" in fields:
+            self.preview.set_size(self.size)
+            self.sizeChanged.emit(self.size)
 
     def grow(self, factor: float = 1.25) -> None:
         """Bigger brush (the ``]`` key): ×``factor``, at least one pixel more."""
-        self.set_size(max(self._size * factor, self._size + 1))
+        self.set_size(max(self.size * factor, self.size + 1))
 
     def shrink(self, factor: float = 1.25) -> None:
         """Smaller brush (the ``[`` key)."""
-        self.set_size(min(self._size / factor, self._size - 1))
+        self.set_size(min(self.size / factor, self.size - 1))
 
     # --- finishing -------------------------------------------------------------------
     def finish(self) -> None:
@@ -168,12 +187,12 @@ class PaintTool(QObject):
         if kind == QEvent.Type.MouseButtonRelease:
             return self._on_release(event)  # type: ignore[arg-type]
         if kind == QEvent.Type.Leave:
-            self.preview.brush(None, self._size)
+            self.preview.brush(None, self.size)
         return False
 
     def _paints(self, event: QMouseEvent) -> bool:
         return (
-            event.button() == Qt.MouseButton.LeftButton and self._tool != "pan"
+            event.button() == Qt.MouseButton.LeftButton and self.tool != "pan"
             and not self._space and self.masks.layers is not None
         )
 
@@ -197,34 +216,34 @@ class PaintTool(QObject):
         self.view.setFocus()
         self.finish()
         pos = self._dms(event)
-        self._erase = bool(event.modifiers() & _ERASE_MODIFIERS) != (self._tool == "eraser")
+        self._erase = bool(event.modifiers() & _ERASE_MODIFIERS) != (self.tool == "eraser")
         self._press = pos
         shift = bool(event.modifiers() & Qt.KeyboardModifier.ShiftModifier)
-        if self._tool in ("brush", "eraser"):
+        if self.tool in ("brush", "eraser"):
             if shift:
                 self._drag = "line"
-                self.preview.line(pos, pos, self._size, self._rgb())
+                self.preview.line(pos, pos, self.size, self._rgb())
             else:
                 self._begin_stroke(pos)
-        elif self._tool in ("rectangle", "band"):
-            self._drag = self._tool
+        elif self.tool in ("rectangle", "band"):
+            self._drag = self.tool
             self._show_drag(pos, pos)
-        elif self._tool == "polygon":
+        elif self.tool == "polygon":
             self._lasso_new = not self._vertices
             self._drag = "vertex"
             self._polygon_click(pos)
-        elif self._tool == "fill":
+        elif self.tool == "fill":
             y, x = self._model_point(pos)
-            self._layers.fill(self._layer, y, x, not self._erase)
+            self._layers.fill(self.layer, y, x, not self._erase)
         return True
 
     def _on_double_click(self, event: QMouseEvent) -> bool:
         if not self._paints(event):
             return False
-        if self._tool == "polygon":
+        if self.tool == "polygon":
             self._commit_polygon()
             return True
-        if self._tool in ("brush", "eraser"):
+        if self.tool in ("brush", "eraser"):
             return self._on_press(event)
         return True  # a second fill/rectangle would only repeat the first
 
@@ -232,8 +251,8 @@ class PaintTool(QObject):
         if self.masks.layers is None:
             return False
         pos = self._dms(event)
-        brush = self._tool in ("brush", "eraser") and not self._space
-        self.preview.brush(pos if brush else None, self._size)
+        brush = self.tool in ("brush", "eraser") and not self._space
+        self.preview.brush(pos if brush else None, self.size)
         if self._drag is None:
             if self._vertices:
                 self.preview.polygon(self._vertices, pos, self._rgb())
@@ -243,7 +262,7 @@ class PaintTool(QObject):
             self._layers.stroke_to(*self._model_point(pos))
         elif self._drag == "line":
             start = self._line_start(pos, self._press or pos)
-            self.preview.line(start, pos, self._size, self._rgb())
+            self.preview.line(start, pos, self.size, self._rgb())
         elif self._drag in ("rectangle", "band"):
             self._show_drag(self._press or pos, pos)
         elif self._drag in ("vertex", "lasso") and self._vertices:
@@ -272,13 +291,13 @@ class PaintTool(QObject):
         value = not self._erase
         if drag == "line":
             p0 = self._model_point(self._line_start(pos, start))
-            layers.line(self._layer, p0, end, self._size / 2, value)
+            layers.line(self.layer, p0, end, self.size / 2, value)
             self._last_stroke_end = end
         elif drag == "rectangle":
-            layers.rectangle(self._layer, self._model_point(start), end, value)
+            layers.rectangle(self.layer, self._model_point(start), end, value)
         elif drag == "band":
             axis, lo, stop = band_extent(start, pos)
-            layers.band(self._layer, lo, stop - 1, axis, value)  # first and last index
+            layers.band(self.layer, lo, stop - 1, axis, value)  # first and last index
         elif drag == "lasso" and self._lasso_new and len(self._vertices) >= 3:
             self._commit_polygon()
             return True
@@ -310,7 +329,7 @@ class PaintTool(QObject):
     def _begin_stroke(self, pos: QPointF) -> None:
         layers = self._layers
         self.masks.hold()  # one maskChanged per stroke
-        layers.begin_stroke(self._layer, self._size / 2, not self._erase)
+        layers.begin_stroke(self.layer, self.size / 2, not self._erase)
         self._drag = "stroke"
         layers.stroke_to(*self._model_point(pos))
 
@@ -338,7 +357,7 @@ class PaintTool(QObject):
         self.preview.hide_shape()
         if len(vertices) >= 3 and self.masks.layers is not None:
             points = [self._model_point(v) for v in vertices]
-            self.masks.layers.polygon(self._layer, points, not self._erase)
+            self.masks.layers.polygon(self.layer, points, not self._erase)
 
     def _show_drag(self, p0: QPointF, p1: QPointF) -> None:
         if self._drag == "band":
@@ -347,7 +366,7 @@ class PaintTool(QObject):
             self.preview.rectangle(p0, p1, self._rgb())
 
     def _rgb(self) -> tuple[int, int, int]:
-        return self._layers.styles[self._layer].color
+        return self._layers.styles[self.layer].color
 
 
 HINTS = {

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from PyQt6.QtCore import pyqtSignal
 from PyQt6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -21,6 +20,7 @@ from PyQt6.QtWidgets import (
 )
 
 from app.core.clean import FULL_FRAME, CleanParams
+from app.core.state.states import SettingsState
 
 #: Samples on a full-frame detector line: frequencies are shown in cycles per line.
 LINE = FULL_FRAME[0]
@@ -64,16 +64,22 @@ FOURIER_ONLY = ("fc", "kw", "weight_sigma", "buff_sigma", "buff")
 
 
 class ParameterForm(QWidget):
-    """Edits a :class:`CleanParams`; emits ``paramsChanged(CleanParams)`` on every edit.
+    """Shows and edits the cleaning state (a :class:`CleanParams` value).
 
-    Spin boxes report when editing is done (Enter, arrows, focus out), not per keystroke.
+    Every edit goes into the state; every change of the state (an edit here, Auto-tune,
+    Undo, a session) is shown. Spin boxes report when editing is done (Enter, arrows,
+    focus out), not per keystroke.
+
+    Parameters
+    ----------
+    state : SettingsState of CleanParams, optional
+        The state to bind to (a new one when omitted).
     """
 
-    paramsChanged = pyqtSignal(object)
-
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, state: SettingsState[CleanParams] | None = None,
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._params = CleanParams()
+        self.state = state if state is not None else SettingsState(CleanParams())
         self._subarray = False
         form = QFormLayout(self)
         self.method = QComboBox()
@@ -113,23 +119,20 @@ class ParameterForm(QWidget):
         self.reset_button.clicked.connect(self.reset)
         form.addRow(self.reset_button)
         self.method.currentIndexChanged.connect(self._edited)
-        self._show(self._params)
+        self.state.changed.connect(lambda _fields: self._show(self.state.value))
+        self._show(self.state.value)
 
     def params(self) -> CleanParams:
-        """The parameters shown."""
-        return self._params
+        """The parameters of the state."""
+        return self.state.value
 
     def set_params(self, params: CleanParams) -> None:
-        """Show ``params`` (no signal)."""
-        self._params = params
-        self._show(params)
+        """Put ``params`` into the state (shown at once; its listeners follow)."""
+        self.state.set(params)
 
     def reset(self) -> None:
-        """Back to the published defaults (emits ``paramsChanged`` if anything changed)."""
-        changed = self._params != CleanParams()
-        self.set_params(CleanParams())
-        if changed:
-            self.paramsChanged.emit(self._params)
+        """Back to the published defaults."""
+        self.state.reset()
 
     def set_frame_shape(self, shape: tuple[int, int] | None) -> None:
         """Say which variant the frame gets and enable only the fields that apply."""
@@ -155,12 +158,11 @@ class ParameterForm(QWidget):
             f.name: self.spins[f.name].value() / f.scale for f in FIELDS}
         if values["kw"] < 0.0:  # the "auto" special value
             values["kw"] = None
-        params = replace(self._params, method=self.method.currentData(), buff=self.buff.isChecked(),
-                         by_channel=self.by_channel.isChecked(), **values)
+        params = replace(self.state.value, method=self.method.currentData(),
+                         buff=self.buff.isChecked(), by_channel=self.by_channel.isChecked(),
+                         **values)
         self._update_enabled()
-        if params != self._params:
-            self._params = params
-            self.paramsChanged.emit(params)
+        self.state.set(params)  # emits (and is shown) only if something changed
 
     def _update_enabled(self) -> None:
         fourier = self.method.currentData() == "fft"
@@ -178,7 +180,7 @@ class ParameterForm(QWidget):
                     "fixed frequency bands); the settings below do not apply.")
         else:
             text = "Full frame: weighted Fourier fit of every detector line."
-            if self._params.fit == "real":  # not in the form: set by auto-tune
+            if self.state.value.fit == "real":  # not in the form: set by auto-tune
                 text += (f" Real cos/sin fit with a 1/f prior of strength "
-                         f"{self._params.ridge:g} (auto-tune; Reset goes back).")
+                         f"{self.state.value.ridge:g} (auto-tune; Reset goes back).")
         self.variant.setText(text)

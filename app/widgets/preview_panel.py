@@ -22,9 +22,11 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from app.core.clean import CleanParams
 from app.core.display.curves import difference_levels
 from app.core.display.stretch import DisplayModel
 from app.core.engine.incremental import PreviewResult
+from app.core.state.states import SettingsState
 from app.widgets.image_view import ImageView
 from app.widgets.parameter_form import ParameterForm
 
@@ -75,7 +77,7 @@ class PreviewPane(QWidget):
         layout.addWidget(self.choice)
         layout.addWidget(self.view, 1)
         self.choice.currentIndexChanged.connect(lambda _i: self._refresh())
-        display.connect(self._on_display)
+        display.changed.connect(self._on_display)
         self.set_kind(kind)
         self._on_display(frozenset({"levels", "lut"}))
 
@@ -197,9 +199,10 @@ class CleaningControls(QWidget):
     saveRequested = pyqtSignal()
     cleanAllRequested = pyqtSignal()
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, cleaning: SettingsState[CleanParams] | None = None,
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.form = ParameterForm()
+        self.form = ParameterForm(cleaning)
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
         self.progress.setTextVisible(False)

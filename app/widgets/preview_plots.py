@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PyQt6.QtCore import Qt, pyqtSignal
+from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import QComboBox, QTabWidget, QVBoxLayout, QWidget
 
 from app.core.clean import Diagnostics
 from app.core.display.curves import PreviewCurves, profile_range
+from app.core.state.states import PLOT_TABS, SettingsState, ViewSettings
 
 BEFORE_COLOUR, AFTER_COLOUR, UNFIT_COLOUR = (150, 150, 150), (60, 170, 255), (255, 60, 60)
 BEFORE_PEN = pg.mkPen(BEFORE_COLOUR, width=1)
@@ -84,26 +85,22 @@ def _plot(title: str, x_label: str, y_label: str, entries: list, *, log: bool = 
 class PreviewPlots(QWidget):
     """Tabs with the profile, power-spectrum and coverage plots.
 
-    Signals
-    -------
-    profileAxisChanged(str)
-        ``"rows"`` or ``"columns"``: the profile the user wants (recompute the curves).
-    tabChanged(int)
-        Another plot is shown (the spectrum is only computed while its tab is shown).
+    The profile axis and the tab shown are those of a view state (``profile_axis``,
+    ``plot_tab``): whoever listens to it recomputes the curves the user wants (the
+    spectrum only while its tab is shown).
     """
 
-    profileAxisChanged = pyqtSignal(str)
-    tabChanged = pyqtSignal(int)
-
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, state: SettingsState[ViewSettings] | None = None,
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.state = state if state is not None else SettingsState(ViewSettings())
         self.axis = QComboBox()
         for name, label in PROFILE_AXES.items():
             self.axis.addItem(label, name)
         self.axis.setToolTip("Background pixels only. Banding shows as structure that "
                              "cleaning removes.")
         self.axis.currentIndexChanged.connect(
-            lambda _i: self.profileAxisChanged.emit(self.profile_axis))
+            lambda _i: self.state.update(profile_axis=self.profile_axis))
         self.profile = _plot("Background profile", "DMS row", "mean (DN/s)", CURVES)
         self.profile_before = self.profile.plot(pen=BEFORE_PEN, name="original")
         self.profile_after = self.profile.plot(pen=AFTER_PEN, name="cleaned")
@@ -142,7 +139,15 @@ class PreviewPlots(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.tabs)
-        self.tabs.currentChanged.connect(self.tabChanged)
+        self.tabs.currentChanged.connect(
+            lambda i: self.state.update(plot_tab=PLOT_TABS[i]))
+        self.state.changed.connect(lambda _fields: self._show_state())
+        self._show_state()
+
+    def _show_state(self) -> None:
+        value = self.state.value
+        self.axis.setCurrentIndex(self.axis.findData(value.profile_axis))
+        self.tabs.setCurrentIndex(PLOT_TABS.index(value.plot_tab))
 
     @property
     def profile_axis(self) -> str:

@@ -83,7 +83,7 @@ class StretchPanel(QWidget):
         )
         self.invert.toggled.connect(lambda on: model.update(invert=bool(on)))
         self.reset_cb.clicked.connect(lambda: model.update(contrast=1.0, bias=0.5))
-        model.connect(lambda what: self.sync())
+        model.changed.connect(lambda what: self.sync())
         self.sync()
 
     def _limits_chosen(self) -> None:

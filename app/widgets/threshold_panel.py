@@ -24,6 +24,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from app.core.state.states import SettingsState
 from app.core.threshold.traces import SMOOTHING, ThresholdSettings
 from app.widgets.labeled_slider import LabeledDoubleSlider
 
@@ -45,10 +46,12 @@ def _slider(low: float, high: float, step: float, tip: str) -> LabeledDoubleSlid
 class ThresholdPanel(QWidget):
     """Sliders and spin boxes for every threshold setting the user tunes, and Apply.
 
+    The settings are those of a threshold state: every edit goes into it (sliders: while
+    they move; debounce in the receiver, which listens to the state), every change of it
+    is shown.
+
     Signals
     -------
-    settingsChanged(ThresholdSettings)
-        On every edit (sliders: while they move; debounce in the receiver).
     applyRequested()
         Apply pressed.
     regionChanged(str)
@@ -57,14 +60,14 @@ class ThresholdPanel(QWidget):
         The "show would-be light pixels" check box.
     """
 
-    settingsChanged = pyqtSignal(object)
     applyRequested = pyqtSignal()
     regionChanged = pyqtSignal(str)
     overlayToggled = pyqtSignal(bool)
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, state: SettingsState[ThresholdSettings] | None = None,
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._settings = ThresholdSettings()
+        self.state = state if state is not None else SettingsState(ThresholdSettings())
         self.smoothing = QComboBox()
         for name, label in SMOOTHING.items():
             self.smoothing.addItem(label, name)
@@ -133,7 +136,8 @@ class ThresholdPanel(QWidget):
         layout.addWidget(self.message)
         layout.addStretch(1)
 
-        self._show(self._settings)
+        self._show(self.state.value)
+        self.state.changed.connect(lambda _fields: self._show(self.state.value))
         for signal in (self.smoothing.currentIndexChanged, self.smooth_size.valueChanged,
                        self.sigma.valueChanged, self.grow.valueChanged,
                        self.min_size.valueChanged, self.low_sigma.valueChanged):
@@ -142,12 +146,12 @@ class ThresholdPanel(QWidget):
             lambda _i: self.regionChanged.emit(self.region_kind))
         self.show_overlay.toggled.connect(self.overlayToggled)
         self.apply_button.clicked.connect(self.applyRequested)
-        self.reset_button.clicked.connect(lambda: self.set_settings(ThresholdSettings(), True))
+        self.reset_button.clicked.connect(self.state.reset)
 
     # --- state ------------------------------------------------------------------------
     def settings(self) -> ThresholdSettings:
-        """The settings shown."""
-        return self._settings
+        """The settings of the state."""
+        return self.state.value
 
     @property
     def region_kind(self) -> str:
@@ -158,13 +162,9 @@ class ThresholdPanel(QWidget):
         """Choose the region (emits ``regionChanged`` if it changes)."""
         self.region.setCurrentIndex(self.region.findData(kind))
 
-    def set_settings(self, settings: ThresholdSettings, notify: bool = False) -> None:
-        """Show ``settings``; emit ``settingsChanged`` if ``notify`` and they differ."""
-        changed = settings != self._settings
-        self._settings = settings
-        self._show(settings)
-        if notify and changed:
-            self.settingsChanged.emit(settings)
+    def set_settings(self, settings: ThresholdSettings) -> None:
+        """Put ``settings`` into the state (shown at once; its listeners follow)."""
+        self.state.set(settings)
 
     def set_busy(self, busy: bool) -> None:
         """A thin busy bar while a threshold is computed."""
@@ -191,14 +191,12 @@ class ThresholdPanel(QWidget):
             widget.blockSignals(False)
 
     def _edited(self) -> None:
-        settings = self._settings.replace(
+        settings = self.state.value.replace(
             smoothing=str(self.smoothing.currentData()), smooth_size=self.smooth_size.value(),
             sigma=round(self.sigma.value(), 3), grow=self.grow.value(),
             min_size=self.min_size.value(), low_sigma=round(self.low_sigma.value(), 3))
         self.smooth_size.setEnabled(settings.smoothing != "none")
-        if settings != self._settings:
-            self._settings = settings
-            self.settingsChanged.emit(settings)
+        self.state.set(settings)  # emits only if something changed
 
 
 class ThresholdOverlay(pg.ImageItem):

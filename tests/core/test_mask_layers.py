@@ -42,7 +42,7 @@ def polyline_distance(shape, points):
 class Recorder:
     def __init__(self, layers):
         self.changes = []
-        layers.add_listener(self.changes.append)
+        layers.changed.connect(self.changes.append)
 
 
 def test_default_background_is_everything_but_the_border_and_unusable_pixels():

@@ -112,7 +112,7 @@ def test_mixing_detectors_or_shapes_is_refused_with_the_file_name() -> None:
 def test_stack_model_generations_drop_stale_results() -> None:
     stack = ImageStack()
     events: list[frozenset[str]] = []
-    stack.connect(events.append)
+    stack.changed.connect(events.append)
     stack.set_products([make_product("a.fits"), make_product("b.fits")])
     started_for = stack.generation
     stack.set_method("median")  # the user switched while a mean was being computed

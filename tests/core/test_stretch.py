@@ -130,7 +130,7 @@ def test_model_stretch_change_swaps_only_the_lut(image: np.ndarray) -> None:
     model = DisplayModel()
     events: list[frozenset[str]] = []
     model.set_stats(ImageStats(image))
-    model.connect(events.append)
+    model.changed.connect(events.append)
     levels, lut = model.levels, model.lut
     assert lut.shape == (LUT_SIZE, 4) and lut.dtype == np.uint8
     model.update(stretch="log")
@@ -145,7 +145,7 @@ def test_model_limits_and_invert(image: np.ndarray) -> None:
     model = DisplayModel()
     model.set_stats(ImageStats(image))
     events: list[frozenset[str]] = []
-    model.connect(events.append)
+    model.changed.connect(events.append)
     model.update(limits="minmax")
     assert model.levels == (float(np.nanmin(image)), float(np.nanmax(image)))
     assert events[-1] == frozenset({"settings", "levels"})
@@ -162,7 +162,7 @@ def test_model_histeq_follows_levels(image: np.ndarray) -> None:
     model.set_stats(ImageStats(image))
     model.update(stretch="histeq")
     events: list[frozenset[str]] = []
-    model.connect(events.append)
+    model.changed.connect(events.append)
     model.update(limits="95%")
     assert events[-1] == frozenset({"settings", "levels", "lut"})
 

@@ -69,7 +69,7 @@ def test_save_and_open_round_trip_through_the_menu(qtbot, win, monkeypatch, tmp_
     assert path.is_file() and not win.sessions.dirty
     session = load_session(path)
     assert session.sources[0]["path"].endswith("a_rate.fits")
-    assert session.stretch["stretch"] == "log"
+    assert session.settings["display"]["stretch"] == "log"
 
     win.mask_layers.clear("light")  # later edits, then reopen the saved work
     win.display.update(stretch="linear", colormap="gray")
@@ -222,7 +222,6 @@ def edit_cleaning(window) -> object:
     form.buff.setChecked(False)
     tuned = replace(form.params(), fit="real", ridge=5.0)
     form.set_params(tuned)
-    form.paramsChanged.emit(tuned)
     return tuned
 
 
@@ -238,7 +237,7 @@ def test_the_cleaning_settings_survive_a_session(qtbot, win, settings, monkeypat
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(path), ""))
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(path), ""))
     menu_action(win, "File", "Save session as…").trigger()
-    assert load_session(path).cleaning["fc"] == tuned.fc
+    assert load_session(path).settings["cleaning"]["fc"] == tuned.fc
     other = MainWindow(settings=settings)
     qtbot.addWidget(other)
     try:

@@ -57,7 +57,7 @@ def test_tune_applies_best_values_and_undo_restores(qtbot, loaded, monkeypatch) 
     win, form = loaded, loaded.preview.panel.form
     before = form.params()
     seen: list[CleanParams] = []
-    form.paramsChanged.connect(seen.append)
+    win.workspace.cleaning.changed.connect(lambda _fields: seen.append(form.params()))
     with qtbot.waitSignal(win.tune.tuneFinished, timeout=TIMEOUT) as blocker:
         win.tune.controls.tune_button.click()
     result = blocker.args[0]

@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from app.core.state.events import Event
+
 #: Entries of every lookup table; 4096 keeps the faint end of log/histeq smooth.
 LUT_SIZE = 4096
 
@@ -236,6 +238,11 @@ class DisplaySettings:
     contrast: float = 1.0
     bias: float = 0.5
 
+    def validated(self) -> DisplaySettings:
+        """Return self after checking the names and values; raise ``ValueError``."""
+        _validate(self)
+        return self
+
 
 _LUT_FIELDS = {"stretch", "stretch_param", "colormap", "invert", "contrast", "bias"}
 _LEVEL_FIELDS = {"limits", "manual_levels"}
@@ -253,14 +260,11 @@ class DisplayModel:
         self.settings = settings or DisplaySettings()
         _validate(self.settings)
         self.stats: ImageStats | None = None
-        self._listeners: list[Callable[[frozenset[str]], None]] = []
+        #: Emits ``changed(frozenset of "settings", "stats", "levels", "lut")``.
+        self.changed = Event()
         self._levels: tuple[float, float] = (0.0, 1.0)
         self._lut: np.ndarray | None = None
         self._recompute_levels()
-
-    def connect(self, callback: Callable[[frozenset[str]], None]) -> None:
-        """Call ``callback(changed)`` after every change."""
-        self._listeners.append(callback)
 
     @property
     def levels(self) -> tuple[float, float]:
@@ -338,9 +342,7 @@ class DisplayModel:
         return lut
 
     def _notify(self, what: set[str]) -> None:
-        frozen = frozenset(what)
-        for callback in list(self._listeners):
-            callback(frozen)
+        self.changed.emit(frozenset(what))
 
 
 def _validate(s: DisplaySettings) -> None:

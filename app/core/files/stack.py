@@ -10,7 +10,7 @@ same code to the end for scripts and tests.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Generator, Iterable, Sequence
+from collections.abc import Generator, Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +18,7 @@ import numpy as np
 from app.core.errors import InputError
 from app.core.files.products import DO_NOT_USE, Product, read_product
 from app.core.orientation import naxis_text
+from app.core.state.events import Event
 
 #: Combination methods: name -> label for menus.
 COMBINE_METHODS: dict[str, str] = {
@@ -223,11 +224,8 @@ class ImageStack:
         self.method = "mean"
         self.image: np.ndarray | None = None
         self.generation = 0
-        self._listeners: list[Callable[[frozenset[str]], None]] = []
-
-    def connect(self, callback: Callable[[frozenset[str]], None]) -> None:
-        """Call ``callback(changed)`` after every change."""
-        self._listeners.append(callback)
+        #: Emits ``changed(frozenset of "products", "method", "image")`` after every change.
+        self.changed = Event()
 
     @property
     def detector(self) -> str | None:
@@ -286,6 +284,4 @@ class ImageStack:
         self._notify(what)
 
     def _notify(self, what: set[str]) -> None:
-        frozen = frozenset(what)
-        for callback in list(self._listeners):
-            callback(frozen)
+        self.changed.emit(frozenset(what))

@@ -25,7 +25,7 @@ undo item each in :mod:`app.core.mask.undo`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -43,6 +43,7 @@ from app.core.mask.style import (  # noqa: F401  (re-exported: the layer model's
     composite_lut,
 )
 from app.core.mask.undo import Applied, History
+from app.core.state.events import Event
 
 LAYERS = ("light", "dark", "exclude")
 
@@ -106,7 +107,8 @@ class MaskLayers:
         self.border_sides = (bool(border_sides[0]), bool(border_sides[1]))
         self._arrays = {name: np.zeros(self.shape, dtype=bool) for name in LAYERS}
         self._dark_edited = False
-        self._listeners: list[Callable[[MaskChange], None]] = []
+        #: Emits ``changed(MaskChange)`` after every change.
+        self.changed = Event()
         self.revision = 0  # bumped on every pixel change; autosave compares it
         self._never = np.zeros(self.shape, dtype=bool)
         self._unusable = np.zeros(self.shape, dtype=bool)
@@ -188,22 +190,12 @@ class MaskLayers:
             names.append("border")
         return tuple(names)
 
-    # ---- listeners -------------------------------------------------------------------
-
-    def add_listener(self, callback: Callable[[MaskChange], None]) -> None:
-        """Call ``callback(change)`` after every change."""
-        self._listeners.append(callback)
-
-    def remove_listener(self, callback: Callable[[MaskChange], None]) -> None:
-        """Stop calling ``callback``."""
-        self._listeners.remove(callback)
+    # ---- events ----------------------------------------------------------------------
 
     def _notify(self, box: Box | None, layers: tuple[str, ...], kind: str = "pixels") -> None:
         if kind == "pixels":
             self.revision += 1
-        change = MaskChange(kind, box, layers)
-        for callback in list(self._listeners):
-            callback(change)
+        self.changed.emit(MaskChange(kind, box, layers))
 
     # ---- writing (every write goes through here, for undo) ----------------------------
 

@@ -1,7 +1,8 @@
 """Save and reopen a painting session in one file; autosave to a recovery file.
 
 A session file is a zip archive holding ``session.json`` (format version, image sources,
-stretch and cleaning settings, view state, layer metadata) and one member per mask
+the workspace's settings (:meth:`app.core.state.workspace.Workspace.settings_dict`), view
+state, layer metadata) and one member per mask
 layer with its bits packed (``numpy.packbits``, deflated by the zip). It is small (a
 2048² session is typically a few hundred kB), self-contained and inspectable.
 
@@ -49,8 +50,15 @@ class Session:
     sources : list of dict
         Image sources; each has at least ``"path"``, plus whatever the GUI needs
         (integration, role, ...). JSON values only.
-    stretch, cleaning, view : dict
-        Display stretch, cleaning parameters and view state (JSON values only).
+    settings : dict
+        Every setting of the workspace, one table per state
+        (:meth:`~app.core.state.workspace.Workspace.settings_dict`; JSON values only).
+    view : dict
+        What belongs to the layers and sources rather than to a setting: the detector,
+        demo data, the layers' colours and visibility.
+    stretch, cleaning : dict
+        Display stretch and cleaning parameters of files written before ``settings``
+        existed (read by :func:`settings_of`; new files leave them empty).
     saved : str or None
         UTC time the file was written (set when read back).
     """
@@ -61,6 +69,29 @@ class Session:
     cleaning: dict[str, object] = field(default_factory=dict)
     view: dict[str, object] = field(default_factory=dict)
     saved: str | None = None
+    settings: dict[str, object] = field(default_factory=dict)
+
+
+#: Where files written before ``settings`` kept the paint and view settings (in ``view``).
+_OLD_VIEW_KEYS = {"tool": ("paint", "tool"), "layer": ("paint", "layer"),
+                  "brush_size": ("paint", "size"), "orientation": ("view", "orientation"),
+                  "combine": ("combine", "method")}
+
+
+def settings_of(session: Session) -> dict[str, object]:
+    """The workspace settings of ``session``, also from a file written before they were
+    saved as one table (then gathered from ``stretch``, ``cleaning`` and ``view``)."""
+    if session.settings:
+        return dict(session.settings)
+    tables: dict[str, dict[str, object]] = {}
+    if session.stretch:
+        tables["display"] = dict(session.stretch)
+    if session.cleaning:
+        tables["cleaning"] = dict(session.cleaning)
+    for old, (table, name) in _OLD_VIEW_KEYS.items():
+        if old in session.view:
+            tables.setdefault(table, {})[name] = session.view[old]
+    return dict(tables)
 
 
 # ---- writing ---------------------------------------------------------------------------
@@ -89,6 +120,7 @@ def _metadata(session: Session, folder: Path) -> str:
         "app_version": __version__,
         "saved": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S"),
         "sources": _sources_for_file(session.sources, folder),
+        "settings": session.settings,
         "stretch": session.stretch,
         "cleaning": session.cleaning,
         "view": session.view,
@@ -181,6 +213,7 @@ def load_session(path: str | os.PathLike[str]) -> Session:
         cleaning=dict(document.get("cleaning", {})),
         view=dict(document.get("view", {})),
         saved=document.get("saved"),
+        settings=dict(document.get("settings", {})),
     )
 
 

@@ -1,4 +1,4 @@
-"""Owns the window's mask layers and reports their changes as Qt signals.
+"""The mask model: the layers of the working image, and their changes batched per action.
 
 The layers follow the working image: an image of a new shape or detector gets its own
 layers (the undo history belongs to those pixels); a new image of the same shape and
@@ -8,7 +8,7 @@ Layers of the last few shape/detector pairs are kept, so opening an NRS2 file af
 painting on NRS1 and going back finds the NRS1 painting again.
 
 Pixel changes are batched per user action: during a brush stroke the model reports every
-mouse move (the overlay needs that), but :attr:`MaskController.maskChanged` fires once
+mouse move (the overlay needs that), but :attr:`MaskModel.changed` fires once
 when the stroke ends, so expensive listeners (live preview, statistics) run once per
 stroke, fill, import or undo.
 """
@@ -16,36 +16,34 @@ stroke, fill, import or undo.
 from __future__ import annotations
 
 import numpy as np
-from PyQt6.QtCore import QObject, pyqtSignal
 
 from app.core.clean import reference_sides
 from app.core.mask.layers import MaskChange, MaskLayers
 from app.core.mask.paint import Box
+from app.core.state.events import Event
 
 
-class MaskController(QObject):
+class MaskModel:
     """Creates, replaces and watches the mask layers of the working image.
 
-    Signals
-    -------
-    maskChanged(Box)
+    Events (:class:`~app.core.state.events.Event`)
+    -----------------------------------------------
+    changed(Box)
         Pixels of the background changed in this box (after a stroke, fill, import,
         undo, or new layers: then the full frame).
-    layersReplaced(object)
-        New :class:`MaskLayers` (or None): rebind views to it.
-    styleChanged()
+    replaced(MaskLayers or None)
+        New layers (None: no image): rebind views to them.
+    styled()
         Only colours, opacity or visibility changed.
     """
-
-    maskChanged = pyqtSignal(object)
-    layersReplaced = pyqtSignal(object)
-    styleChanged = pyqtSignal()
 
     #: How many (shape, detector) layer sets are kept for switching back.
     KEEP = 4
 
-    def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
+    def __init__(self) -> None:
+        self.changed = Event()
+        self.replaced = Event()
+        self.styled = Event()
         self._layers: MaskLayers | None = None
         self._detector: str | None = None
         self._kept: dict[tuple[tuple[int, int], str | None], MaskLayers] = {}
@@ -87,7 +85,7 @@ class MaskController(QObject):
         """Adopt ``layers`` (new image, opened session, recovery)."""
         if self._layers is not None:
             self._layers.end_stroke()  # a stroke cut short stays one undo item
-            self._layers.remove_listener(self._on_change)
+            self._layers.changed.disconnect(self._on_change)
         self._layers, self._detector = layers, detector
         self._pending, self._holding = None, 0
         if layers is not None:
@@ -96,10 +94,10 @@ class MaskController(QObject):
             self._kept[key] = layers
             while len(self._kept) > self.KEEP:
                 self._kept.pop(next(iter(self._kept)))
-            layers.add_listener(self._on_change)
-        self.layersReplaced.emit(layers)
+            layers.changed.connect(self._on_change)
+        self.replaced.emit(layers)
         if layers is not None:
-            self.maskChanged.emit(Box.full(layers.shape))
+            self.changed.emit(Box.full(layers.shape))
 
     # --- batching ---------------------------------------------------------------------
     def hold(self) -> None:
@@ -107,14 +105,14 @@ class MaskController(QObject):
         self._holding += 1
 
     def release(self) -> None:
-        """End a :meth:`hold`; emits one :attr:`maskChanged` for what changed meanwhile."""
+        """End a :meth:`hold`; emits one :attr:`changed` for what changed meanwhile."""
         self._holding = max(self._holding - 1, 0)
         if not self._holding:
             self._flush()
 
     def _on_change(self, change: MaskChange) -> None:
         if change.kind != "pixels":
-            self.styleChanged.emit()
+            self.styled.emit()
             return
         if change.box is None or self._layers is None:
             return
@@ -127,4 +125,4 @@ class MaskController(QObject):
     def _flush(self) -> None:
         box, self._pending = self._pending, None
         if box is not None and not box.empty:
-            self.maskChanged.emit(box)
+            self.changed.emit(box)
