@@ -32,6 +32,7 @@ from app.core.mask.formats import (
     write_png,
 )
 from app.core.mask.library import LibraryEntry, library_entries
+from app.region_actions import RegionActions
 
 if TYPE_CHECKING:
     from app.main_window import MainWindow
@@ -67,6 +68,7 @@ class MaskActions(QObject):
         self.layer_actions: dict[str, QAction] = {}
         self.actions: dict[str, QAction] = {}
         self.library_menu: QMenu | None = None
+        self.regions = RegionActions(window)
 
     def _new(self, text: str, slot: Callable[[], object], shortcut: str | list[str] | None = None,
              checkable: bool = False, group: QActionGroup | None = None) -> QAction:
@@ -121,6 +123,7 @@ class MaskActions(QObject):
         for kind, (text, _filter, _suffix) in EXPORTS.items():
             self.actions[f"export_{kind}"] = self._new(text, partial(self.export_mask, kind))
             menu.addAction(self.actions[f"export_{kind}"])
+        self.regions.build(menu)
         menu.addSeparator()
         self.actions["computed"] = self._new("Use &computed background", self.use_computed)
         self.actions["computed"].setIconText("Use computed")  # the Mask dock's button

@@ -156,3 +156,69 @@ def test_plots_read_at_a_glance(qtbot, window, make_product) -> None:
         assert plot.getPlotItem().legend is None
     title = plots.spectrum.getPlotItem().titleLabel.text
     assert "original" in title and "cleaned" in title
+
+
+def submenu_action(window, path: list[str]):
+    """The QAction at ``path`` of menu titles (ampersands ignored) in the menu bar."""
+    actions = window.menuBar().actions()
+    for depth, title in enumerate(path):
+        for action in actions:
+            if action.text().replace("&", "") == title:
+                if depth == len(path) - 1:
+                    return action
+                action.menu().aboutToShow.emit()  # as when the user opens it
+                actions = action.menu().actions()
+                break
+        else:
+            raise LookupError(" ▸ ".join(path))
+    raise LookupError(" ▸ ".join(path))
+
+
+REGIONS = ["Mask", "Regions (DS9, CRTF)"]
+
+
+def test_region_files_import_into_a_layer_and_light_exports_as_ds9(
+        qtbot, window, write_rate, tmp_path, monkeypatch, messages) -> None:
+    import numpy as np
+    from PyQt6.QtWidgets import QFileDialog
+
+    path = write_rate("slit_rate.fits", shape=(40, 60))
+    window.open_files([path])
+    wait_for_image(qtbot, window)
+    layers = window.masks.layers
+    layers.apply_mask("light", np.pad(np.ones((2, 2), bool), ((1, 37), (1, 57))), "add", "hand")
+    region = tmp_path / "slits.reg"
+    region.write_text("# Region file format: DS9 version 4.1\nimage\nbox(30.5,20.5,10,4,0)\n")
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(region), ""))
+    submenu_action(window, [*REGIONS, "Import regions into Light layer…"]).trigger()
+    light = layers.layer("light")
+    assert light[18:22, 25:35].all() and light[1:3, 1:3].all()  # added; the hand work kept
+    assert np.count_nonzero(light) == 40 + 4
+    qtbot.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # one undo step
+    assert np.count_nonzero(layers.layer("light")) == 4
+    submenu_action(window, [*REGIONS, "Import regions into Exclude layer…"]).trigger()
+    assert layers.layer("exclude")[18:22, 25:35].all()
+    # the outlines go out as a DS9 file that reads back as the same light layer
+    out = tmp_path / "out" / "light.reg"
+    out.parent.mkdir()
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(out), ""))
+    export = submenu_action(window, [*REGIONS,
+                                     "Export light outlines as DS9 regions (image coordinates)…"])
+    export.trigger()
+    text = out.read_text()
+    assert "\nimage\n" in text and text.count("polygon(") == 1  # the box was undone
+    # pixels 1..2 of NumPy are 2..3 in DS9, their outline at 1.5 and 3.5
+    assert "polygon(1.5,1.5,3.5,1.5,3.5,3.5,1.5,3.5)" in text
+    from app.core.mask.regionfiles import read_regions
+
+    np.testing.assert_array_equal(read_regions(out, (40, 60)).mask, layers.layer("light"))
+    sky = submenu_action(window, [*REGIONS,
+                                  "Export light outlines as DS9 regions (sky coordinates)…"])
+    assert not sky.isEnabled()  # this file has no celestial WCS
+    # a broken file: one message, layers unchanged
+    region.write_text("nonsense\n")
+    before = layers.layer("light").copy()
+    submenu_action(window, [*REGIONS, "Import regions into Light layer…"]).trigger()
+    assert messages and "not a DS9 or CRTF region file" in messages[-1][1]
+    np.testing.assert_array_equal(layers.layer("light"), before)
+    assert window.settings.value("lastRegionDirectory") == str(tmp_path)
