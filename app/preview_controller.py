@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from astropy.io import fits
 from PyQt6.QtCore import QObject, Qt, QTimer, pyqtSignal
 from PyQt6.QtWidgets import QDockWidget, QFileDialog, QMessageBox
 
@@ -64,6 +63,8 @@ def save_product(product: Product, mask: np.ndarray, target: Path, params: Clean
     rate/rateints file (PRIMARY, SCI, DQ) to a temporary folder, so the writer has every
     HDU to copy; the output is then exactly what ``nsclean clean`` makes of that file.
     """
+    from astropy.io import fits
+
     if product.path.is_file():
         return clean_file(product.path, mask, target, params=params, mask_name=mask_name,
                           overwrite=overwrite)

@@ -222,3 +222,18 @@ def test_region_files_import_into_a_layer_and_light_exports_as_ds9(
     assert messages and "not a DS9 or CRTF region file" in messages[-1][1]
     np.testing.assert_array_equal(layers.layer("light"), before)
     assert window.settings.value("lastRegionDirectory") == str(tmp_path)
+
+
+def test_the_window_module_leaves_astropy_fits_for_later() -> None:
+    """``import app.main_window`` must not pay for astropy.io.fits (~0.5 s of start-up)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run(
+        [sys.executable, "-c", "import sys, app.main_window; print(sorted(m for m in "
+         "sys.modules if m.startswith('astropy')))"], capture_output=True, text=True,
+        env=dict(os.environ, PYTHONPATH=str(root), QT_QPA_PLATFORM="offscreen"), check=True)
+    assert out.stdout.strip() == "[]", out.stdout

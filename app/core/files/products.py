@@ -16,14 +16,17 @@ import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from astropy.io import fits
 
 from app.core.errors import InputError
 from app.core.files.atomic import atomic_path
 from app.core.files.fitstext import fits_text, fits_value
 from app.core.version import __version__
+
+if TYPE_CHECKING:  # astropy.io.fits takes ~0.5 s to import: only when a file is read
+    from astropy.io import fits
 
 #: JWST DQ bit 0: the pixel must not be used.
 DO_NOT_USE = 1
@@ -91,6 +94,8 @@ class Product:
 
 
 def _read_hdul(path: Path) -> fits.HDUList:
+    from astropy.io import fits
+
     if not path.exists():
         raise InputError(f"{path}: no such file")
     if path.is_dir():
@@ -220,6 +225,8 @@ def hdu_headers(product: Product) -> list[tuple[str, fits.Header]]:
     memory (the demo, tests) the PRIMARY, SCI and DQ headers are completed with the
     structural keywords (SIMPLE, XTENSION, BITPIX, NAXISn) its arrays imply.
     """
+    from astropy.io import fits
+
     if product.headers:
         return list(product.headers)
 

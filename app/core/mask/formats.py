@@ -26,9 +26,9 @@ import warnings
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from astropy.io import fits
 
 from app.core.clean import reference_sides
 from app.core.errors import InputError, MaskError
@@ -37,6 +37,9 @@ from app.core.files.fitstext import fits_text, fits_value
 from app.core.mask.style import check_mask_array
 from app.core.orientation import naxis_text
 from app.core.version import __version__
+
+if TYPE_CHECKING:  # astropy.io.fits takes ~0.5 s to import: only when a file is read
+    from astropy.io import fits
 
 NSCLEAN_COMMENT = "Pixels = 1 are background"
 BACKGROUND_RGB = (255, 0, 0)
@@ -92,6 +95,8 @@ def _sniff(path: Path) -> str:
 
 
 def _open_fits(path: Path) -> fits.HDUList:
+    from astropy.io import fits
+
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -287,6 +292,8 @@ def write_nsclean_fits(
     overwrite: bool = True,
 ) -> Path:
     """Write an NSClean mask: uint8 primary image, 1 = background (``.fits`` or ``.fits.gz``)."""
+    from astropy.io import fits
+
     mask = _as_mask(mask)
     hdu = fits.PrimaryHDU(mask.astype(np.uint8))
     hdu.header.add_comment(NSCLEAN_COMMENT)
@@ -305,6 +312,8 @@ def write_jwst_mask(
     overwrite: bool = True,
 ) -> Path:
     """Write a mask for the pipeline's ``clean_flicker_noise --user_mask`` (an ImageModel)."""
+    from astropy.io import fits
+
     mask = _as_mask(mask)
     primary = fits.PrimaryHDU()
     header = primary.header
@@ -321,6 +330,8 @@ def write_jwst_mask(
 
 
 def _write_fits(path: str | os.PathLike[str], hdul: fits.HDUList, overwrite: bool) -> Path:
+    from astropy.io import fits
+
     target = Path(path)
     with atomic_path(target, overwrite=overwrite) as tmp:
         try:
