@@ -50,9 +50,10 @@ MASK_NAME = "(painted in nsclean-gui)"
 
 
 def _preview_job(cleaner: IncrementalCleaner, mask: np.ndarray, box: Box | None,
-                 image: np.ndarray, detector: str, params: CleanParams) -> Generator:
+                 image: np.ndarray, detector: str, params: CleanParams,
+                 readpatt: str | None = None) -> Generator:
     return (yield from cleaner.iter_update(mask, box, image=image, detector=detector,
-                                           params=params))
+                                           params=params, readpatt=readpatt))
 
 
 def save_product(product: Product, mask: np.ndarray, target: Path, params: CleanParams,
@@ -232,8 +233,8 @@ class PreviewController(QObject):
         self.runner.cancel(PLOTS_KEY)  # its result is about to be stale
         self.panel.set_busy(True)
         self.runner.submit(PREVIEW_KEY, _preview_job, self.cleaner, mask, box, image, detector,
-                           self.params, on_done=self._on_result, on_error=self._on_error,
-                           on_progress=self.panel.set_progress)
+                           self.params, window.stack.readpatt, on_done=self._on_result,
+                           on_error=self._on_error, on_progress=self.panel.set_progress)
 
     def cancel(self) -> None:
         """Stop the running preview and any batch cleaning."""

@@ -39,9 +39,11 @@ def add_cleaning_options(parser: argparse.ArgumentParser) -> None:
 
     d = CleanParams()
     g = parser.add_argument_group("cleaning parameters")
-    g.add_argument("--method", choices=("fft", "median"), default=d.method,
+    g.add_argument("--method", choices=("fft", "median", "time"), default=d.method,
                    help="fft: NSClean's Fourier fit (subarrays use its subarray variant); "
-                        "median: subtract each detector line's background median (baseline)")
+                        "median: subtract each detector line's background median (baseline); "
+                        "time: fit each line in read time with the four outputs together "
+                        "(timing from the READPATT keyword; subarrays use fft)")
     g.add_argument("--fc", type=frequency, default=d.fc, metavar="F",
                    help="half-power frequency of the low-pass filter in cycles per pixel along "
                         "a detector line, a number or a fraction (default 1/256: 8 cycles per "
@@ -71,6 +73,14 @@ def add_cleaning_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--ridge", type=float, default=d.ridge, metavar="R",
                    help="real fit: strength of a 1/f prior on the Fourier amplitudes; "
                         "keeps high --fc stable across gaps (default 0: none)")
+    g.add_argument("--harmonics", type=int, default=d.harmonics, metavar="K",
+                   help="time method: Fourier terms of the common read-time series "
+                        "(default %(default)s, about one cycle per 40 ticks)")
+    g.add_argument("--time-ridge", type=float, default=d.time_ridge, metavar="R",
+                   help="time method: strength of its 1/f prior (default %(default)s)")
+    g.add_argument("--output-terms", type=int, default=d.output_terms, metavar="L",
+                   help="time method: harmonics of each output's own series besides its "
+                        "offset (default %(default)s)")
     g.add_argument("--detector", choices=("NRS1", "NRS2"), type=str.upper, default=None,
                    help="override the DETECTOR header keyword")
 
@@ -83,7 +93,8 @@ def params_from_args(args: argparse.Namespace):
                        weight_sigma=args.weight_sigma, buff=args.buff,
                        buff_sigma=args.buff_sigma, legacy_kernels=args.legacy_kernels,
                        background=args.background, by_channel=args.by_channel,
-                       fit=args.fit, ridge=args.ridge).validated()
+                       fit=args.fit, ridge=args.ridge, harmonics=args.harmonics,
+                       time_ridge=args.time_ridge, output_terms=args.output_terms).validated()
 
 
 def add_parser(subparsers) -> None:

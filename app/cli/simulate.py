@@ -8,10 +8,12 @@ from pathlib import Path
 HELP = """\
 Simulate a NIRSpec count-rate exposure (DN/s, DMS orientation) with correlated read
 noise made in time order like an H2RG reads it (1/f common to the four outputs plus
-per-output 1/f, 12-tick line overhead, alternating column noise, picture frame, white
-noise) on top of a noise-free scene with hot pixels, cosmic-ray residuals, snowballs and
-NaN/DO_NOT_USE pixels. One integration gives a *_rate-like file (2-D SCI), more give a
-*_rateints-like file. Besides SCI, ERR and DQ the file holds the truth:
+per-output 1/f, the outputs' fast-scan directions alternating, 12-tick line overhead or,
+with --readpatt NRSIRS2/NRSIRS2RAPID, IRS2 timing with interleaved reference pixels,
+alternating column noise, picture frame, white noise) on top of a noise-free scene with
+hot pixels, cosmic-ray residuals, snowballs and NaN/DO_NOT_USE pixels. One integration
+gives a *_rate-like file (2-D SCI), more give a *_rateints-like file. Besides SCI, ERR
+and DQ the file holds the truth:
   TRUTH_SCENE  noise-free scene (2-D)
   TRUTH_NOISE  injected correlated noise (what NSClean should remove), shaped like SCI
   TRUTH_CR     cosmic-ray residuals and snowballs, shaped like SCI
@@ -20,6 +22,8 @@ A perfect cleaner returns SCI - TRUTH_NOISE. The same arguments always give the 
 """
 
 _SUBSIZES = (32, 512)
+READPATTS = ("NRSIRS2RAPID", "NRSIRS2", "NRSRAPID", "NRS", "NRSRAPIDD1", "NRSRAPIDD2",
+             "NRSRAPIDD6")
 
 
 def _nonnegative_int(text: str) -> int:
@@ -60,6 +64,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                    help="random seed (default 0)")
     p.add_argument("--subsize", type=int, choices=_SUBSIZES, default=None, metavar="ROWS",
                    help="bots only: subarray height, 32 (SUB2048, default) or 512")
+    p.add_argument("--readpatt", type=str.upper, default=None, metavar="PATTERN",
+                   choices=READPATTS,
+                   help="readout pattern (header READPATT), which fixes when each pixel is "
+                        "read: NRSIRS2RAPID or NRSIRS2 (IRS2, interleaved reference pixels; "
+                        "full frame only) or a traditional one (NRSRAPID, NRS); default "
+                        "NRSIRS2RAPID for full frames, NRSRAPID for subarrays")
     p.add_argument("-o", "--output", type=Path, required=True, metavar="FILE",
                    help="FITS file to write, e.g. sim_ifu_nrs1_rate.fits")
     p.add_argument("--overwrite", action="store_true", help="replace FILE if it exists")
@@ -84,10 +94,11 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"{output}: the output name must end in .fits or .fits.gz")
     shape = (args.subsize, FULL_SIZE) if args.subsize is not None else None
     sim = simulate_exposure(args.scene, args.detector, nints=args.nints, seed=args.seed,
-                            shape=shape)
+                            shape=shape, readpatt=args.readpatt)
     write_simulation(sim, output, overwrite=args.overwrite)
     kind = "rateints" if sim.product.is_cube else "rate"
+    readpatt = sim.product.primary_header["READPATT"]
     print(f"wrote {output}: {args.scene} {args.detector} {kind}, {args.nints} integration(s) "
-          f"of {naxis_text(sim.product.shape)} (NAXIS1×NAXIS2), seed {args.seed}; truth in "
-          "TRUTH_SCENE/NOISE/CR/MASK")
+          f"of {naxis_text(sim.product.shape)} (NAXIS1×NAXIS2), {readpatt}, seed {args.seed}; "
+          "truth in TRUTH_SCENE/NOISE/CR/MASK")
     return 0

@@ -5,7 +5,9 @@
 
 Images and masks are in DMS orientation (as in ``*_rate.fits``); the mapping to detector
 lines happens inside. A full 2048×2048 frame is cleaned with the per-line Fourier fit
-("fft"); any other shape with the subarray variant; "median" is the simple baseline.
+("fft"); any other shape with the subarray variant; "median" is the simple baseline;
+"time" fits each line in read time with the four outputs together
+(:mod:`app.core.engine.time_fit`; subarrays, read by one output, fall back to "fft").
 """
 
 from __future__ import annotations
@@ -17,14 +19,16 @@ import numpy as np
 from app.core.engine.fourier import LineFitter
 from app.core.engine.fourier_basis import BORDER, FitSettings
 from app.core.engine.median import median_model
+from app.core.engine.readtime import line_timing
 from app.core.engine.robust import masked_median
 from app.core.engine.subarray import subarray_model
+from app.core.engine.time_fit import TimeFitSettings, TimeFitter
 from app.core.errors import InputError, MaskError
 from app.core.files.products import DO_NOT_USE
 from app.core.orientation import DETECTORS, dms_to_detector_coords
 
 FULL_FRAME = (2048, 2048)
-METHODS = ("fft", "median")
+METHODS = ("fft", "median", "time")
 
 
 @dataclass(frozen=True)
@@ -33,9 +37,13 @@ class CleanParams:
 
     Attributes
     ----------
-    method : {"fft", "median"}
+    method : {"fft", "median", "time"}
         "fft": NSClean's Fourier fit (the subarray variant is used automatically for
         frames other than 2048×2048). "median": subtract each line's background median.
+        "time": per line one noise series in read time shared by the four outputs, plus
+        each output's offset and low-order series, fitted to the background of all four
+        outputs at once (:mod:`app.core.engine.time_fit`); needs the readout pattern
+        (``readpatt`` of :func:`clean`). Frames read by one output (subarrays) use "fft".
     fc : float
         Half-power frequency of the low-pass filter, in cycles per pixel along a detector
         line. The default 1/256 keeps 8 cycles per 2048-pixel line: banding that varies
@@ -71,6 +79,15 @@ class CleanParams:
         "real" fit only: strength of a 1/f prior on the Fourier amplitudes (white-noise
         variance over the prior variance at one cycle per line). 0 = plain least
         squares; about 1–30 keeps high ``fc`` fits stable across gaps in the mask.
+    harmonics : int
+        "time" only: Fourier terms (cos and sin) of the common read-time series per
+        basis period (1.25 × the time a line's samples span; 16 ≈ one cycle per 40 ticks).
+        Replaces ``fc``/``kw``, which "time" ignores, as it ignores buffing: neighbouring
+        lines are read 524 (IRS²: 712) ticks apart.
+    time_ridge : float
+        "time" only: strength of its 1/f prior (> 0), as ``ridge``.
+    output_terms : int
+        "time" only: harmonics of each output's own series besides its offset.
     """
 
     method: str = "fft"
@@ -85,6 +102,9 @@ class CleanParams:
     by_channel: bool = False
     fit: str = "complex"
     ridge: float = 0.0
+    harmonics: int = 16
+    time_ridge: float = 3.0
+    output_terms: int = 1
 
     @property
     def kill_width(self) -> float:
@@ -115,6 +135,16 @@ class CleanParams:
             raise InputError(f"fit must be 'complex' or 'real', got {self.fit!r}")
         if not self.ridge >= 0:
             raise InputError(f"ridge must be zero or positive, got {self.ridge}")
+        if (isinstance(self.harmonics, bool) or not isinstance(self.harmonics, (int, np.integer))
+                or not 1 <= self.harmonics <= 64):
+            raise InputError(f"harmonics must be an integer from 1 to 64, got {self.harmonics!r}")
+        if (isinstance(self.output_terms, bool)
+                or not isinstance(self.output_terms, (int, np.integer))
+                or not 0 <= self.output_terms <= self.harmonics):
+            raise InputError(f"output_terms must be an integer from 0 to harmonics "
+                             f"({self.harmonics}), got {self.output_terms!r}")
+        if not (np.isfinite(self.time_ridge) and self.time_ridge > 0):
+            raise InputError(f"time_ridge must be a positive number, got {self.time_ridge}")
         if self.background not in ("median", "none"):
             raise InputError(f"background must be 'median' or 'none', got {self.background!r}")
         return self
@@ -125,6 +155,12 @@ class CleanParams:
             fc=self.fc, kw=self.kill_width, sigrej=self.sigrej, weight_sigma=self.weight_sigma,
             buff=self.buff, buff_sigma=self.buff_sigma, legacy_kernels=self.legacy_kernels,
         )
+
+    def time_settings(self) -> TimeFitSettings:
+        """The settings of the read-time fitter."""
+        return TimeFitSettings(harmonics=int(self.harmonics), output_terms=int(self.output_terms),
+                               ridge=float(self.time_ridge), sigrej=self.sigrej,
+                               weight_sigma=self.weight_sigma)
 
     def as_dict(self) -> dict[str, object]:
         """Plain dict (for headers, sessions and JSON)."""
@@ -147,7 +183,7 @@ class Diagnostics:
     background_level : float
         The level removed before the fit and restored after.
     method : str
-        "fft", "fft-subarray" or "median".
+        "fft", "fft-subarray", "median" or "time".
     reduced_lines : ndarray of int
         Detector lines whose background is too clustered for the Fourier fit to be
         trusted across their gaps (ill-conditioned normal matrix): only their mean level
@@ -229,6 +265,7 @@ def clean(
     *,
     dq: np.ndarray | None = None,
     params: CleanParams | None = None,
+    readpatt: str | None = None,
     **overrides: object,
 ) -> CleanResult:
     """Remove correlated read noise from one DMS-oriented image.
@@ -241,13 +278,17 @@ def clean(
         True where the pixel is background (dark): the samples the model is fit to.
     detector : {"NRS1", "NRS2"}
         Which detector the image comes from (fixes the mapping to detector lines).
-    method : {"fft", "median"}
+    method : {"fft", "median", "time"}
         See :class:`CleanParams`.
     dq : ndarray of int, optional
         DQ flags; DO_NOT_USE pixels are never background.
     params : CleanParams, optional
         All parameters at once; keyword ``overrides`` (``fc=``, ``buff=`` ...) replace
         single fields.
+    readpatt : str, optional
+        The exposure's readout pattern (header ``READPATT``); only "time" uses it:
+        NRSIRS2/NRSIRS2RAPID read with IRS² timing, anything else (None included) with
+        the traditional timing (:mod:`app.core.engine.readtime`).
 
     Returns
     -------
@@ -272,7 +313,14 @@ def clean(
     level = masked_median(data, usable) if subtract_level and not fits_level else 0.0
     shifted = data if fits_level else data - np.float32(level)
     coeffs, reduced = None, None
-    if params.method == "median":
+    if params.method == "time" and data.shape == FULL_FRAME:
+        timing = line_timing(data.shape[0], readpatt)
+        time_fitter = TimeFitter.cached(data.shape, name, timing, params.time_settings())
+        fit, reduced = time_fitter.fit(shifted, usable)
+        model = time_fitter.model(fit.theta)
+        counts, needed, kind = fit.counts, time_fitter.min_samples, "time"
+        unfit = ~fit.fitted
+    elif params.method == "median":
         model, counts, unfit = median_model(shifted, usable, by_channel=params.by_channel)
         needed, kind = 1, "median"
     elif data.shape == FULL_FRAME:
@@ -296,6 +344,9 @@ def clean(
     cleaned = data - model
     diagnostics = line_diagnostics(counts, unfit, needed, name, data.shape, level, kind,
                                    reduced)
+    if params.method == "time" and kind != "time":
+        diagnostics.notes.append("time: a subarray is read by one output, so there is no "
+                                 "second output to share the noise with; fitted as fft")
     return CleanResult(cleaned.astype(np.float32, copy=False), model, diagnostics, params, name,
                        coeffs)
 

@@ -24,7 +24,8 @@ from app.core.state.states import SettingsState
 
 #: Samples on a full-frame detector line: frequencies are shown in cycles per line.
 LINE = FULL_FRAME[0]
-METHODS = {"fft": "Fourier fit (NSClean)", "median": "Median per line"}
+METHODS = {"fft": "Fourier fit (NSClean)", "median": "Median per line",
+           "time": "Read-time fit (4 outputs)"}
 #: The kw spin box's minimum shows "auto (fc/4)" (kw None), so that 0 (a hard cut, which
 #: auto-tune may choose) stays a value of its own.
 AUTO_KW = -0.01
@@ -59,8 +60,18 @@ FIELDS = (
            "samples are weighted by its reciprocal so that large dark areas do not dominate."),
     _Field("buff_sigma", "Buffing σ", " lines", 0.1, 20.0, 0.1, 2, 1.0,
            "σ of the smoothing of the model across neighbouring lines (DMS columns)."),
+    _Field("harmonics", "Harmonics", "", 1, 64, 1, 0, 1.0,
+           "Read-time fit: Fourier terms of the noise series shared by the four outputs "
+           "(16 ≈ one cycle per 40 ticks, 40 pixels of each output)."),
+    _Field("output_terms", "Output terms", "", 0, 16, 1, 0, 1.0,
+           "Read-time fit: harmonics of each output's own series besides its offset."),
+    _Field("time_ridge", "1/f prior", "", 0.1, 100.0, 0.5, 1, 1.0,
+           "Read-time fit: strength of the 1/f prior that keeps the series stable where no "
+           "output sees background."),
 )
-FOURIER_ONLY = ("fc", "kw", "weight_sigma", "buff_sigma", "buff")
+FOURIER_ONLY = ("fc", "kw", "buff_sigma", "buff")
+TIME_ONLY = ("harmonics", "output_terms", "time_ridge")
+INTEGER_FIELDS = ("harmonics", "output_terms")
 
 
 class ParameterForm(QWidget):
@@ -87,7 +98,10 @@ class ParameterForm(QWidget):
             self.method.addItem(label, name)
         self.method.setToolTip("Fourier fit: NSClean (subarray frames automatically use its "
                                "subarray variant). Median: subtract each detector line's "
-                               "background median, a crude baseline to compare with.")
+                               "background median, a crude baseline to compare with. "
+                               "Read-time fit: each line's noise as the four outputs read it, "
+                               "at the same instants (full frames; subarrays use the Fourier "
+                               "fit).")
         form.addRow("Method", self.method)
         self.variant = QLabel()
         self.variant.setWordWrap(True)
@@ -156,6 +170,8 @@ class ParameterForm(QWidget):
     def _edited(self) -> None:
         values: dict[str, object] = {
             f.name: self.spins[f.name].value() / f.scale for f in FIELDS}
+        for name in INTEGER_FIELDS:
+            values[name] = round(float(values[name]))
         if values["kw"] < 0.0:  # the "auto" special value
             values["kw"] = None
         params = replace(self.state.value, method=self.method.currentData(),
@@ -165,15 +181,23 @@ class ParameterForm(QWidget):
         self.state.set(params)  # emits (and is shown) only if something changed
 
     def _update_enabled(self) -> None:
-        fourier = self.method.currentData() == "fft"
-        full = fourier and not self._subarray
+        method = self.method.currentData()
+        in_time = method == "time" and not self._subarray
+        fourier = method in ("fft", "time")  # a subarray gets the Fourier fit either way
+        full = method == "fft" and not self._subarray
         for name in FOURIER_ONLY:
             widget = self.buff if name == "buff" else self.spins[name]
             widget.setEnabled(full)
         self.spins["buff_sigma"].setEnabled(full and self.buff.isChecked())
-        self.spins["sigrej"].setEnabled(full)
+        for name in ("sigrej", "weight_sigma"):
+            self.spins[name].setEnabled(full or in_time)
+        for name in TIME_ONLY:
+            self.spins[name].setEnabled(in_time)
         self.by_channel.setEnabled(not fourier)
-        if not fourier:
+        if in_time:
+            text = ("Full frame: every detector line fitted in read time, the four outputs "
+                    "together (timing from READPATT); no buffing.")
+        elif not fourier:
             text = "Each line's background median is subtracted."
         elif self._subarray:
             text = ("Subarray frame: NSClean's subarray variant (the image as one time series, "

@@ -51,6 +51,16 @@ def test_full_frame_ifu(tmp_path):
     assert main(["simulate", "--scene", "ifu", "-o", str(target)]) == 0
     product = read_product(target)
     assert product.shape == (2048, 2048) and product.exp_type == "NRS_IFU"
+    assert product.primary_header["READPATT"] == "NRSIRS2RAPID"
+
+
+def test_readpatt_sets_the_timing_and_header(tmp_path, capsys):
+    target = tmp_path / "fs_rate.fits"
+    assert main(["simulate", "--scene", "fs", "--readpatt", "nrsrapid", "-o",
+                 str(target)]) == 0
+    assert "NRSRAPID" in capsys.readouterr().out
+    header = read_product(target).primary_header
+    assert header["READPATT"] == "NRSRAPID" and "NRS_NORM" not in header
 
 
 def test_refuses_to_overwrite(tmp_path, capsys):
@@ -72,6 +82,7 @@ def test_refuses_to_overwrite(tmp_path, capsys):
         ["--nints", "0"],
         ["--seed", "-2"],
         ["--subsize", "64", "--scene", "bots"],
+        ["--readpatt", "IRS3"],
     ],
 )
 def test_bad_arguments_are_usage_errors(tmp_path, capsys, argv):
@@ -88,6 +99,7 @@ def test_bad_arguments_are_usage_errors(tmp_path, capsys, argv):
     [
         (["--scene", "ifu", "--subsize", "32"], "bots only"),
         (["--scene", "bots"], "must end in .fits"),
+        (["--scene", "bots", "--readpatt", "NRSIRS2"], "full 2048-pixel detector lines"),
     ],
 )
 def test_bad_combinations_exit_1(tmp_path, capsys, argv, message):

@@ -64,17 +64,47 @@ def _ramp_series(n, rms_reference, n_reference, rng, alpha=1.0):
 def test_noise_follows_readout_time_order(monkeypatch, detector):
     # With the common series replaced by the tick number, each DMS pixel must hold the
     # time it was read: line = DMS column (reversed for NRS2), 4 outputs of 512 samples
-    # in parallel along DMS y, 12 ticks of overhead per line.
+    # in parallel along DMS y, the odd ones read backwards, 12 ticks of overhead per line.
     monkeypatch.setattr(sim_noise, "one_over_f_series", _ramp_series)
     model = NoiseModel(**{**ONLY, "common_1f": 1.0})
     window = Window(x0=100, y0=0, nx=40, ny=2048)
-    noise = sim_noise.correlated_noise(window, detector, model, np.random.default_rng(0))
+    noise = sim_noise.correlated_noise(window, detector, model, np.random.default_rng(0),
+                                       "NRSRAPID")
     expected = np.empty((2048, 40))
     for x in range(40):
         line = x if detector == "NRS1" else 39 - x
         for y in range(2048):
-            expected[y, x] = line * (512 + 12) + y % 512
+            output, k = divmod(y, 512)
+            expected[y, x] = line * (512 + 12) + (k if output % 2 == 0 else 511 - k)
     np.testing.assert_array_equal(noise, expected)
+
+
+def test_irs2_noise_skips_the_reference_ticks(monkeypatch):
+    # IRS²: 712 ticks per line; in each output, after the first 8 normal pixels (in read
+    # order) 6 ticks pass (jump, 4 reference pixels, jump), then every 16 pixels.
+    monkeypatch.setattr(sim_noise, "one_over_f_series", _ramp_series)
+    model = NoiseModel(**{**ONLY, "common_1f": 1.0})
+    noise = sim_noise.correlated_noise(Window(0, 0, 3, 2048), "NRS1", model,
+                                       np.random.default_rng(0), "NRSIRS2RAPID")
+    for k in (0, 7, 8, 23, 24, 511):
+        tick = k + 6 * ((k + 8) // 16)
+        assert noise[k, 2] == 2 * 712 + tick  # output 0, forwards
+        assert noise[1023 - k, 2] == 2 * 712 + tick  # output 1, backwards
+    with pytest.raises(InputError, match="IRS"):
+        simulate_exposure("fs", "NRS1", shape=(512, 256), readpatt="NRSIRS2")
+
+
+def test_outputs_share_the_common_noise_at_each_tick():
+    # common 1/f only: the four samples read at one tick (mirrored across the outputs'
+    # boundaries) are equal
+    model = NoiseModel(**{**ONLY, "common_1f": 0.015})
+    for readpatt in ("NRSRAPID", "NRSIRS2"):
+        noise = sim_noise.correlated_noise(Window(0, 0, 8, 2048), "NRS2", model,
+                                           np.random.default_rng(3), readpatt)
+        k = np.arange(512)
+        for output in range(1, 4):
+            rows = 512 * output + (k if output % 2 == 0 else 511 - k)
+            np.testing.assert_array_equal(noise[rows], noise[k])
 
 
 def test_subarray_is_read_by_one_output(monkeypatch):

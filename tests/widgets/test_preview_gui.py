@@ -270,6 +270,22 @@ def test_form_reset_units_and_subarray_variant(window) -> None:
     assert form.params().method == "median" and form.by_channel.isEnabled()
 
 
+def test_form_offers_the_read_time_fit(qtbot, window) -> None:
+    form = window.preview.panel.form
+    form.set_frame_shape((2048, 2048))
+    form.method.setCurrentIndex(form.method.findData("time"))
+    assert form.state.value.method == "time"
+    assert form.spins["harmonics"].isEnabled() and not form.spins["fc"].isEnabled()
+    assert not form.buff.isEnabled() and "read time" in form.variant.text()
+    form.spins["harmonics"].setValue(20)
+    form.spins["output_terms"].setValue(3)
+    params = form.params()
+    assert (params.harmonics, params.output_terms) == (20, 3)
+    assert isinstance(params.harmonics, int) and params.validated() == params
+    form.set_frame_shape((32, 2048))  # a subarray: the Fourier fit's subarray variant
+    assert not form.spins["harmonics"].isEnabled() and "Subarray" in form.variant.text()
+
+
 def test_save_cleaned_writes_what_the_cli_writes(qtbot, window, write_rate, make_product,
                                                  messages, tmp_path: Path) -> None:
     on_disk = write_rate("a_rate.fits", shape=(40, 60), seed=1)

@@ -28,6 +28,9 @@ Parameter changes, a new image, the median and subarray variants and legacy kern
 (whose weights mix neighbouring lines) recompute from scratch with
 :func:`~app.core.clean.clean` itself.
 
+The read-time fit (method "time") is refit the same way, without buffing
+(:mod:`app.core.engine.incremental_time`).
+
 The cleaner is used from worker threads: a lock serialises updates, and an update works
 on copies and commits its state only when it finishes, so a cancelled or failed update
 leaves the previous state (and the caller's mask) untouched.
@@ -55,6 +58,8 @@ from app.core.clean import (
 )
 from app.core.engine.fourier import LineFitter
 from app.core.engine.fourier_real import fit_lines_real, single_threaded_blas
+from app.core.engine.incremental_time import TimeState, refit
+from app.core.engine.readtime import line_timing
 from app.core.errors import MaskError
 from app.core.mask.paint import Box
 from app.core.orientation import dms_to_detector_coords
@@ -160,7 +165,7 @@ class IncrementalCleaner:
     """
 
     def __init__(self, image: np.ndarray | None = None, detector: str | None = None,
-                 params: CleanParams | None = None) -> None:
+                 params: CleanParams | None = None, readpatt: str | None = None) -> None:
         self._lock = threading.Lock()
         self._source: np.ndarray | None = None  # the caller's array, to spot a new image
         self._image: np.ndarray | None = None
@@ -170,7 +175,8 @@ class IncrementalCleaner:
         self._state: _FitState | None = None
         self._result: PreviewResult | None = None
         self._rebuff = False  # only the buffing changed since the last result
-        self._set_inputs(image, detector, params)
+        self._readpatt: str | None = None  # READPATT of the image (the "time" fit's timing)
+        self._set_inputs(image, detector, params, readpatt)
 
     @property
     def result(self) -> PreviewResult | None:
@@ -184,9 +190,11 @@ class IncrementalCleaner:
 
     def update(self, mask: np.ndarray, changed_box: Box | None = None, *,
                image: np.ndarray | None = None, detector: str | None = None,
-               params: CleanParams | None = None) -> PreviewResult:
+               params: CleanParams | None = None, readpatt: str | None = None
+               ) -> PreviewResult:
         """Clean with ``mask``, refitting only what changed; see :meth:`iter_update`."""
-        gen = self.iter_update(mask, changed_box, image=image, detector=detector, params=params)
+        gen = self.iter_update(mask, changed_box, image=image, detector=detector, params=params,
+                               readpatt=readpatt)
         while True:
             try:
                 next(gen)
@@ -195,7 +203,8 @@ class IncrementalCleaner:
 
     def iter_update(self, mask: np.ndarray, changed_box: Box | None = None, *,
                     image: np.ndarray | None = None, detector: str | None = None,
-                    params: CleanParams | None = None) -> Progress:
+                    params: CleanParams | None = None, readpatt: str | None = None
+                    ) -> Progress:
         """Generator form of :meth:`update`: yields ``(fraction, message)``, returns the result.
 
         Parameters
@@ -209,6 +218,9 @@ class IncrementalCleaner:
             New inputs; a different image object, detector or parameters force a full
             recompute, except buffing settings: the fit does not depend on them, so only
             the model is rebuilt.
+        readpatt : str, optional
+            The image's readout pattern (header ``READPATT``), for the "time" fit; a
+            new value forces a full recompute.
 
         Raises
         ------
@@ -218,7 +230,7 @@ class IncrementalCleaner:
         """
         with self._lock:
             start = time.perf_counter()
-            self._set_inputs(image, detector, params)
+            self._set_inputs(image, detector, params, readpatt)
             if self._image is None:
                 raise MaskError("no image to clean")
             check_inputs(self._image, mask, self._detector)
@@ -244,8 +256,11 @@ class IncrementalCleaner:
 
     # -- inputs ----------------------------------------------------------------------------
     def _set_inputs(self, image: np.ndarray | None, detector: str | None,
-                    params: CleanParams | None) -> None:
+                    params: CleanParams | None, readpatt: str | None = None) -> None:
         changed = False
+        if readpatt is not None and readpatt != self._readpatt:
+            self._readpatt = readpatt
+            changed = True
         if image is not None and image is not self._source:
             self._source = image
             self._image = np.asarray(image, dtype=np.float32)
@@ -271,6 +286,8 @@ class IncrementalCleaner:
 
     def _incremental_possible(self) -> bool:
         p = self._params
+        if p.method == "time":
+            return self._image is not None and self._image.shape == FULL_FRAME
         # legacy kernels mix neighbouring lines in the weights: they recompute
         return (p.method == "fft" and not p.legacy_kernels
                 and self._image is not None and self._image.shape == FULL_FRAME)
@@ -279,10 +296,17 @@ class IncrementalCleaner:
     def _full(self, mask: np.ndarray, start: float) -> tuple[PreviewResult, _FitState | None]:
         image, params = self._image, self._params
         assert image is not None
-        res = clean(image, mask, self._detector, params.method, params=params)
+        res = clean(image, mask, self._detector, params.method, params=params,
+                    readpatt=self._readpatt)
         usable = self._usable(mask, slice(None))
-        state = None
-        if self._incremental_possible() and res.coefficients is not None:
+        state: _FitState | TimeState | None = None
+        if self._incremental_possible() and params.method == "time":
+            counts = np.count_nonzero(usable, axis=0)
+            state = TimeState(line_timing(image.shape[0], self._readpatt),
+                              params.time_settings(), counts, counts > 0,
+                              self._reduced_columns(res.diagnostics, image.shape),
+                              res.diagnostics.background_level)
+        elif self._incremental_possible() and res.coefficients is not None:
             fitter = LineFitter(image.shape, self._detector, params.fit_settings())
             coeffs = res.coefficients
             counts = np.count_nonzero(usable, axis=0)
@@ -310,7 +334,7 @@ class IncrementalCleaner:
         return result, replace(state, fitter=fitter, buffed=buffed)
 
     def _incremental(self, mask: np.ndarray, box: Box | None, previous: PreviewResult,
-                     state: _FitState, start: float
+                     state: _FitState | TimeState, start: float
                      ) -> Generator[tuple[float, str], None,
                                     tuple[PreviewResult, _FitState | None]]:
         image = self._image
@@ -339,6 +363,9 @@ class IncrementalCleaner:
         yield 0.1, "background level"
         level, ordered = self._level(state, previous.usable, usable, columns)
         yield 0.4, f"refitting {columns.size} line(s)"
+        if isinstance(state, TimeState):
+            return self._incremental_time(state, image, usable, columns, level, ordered,
+                                          previous, start)
         # A few lines: multithreaded BLAS only adds hand-offs, which on a busy 2-core
         # machine made the lag sums and the synthesis of a high-fc fit 10-20× slower.
         with single_threaded_blas():
@@ -401,6 +428,24 @@ class IncrementalCleaner:
             self._detector, False, columns, near, shift, time.perf_counter() - start)
         return result, _FitState(fitter, coeffs, buffed, fitted, counts, level, ordered,
                                  reduced)
+
+    def _incremental_time(self, state: TimeState, image: np.ndarray, usable: np.ndarray,
+                          columns: np.ndarray, level: float, ordered: np.ndarray | None,
+                          previous: PreviewResult, start: float
+                          ) -> tuple[PreviewResult, TimeState]:
+        """:meth:`_incremental` for the read-time fit: refit ``columns``, shift the rest."""
+        model, new = refit(state, image, usable, columns, level, previous.model,
+                           self._detector)
+        new.sorted_background = ordered
+        cleaned = image - model
+        diagnostics = line_diagnostics(new.counts, ~new.fitted, new.settings.min_samples,
+                                       self._detector,
+                                       image.shape, level, "time", new.reduced)
+        result = PreviewResult(
+            image, cleaned, model, image - cleaned, usable, diagnostics, self._params,
+            self._detector, False, columns, columns, level - state.level,
+            time.perf_counter() - start)
+        return result, new
 
     def _reduced_columns(self, diagnostics: Diagnostics, shape: tuple[int, int]) -> np.ndarray:
         """Bool per DMS column: the lines :class:`Diagnostics` reports as reduced."""

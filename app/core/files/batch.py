@@ -58,7 +58,8 @@ def clean_product(product: Product, mask: np.ndarray, params: CleanParams | None
     for i in range(product.nints):
         dq = None if product.dq is None else product.dq[i]
         try:
-            result = clean(product.sci[i], mask, name, params.method, dq=dq, params=params)
+            result = clean(product.sci[i], mask, name, params.method, dq=dq, params=params,
+                           readpatt=product.readpatt)
         except InputError as exc:
             where = f" integration {i + 1}" if product.nints > 1 else ""
             raise type(exc)(f"{product.path}{where}: {exc}") from exc

@@ -81,6 +81,13 @@ class Product:
         return value or None
 
     @property
+    def readpatt(self) -> str | None:
+        """The readout pattern (``READPATT``, e.g. NRSIRS2RAPID) or None; the read-time
+        fit takes its timing from it."""
+        value = str(self.primary_header.get("READPATT", "")).strip().upper()
+        return value or None
+
+    @property
     def exp_type(self) -> str:
         """The ``EXP_TYPE`` keyword, or an empty string."""
         return str(self.primary_header.get("EXP_TYPE", "")).strip()

@@ -233,6 +233,11 @@ class ImageStack:
         return self.products[0].detector if self.products else None
 
     @property
+    def readpatt(self) -> str | None:
+        """READPATT of the products (the read-time fit's timing), None if unknown."""
+        return self.products[0].readpatt if self.products else None
+
+    @property
     def shape(self) -> tuple[int, int] | None:
         """Image shape ``(ny, nx)``, None when nothing is loaded."""
         return self.products[0].shape if self.products else None

@@ -5,9 +5,13 @@ one "line", read along the fast axis), then turned into the DMS orientation with
 :func:`app.core.orientation.detector_to_dms`:
 
 - A full-frame line of 2048 pixels is read by four outputs in parallel, 512 pixels
-  each; a subarray (fewer than 2048 samples per line) is read by one output.
-- Pixel ``s`` of line ``i`` is read at tick ``i·(m + 12) + s mod m`` by output
-  ``s // m`` (``m`` samples per output, 12 ticks of new-line overhead, 10 µs a tick).
+  each, the fast-scan direction alternating from one output to the next; a subarray
+  (fewer than 2048 samples per line) is read by one output.
+- Pixel ``s`` of line ``i`` is read at tick ``i·L + t(s)`` by output ``o(s)``, with
+  ``t``, ``o`` and the line period ``L`` from :func:`app.core.engine.readtime.line_timing`:
+  traditional readout ``t = s mod 512`` or ``511 − s mod 512`` (odd outputs), ``L =
+  524``; IRS² (``READPATT`` NRSIRS2, NRSIRS2RAPID) the same order with interleaved
+  reference pixels, so ``L = 712`` and the normal pixels are not evenly spaced in time.
 - 1/f noise: a series common to all outputs plus a smaller independent series per
   output, both with one-sided power spectrum ``P(f) = A²/f``. ``A`` is set so that a
   series spanning one full-frame read (2048·524 ticks) has the RMS given in
@@ -32,6 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.fft
 
+from app.core.engine.readtime import line_timing
 from app.core.orientation import detector_to_dms
 
 FULL_SIZE = 2048
@@ -211,7 +216,8 @@ def _picture_frame(
 
 
 def correlated_noise(
-    window: Window, detector: str, model: NoiseModel, rng: np.random.Generator
+    window: Window, detector: str, model: NoiseModel, rng: np.random.Generator,
+    readpatt: str | None = None,
 ) -> np.ndarray:
     """Simulate one integration's correlated noise (1/f, ACN, picture frame).
 
@@ -225,6 +231,9 @@ def correlated_noise(
         Amplitudes.
     rng : numpy.random.Generator
         Source of randomness.
+    readpatt : str, optional
+        Header ``READPATT``: NRSIRS2 and NRSIRS2RAPID read with IRS² timing (full-frame
+        lines only), anything else with the traditional timing.
 
     Returns
     -------
@@ -232,10 +241,10 @@ def correlated_noise(
         float32 ``(ny, nx)`` in DMS orientation.
     """
     nlines, nsamples = window.nx, window.ny  # detector orientation: lines = DMS columns
-    noutputs = OUTPUTS_FULL_FRAME if nsamples == FULL_SIZE else 1
-    per_output = nsamples // noutputs
-    stride = per_output + LINE_OVERHEAD_TICKS
-    nticks = nlines * stride
+    timing = line_timing(FULL_SIZE if nsamples == FULL_SIZE else nsamples, readpatt)
+    noutputs, period = timing.outputs, timing.line_ticks
+    nticks = nlines * period
+    # the amplitude per unit time is fixed by a traditional full-frame read
     full_ticks = FULL_SIZE * (FULL_SIZE // OUTPUTS_FULL_FRAME + LINE_OVERHEAD_TICKS)
 
     rms = [model.common_1f] + [model.output_1f] * noutputs
@@ -243,23 +252,18 @@ def correlated_noise(
     acn = one_over_f_series(nlines, np.full(noutputs, model.acn_drift), FULL_SIZE, rng)
     acn += (rng.standard_normal(noutputs) * model.acn_offset).astype(np.float32)[:, None]
 
-    def by_line(ts: np.ndarray) -> np.ndarray:  # (nticks,) -> (line, sample-in-output)
-        return ts.reshape(nlines, stride)[:, :per_output]
-
-    # ACN sign (-1)^tick, tick = line*stride + s: an outer product of two ±1 vectors.
-    line_sign = 1 - 2 * ((np.arange(nlines) * stride) % 2).astype(np.float32)
-    sample_sign = 1 - 2 * (np.arange(per_output) % 2).astype(np.float32)
-    det = np.empty((nlines, nsamples), dtype=np.float32)
-    common_lines = by_line(series[0])
-    for out in range(noutputs):
-        cols = slice(out * per_output, (out + 1) * per_output)
-        acn_lines = (acn[out] * line_sign)[:, None] * sample_sign[None, :]
-        np.add(common_lines, by_line(series[1 + out]), out=det[:, cols])
-        det[:, cols] += acn_lines
+    # (series, line, tick within the line) gathered at each sample's tick
+    by_line = series.reshape(1 + noutputs, nlines, period)
+    tick, output = timing.tick, timing.output
+    det = by_line[0][:, tick] + by_line[1 + output, :, tick].T
+    # ACN sign (-1)^tick, tick = line*period + t: an outer product of two ±1 vectors.
+    line_sign = 1 - 2 * ((np.arange(nlines) * period) % 2).astype(np.float32)
+    sample_sign = 1 - 2 * (tick % 2).astype(np.float32)
+    det += (acn[output].T * line_sign[:, None]) * sample_sign[None, :]
 
     lines, samples = _detector_geometry(window, detector)
     det += _picture_frame(lines, samples, model, rng)
-    return np.ascontiguousarray(detector_to_dms(det, detector))
+    return np.ascontiguousarray(detector_to_dms(det.astype(np.float32, copy=False), detector))
 
 
 def white_noise(scene: np.ndarray, model: NoiseModel, rng: np.random.Generator) -> np.ndarray:

@@ -254,11 +254,18 @@ def _subarray_name(scene: str, window: Window) -> str:
     return f"SUB{window.nx}X{window.ny}"
 
 
+def default_readpatt(window: Window) -> str:
+    """The readout pattern a simulation of ``window`` uses unless told otherwise."""
+    return "NRSIRS2RAPID" if window.is_full else "NRSRAPID"
+
+
 def exposure_headers(
-    scene: str, detector: str, window: Window, nints: int, seed: int, model: NoiseModel
+    scene: str, detector: str, window: Window, nints: int, seed: int, model: NoiseModel,
+    readpatt: str | None = None,
 ) -> tuple[fits.Header, fits.Header]:
     """Primary and SCI headers of a simulated product: the keywords that matter
-    (DETECTOR, EXP_TYPE, SUBARRAY, SUBSTRT1/2, SUBSIZE1/2, ...) and how it was made."""
+    (DETECTOR, EXP_TYPE, READPATT, SUBARRAY, SUBSTRT1/2, SUBSIZE1/2, ...) and how it
+    was made."""
     grating, filt = _OPTICS[scene]
     primary = fits.Header()
     primary["TELESCOP"] = ("JWST", "simulated")
@@ -267,7 +274,10 @@ def exposure_headers(
     primary["EXP_TYPE"] = _EXP_TYPES[scene]
     primary["GRATING"] = grating
     primary["FILTER"] = filt
-    primary["READPATT"] = "NRSIRS2RAPID" if window.is_full else "NRSRAPID"
+    primary["READPATT"] = (readpatt or default_readpatt(window)).strip().upper()
+    if primary["READPATT"].startswith("NRSIRS2"):
+        primary["NRS_NORM"] = (16, "IRS2: normal pixels between reference blocks")
+        primary["NRS_REF"] = (4, "IRS2: reference pixels per block")
     primary["SUBARRAY"] = _subarray_name(scene, window)
     primary["SUBSTRT1"] = (window.x0 + 1, "first column of the subarray (1-based)")
     primary["SUBSTRT2"] = (window.y0 + 1, "first row of the subarray (1-based)")

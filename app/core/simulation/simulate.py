@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 from astropy.io import fits
 
+from app.core.engine.readtime import is_irs2
 from app.core.errors import InputError
 from app.core.files.atomic import atomic_path
 from app.core.files.fitstext import fits_text
@@ -36,6 +37,7 @@ from app.core.simulation.noise import expected_error as _expected_error
 from app.core.simulation.scene import (
     SCENES,
     build_scene,
+    default_readpatt,
     exposure_headers,
     placement,
     static_defects,
@@ -135,6 +137,7 @@ def simulate_exposure(
     seed: int = 0,
     shape: tuple[int, int] | None = None,
     noise_model: NoiseModel | None = None,
+    readpatt: str | None = None,
 ) -> Simulation:
     """Simulate a NIRSpec count-rate exposure with known truth.
 
@@ -154,6 +157,12 @@ def simulate_exposure(
         centred window of the detector, read by one output like a subarray.
     noise_model : NoiseModel, optional
         Noise amplitudes; the documented defaults if omitted.
+    readpatt : str, optional
+        Readout pattern (header ``READPATT``), which fixes when each pixel is read
+        (:mod:`app.core.engine.readtime`): NRSIRS2 and NRSIRS2RAPID interleave reference
+        pixels (full-frame lines only), others (NRSRAPID, NRS, ...) read traditionally.
+        Default NRSIRS2RAPID for the full frame (what NIRSpec's spectroscopic modes
+        use), NRSRAPID otherwise.
 
     Returns
     -------
@@ -167,6 +176,10 @@ def simulate_exposure(
     """
     scene_name, det, window = _check_inputs(scene, detector, nints, seed, shape)
     model = noise_model or NoiseModel()
+    readpatt = str(readpatt or default_readpatt(window)).strip().upper()
+    if is_irs2(readpatt) and window.ny != FULL_SIZE:
+        raise InputError(f"IRS² readout ({readpatt}) needs full 2048-pixel detector lines; "
+                         f"this image has {window.ny} rows")
     # Independent streams: the scene does not change when only nints changes, and
     # each integration's noise does not depend on how many follow it.
     scene_seq, defect_seq, *int_seqs = np.random.SeedSequence(seed).spawn(2 + nints)
@@ -181,7 +194,7 @@ def simulate_exposure(
     for i, seq in enumerate(int_seqs):
         rng = np.random.default_rng(seq)
         trans[i] = transients(window, rng)
-        corr[i] = correlated_noise(window, det, model, rng)
+        corr[i] = correlated_noise(window, det, model, rng, readpatt)
         white[i] = white_noise(scene_image + trans[i], model, rng)
         white[i][defects.nan] = 0.0
         np.add(scene_image, trans[i], out=sci[i])
@@ -193,7 +206,8 @@ def simulate_exposure(
     ideal &= (defects.dq & 1) == 0
     ideal &= ~defects.nan & ~window.reference_pixels()
 
-    primary, sci_header = exposure_headers(scene_name, det, window, nints, seed, model)
+    primary, sci_header = exposure_headers(scene_name, det, window, nints, seed, model,
+                                           readpatt)
     kind = "rateints" if nints > 1 else "rate"
     product = Product(
         path=Path(f"sim_{scene_name}_{det.lower()}_{kind}.fits"),
