@@ -146,7 +146,9 @@ class MainWindow(QMainWindow):
         self.display.changed.connect(lambda what: self._sync_menus())
         self.workspace.view.changed.connect(self._on_view_changed)
         self.view.sigCursor.connect(self.readout.show_at)
-        self.view.sigCursorLeft.connect(self.readout.clear)
+        self.view.sigCursorLeft.connect(self.readout.leave)
+        # a stroke or an undo changes the layers under a still pointer
+        self.masks.changed.connect(lambda _box: self.readout.refresh())
         self.files.removeRequested.connect(self.stack.remove)
         self.files.headerRequested.connect(self.show_header)
         self.runner.progress.connect(self._on_progress)

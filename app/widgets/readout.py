@@ -60,10 +60,12 @@ class Readout(QLabel):
         self._image: np.ndarray | None = None
         self._detector: str | None = None
         self._layers: LayerProvider | None = None
+        self._at: tuple[float, float] | None = None  # the pointer's last DMS position
 
     def set_image(self, image: np.ndarray | None, detector: str | None) -> None:
         """The image the pointer is over (DMS) and its detector."""
         self._image, self._detector = image, detector
+        self._at = None
         self.clear()
 
     def set_layer_provider(self, provider: LayerProvider | None) -> None:
@@ -75,4 +77,15 @@ class Readout(QLabel):
         if self._image is None:
             self.clear()
             return
+        self._at = (x, y)
         self.setText(format_readout(self._image, x, y, self._detector, self._layers))
+
+    def leave(self) -> None:
+        """The pointer left the image: nothing to show until it comes back."""
+        self._at = None
+        self.clear()
+
+    def refresh(self) -> None:
+        """Show again what is under the pointer (after painting changed the layers there)."""
+        if self._at is not None:
+            self.show_at(*self._at)
