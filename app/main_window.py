@@ -90,7 +90,7 @@ class MainWindow(QMainWindow):
         self.masks = self.workspace.masks
         self.runner = TaskRunner(self)
         self.masks.changed.connect(self.maskChanged.emit)
-        self.setWindowTitle("nsclean-gui")
+        self.setWindowTitle("nsclean-gui[*]")  # [*]: Qt's unsaved-changes mark
         self.setAcceptDrops(True)
         from app.core.paths import resources_dir
 
@@ -117,7 +117,7 @@ class MainWindow(QMainWindow):
         )
         # the image gets most of the window; the docks start narrow
         self.resizeDocks([self.files_dock], [420], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.files_dock, self.display_dock], [170, 560], Qt.Orientation.Vertical)
+        self.resizeDocks([self.files_dock, self.display_dock], [240, 490], Qt.Orientation.Vertical)
         self.header_viewer: HeaderViewer | None = None
 
         self.readout = Readout()
@@ -323,7 +323,7 @@ class MainWindow(QMainWindow):
         stack = self.stack
         if not stack.products:
             self.status.setText("Nothing loaded")
-            self.setWindowTitle("nsclean-gui")
+            self.setWindowTitle("nsclean-gui[*]")
             return
         state = "" if stack.image is not None else " (combining…)"
         self.status.setText(
@@ -332,7 +332,7 @@ class MainWindow(QMainWindow):
             f"{naxis_text(stack.shape or (0, 0))}{state}"
         )
         more = f" (+{len(stack.products) - 1})" if len(stack.products) > 1 else ""
-        self.setWindowTitle(f"nsclean-gui — {stack.products[0].path.name}{more}")
+        self.setWindowTitle(f"{stack.products[0].path.name}{more}[*] — nsclean-gui")
 
     def _load_default_mask(self) -> None:
         """Start the demo from an automatic threshold mask (one undo step); the library's

@@ -47,6 +47,8 @@ DEBOUNCE_MS = 30
 PREVIEW_KEY, PLOTS_KEY, SAVE_KEY = "preview", "preview-plots", "clean-all"
 FITS_FILTER = "FITS files (*.fits *.fits.gz)"
 MASK_NAME = "(painted in nsclean-gui)"
+#: QSettings key of the folder Save cleaned / Clean all last wrote to.
+CLEANED_DIRECTORY = "lastCleanedDirectory"
 
 
 def _preview_job(cleaner: IncrementalCleaner, mask: np.ndarray, box: Box | None,
@@ -292,12 +294,16 @@ class PreviewController(QObject):
         if len(products) != 1:
             self.choose_and_clean_all()
             return
-        start = Path(self.window.settings.value("lastDirectory", "", type=str) or ".")
-        default = output_path(products[0].path, start if not products[0].path.is_file()
-                              else None)
+        remembered = self.window.settings.value(CLEANED_DIRECTORY, "", type=str)
+        start = Path(remembered or self.window.settings.value("lastDirectory", "", type=str)
+                     or ".")
+        # the last folder cleaned files went to; else beside the input
+        default = output_path(products[0].path, start if remembered
+                              or not products[0].path.is_file() else None)
         name, _ = QFileDialog.getSaveFileName(self.window, "Save cleaned file", str(default),
                                               FITS_FILTER)
         if name:  # the dialog asked before replacing a file
+            self.window.settings.setValue(CLEANED_DIRECTORY, str(Path(name).parent))
             self.save([(products[0], Path(name))], overwrite=True)
 
     def choose_and_clean_all(self) -> None:
@@ -306,11 +312,13 @@ class PreviewController(QObject):
         if not products:
             self.window.show_message("Nothing to clean", "Load files first.")
             return
-        start = self.window.settings.value("lastDirectory", "", type=str)
+        start = (self.window.settings.value(CLEANED_DIRECTORY, "", type=str)
+                 or self.window.settings.value("lastDirectory", "", type=str))
         folder = QFileDialog.getExistingDirectory(self.window, "Folder for the cleaned files",
                                                   start)
         if not folder:
             return
+        self.window.settings.setValue(CLEANED_DIRECTORY, folder)
         items = [(p, output_path(p.path, Path(folder))) for p in products]
         existing = [t for _, t in items if t.exists()]
         overwrite = False

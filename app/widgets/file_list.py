@@ -21,6 +21,8 @@ from PyQt6.QtWidgets import (
 from app.core.files.products import Product
 from app.core.orientation import naxis_text
 
+#: Rows the file table always shows.
+MIN_ROWS = 4
 COLUMNS = ("File", "DETECTOR", "EXP_TYPE", "Shape", "Ints")
 
 
@@ -43,6 +45,10 @@ class FileList(QWidget):
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
         self.table.verticalHeader().setVisible(False)
+        # at least four files in view (a dock sized for two hid the rest behind a scroll bar)
+        rows = self.table.verticalHeader().defaultSectionSize()
+        self.table.setMinimumHeight(self.table.horizontalHeader().sizeHint().height()
+                                    + MIN_ROWS * rows + 2 * self.table.frameWidth() + 2)
         self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)

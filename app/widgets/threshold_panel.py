@@ -31,6 +31,13 @@ from app.widgets.labeled_slider import LabeledDoubleSlider
 #: Where Apply writes: the whole frame or the selection drawn on the image.
 REGIONS = {"frame": "Whole frame", "rectangle": "Inside a rectangle",
            "polygon": "Inside a polygon"}
+#: How to draw the selection (a drag on the image elsewhere pans, as always).
+REGION_HINTS = {
+    "rectangle": "A box appears in the middle of the view: drag its inside to move it and "
+                 "its corner handles to size it (a drag elsewhere pans).",
+    "polygon": "A four-corner polygon appears in the middle of the view: drag its corners, "
+               "click an edge to add a corner, drag its inside to move it.",
+}
 #: How Apply combines the threshold with the light layer (inside the region): the
 #: button says which. Adding is the default: it never drops hand-painted work.
 APPLY_MODES = {"add": "Add to light layer", "replace": "Replace light layer",
@@ -112,6 +119,10 @@ class ThresholdPanel(QWidget):
         self.region.setToolTip("Apply to the whole frame, or only inside a rectangle or polygon "
                                "drawn on the image (drag its handles; the rest of the light "
                                "layer is kept).")
+        self.region_hint = QLabel()
+        self.region_hint.setWordWrap(True)
+        self.region_hint.setStyleSheet("color: palette(mid);")
+        self.region_hint.setVisible(False)
         self.show_overlay = QCheckBox("Show would-be light pixels")
         self.show_overlay.setChecked(True)
         self.show_overlay.setToolTip("Green: what Apply would write into the light layer.")
@@ -141,6 +152,7 @@ class ThresholdPanel(QWidget):
         form.addRow("Minimum size", self.min_size)
         form.addRow("Low-side σ", self.low_sigma)
         form.addRow("Region", self.region)
+        form.addRow(self.region_hint)
         form.addRow("Apply", self.apply_mode)
         buttons = QHBoxLayout()
         buttons.addWidget(self.apply_button, 1)
@@ -161,6 +173,7 @@ class ThresholdPanel(QWidget):
             signal.connect(self._edited)
         self.region.currentIndexChanged.connect(
             lambda _i: self.regionChanged.emit(self.region_kind))
+        self.region.currentIndexChanged.connect(lambda _i: self._hint_region())
         self.show_overlay.toggled.connect(self.overlayToggled)
         self.apply_button.clicked.connect(self.applyRequested)
         self.reset_button.clicked.connect(self.state.reset)
@@ -174,6 +187,11 @@ class ThresholdPanel(QWidget):
     def apply_how(self) -> str:
         """How Apply combines: a key of :data:`APPLY_MODES`."""
         return str(self.apply_mode.currentData())
+
+    def _hint_region(self) -> None:
+        hint = REGION_HINTS.get(self.region_kind, "")
+        self.region_hint.setText(hint)
+        self.region_hint.setVisible(bool(hint))
 
     def _name_apply(self) -> None:
         self.apply_button.setText(APPLY_MODES[self.apply_how])

@@ -237,3 +237,23 @@ def test_the_window_module_leaves_astropy_fits_for_later() -> None:
          "sys.modules if m.startswith('astropy')))"], capture_output=True, text=True,
         env=dict(os.environ, PYTHONPATH=str(root), QT_QPA_PLATFORM="offscreen"), check=True)
     assert out.stdout.strip() == "[]", out.stdout
+
+
+def test_files_panel_shows_four_rows(qtbot, window, make_product) -> None:
+    window.resize(1280, 720)
+    window.stack.set_products([make_product(f"f{i}_rate.fits", seed=i) for i in range(4)])
+    wait_for_image(qtbot, window)
+    table = window.files.table
+    qtbot.wait(50)
+    assert table.viewport().height() >= 4 * table.rowHeight(0)
+
+
+def test_rectangle_selection_says_how_to_draw_it(qtbot, window, make_product) -> None:
+    panel = window.threshold.panel
+    window.threshold.dock.raise_()
+    assert not panel.region_hint.isVisible()
+    combo = panel.region
+    combo.setFocus()
+    qtbot.keyClick(combo, Qt.Key.Key_Down)  # "Inside a rectangle", chosen with the keyboard
+    assert panel.region_kind == "rectangle"
+    assert panel.region_hint.isVisible() and "handles" in panel.region_hint.text()

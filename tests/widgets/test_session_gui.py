@@ -269,3 +269,93 @@ def test_the_cleaning_settings_survive_a_crash(qtbot, win, settings, state_dir) 
         other.runner.shutdown()
     finally:
         monkeypatch.undo()
+
+
+def file_action(window, text: str):
+    for top in window.menuBar().actions():
+        if top.text().replace("&", "") == "File":
+            for action in top.menu().actions():
+                if action.text().replace("&", "") == text:
+                    return action
+    raise LookupError(text)
+
+
+def test_title_marks_unsaved_work_and_save_as_proposes_a_name(
+        qtbot, win, monkeypatch, tmp_path) -> None:
+    from PyQt6.QtCore import Qt
+
+    assert not win.isWindowModified() and "[*]" in win.windowTitle()
+    paint(win.mask_layers)
+    assert win.isWindowModified()  # shown as "a_rate.fits* — nsclean-gui"
+    offered = []
+    folder = tmp_path / "sessions"
+    folder.mkdir()
+
+    def save_dialog(_parent, _title, start, _filter):
+        offered.append(start)
+        return str(folder / "mine.nsclean-session"), ""
+
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", save_dialog)
+    qtbot.keyClick(win, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
+    assert Path(offered[0]).name == "a_rate.nsclean-session"  # named after the image
+    assert not win.isWindowModified()
+    win.preview.panel.form.spins["sigrej"].setValue(4.0)  # a setting counts too
+    assert win.isWindowModified()
+    # the session dialogs start in the session folder from now on
+    opened = []
+    monkeypatch.setattr(QFileDialog, "getOpenFileName",
+                        lambda _p, _t, start, _f: (opened.append(start), ("", ""))[1])
+    file_action(win, "Open session…").trigger()
+    assert opened == [str(folder)]
+
+
+def test_save_cleaned_remembers_its_folder(qtbot, win, monkeypatch, tmp_path) -> None:
+    from PyQt6.QtCore import Qt
+
+    out = tmp_path / "cleaned"
+    out.mkdir()
+    starts = []
+
+    def save_dialog(_parent, _title, start, _filter):
+        starts.append(start)
+        return str(out / Path(start).name), ""
+
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", save_dialog)
+    for _ in range(2):
+        with qtbot.waitSignal(win.preview.saveFinished, timeout=TIMEOUT):
+            qtbot.mouseClick(win.preview.panel.save_button, Qt.MouseButton.LeftButton)
+    assert Path(starts[0]).parent != out and Path(starts[1]).parent == out
+
+
+def test_after_crash_recovery_ctrl_s_saves_to_the_session_file(
+        qtbot, settings, write_rate, state_dir, tmp_path) -> None:
+    from PyQt6.QtCore import Qt
+
+    from app.main_window import MainWindow
+
+    layers = MaskLayers(SHAPE)
+    paint(layers)
+    image = write_rate("crashed_rate.fits", shape=SHAPE)
+    session_file = tmp_path / "work.nsclean-session"
+    state_dir.mkdir(parents=True)
+    save_session(recovery_path(dead_pid()), Session(
+        layers=layers.snapshot(), sources=[{"path": str(image)}],
+        view={"detector": "NRS1", "session_path": str(session_file)}))
+    monkeypatch = pytest.MonkeyPatch()
+    monkeypatch.setattr("app.session_actions.SessionActions.ask_recovery",
+                        lambda self, newest, count: "recover")
+    try:
+        win = MainWindow(settings=settings, offer_recovery=True)
+        qtbot.addWidget(win)
+        win.show()
+        qtbot.waitUntil(lambda: win.stack.image is not None and not win.runner.is_busy(),
+                        timeout=TIMEOUT)
+        assert win.isWindowModified() and str(session_file) in win.statusBar().currentMessage()
+        qtbot.keyClick(win, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)  # no dialog
+        assert session_file.exists() and not win.isWindowModified()
+        assert_layers(MaskLayers.from_snapshot(load_session(session_file).layers),
+                      copies(layers))
+        win.runner.shutdown()
+        win.close()
+    finally:
+        monkeypatch.undo()
