@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 from pathlib import Path
@@ -48,6 +49,26 @@ def copies(layers: MaskLayers) -> dict[str, np.ndarray]:
 def assert_layers(layers: MaskLayers, expected: dict[str, np.ndarray]) -> None:
     for name in LAYERS:
         np.testing.assert_array_equal(layers.layer(name), expected[name], err_msg=name)
+
+
+@contextlib.contextmanager
+def recovering_window(qtbot, settings):
+    """A new window that recovers the crashed work it is offered, loaded and idle."""
+    from app.main_window import MainWindow
+
+    monkeypatch = pytest.MonkeyPatch()
+    monkeypatch.setattr("app.session_actions.SessionActions.ask_recovery",
+                        lambda self, newest, count: "recover")
+    try:
+        win = MainWindow(settings=settings, offer_recovery=True)
+        qtbot.addWidget(win)
+        win.show()
+        qtbot.waitUntil(lambda: win.stack.image is not None and not win.runner.is_busy(),
+                        timeout=TIMEOUT)
+        yield win
+        win.runner.shutdown()
+    finally:
+        monkeypatch.undo()
 
 
 def dead_pid() -> int:
@@ -249,7 +270,6 @@ def test_the_cleaning_settings_survive_a_session(qtbot, win, settings, monkeypat
 
 
 def test_the_cleaning_settings_survive_a_crash(qtbot, win, settings, state_dir) -> None:
-    from app.main_window import MainWindow
 
     tuned = edit_cleaning(win)
     paint(win.mask_layers)
@@ -257,18 +277,8 @@ def test_the_cleaning_settings_survive_a_crash(qtbot, win, settings, state_dir) 
     written = win.sessions.autosave()
     crashed = recovery_path(dead_pid())
     written.rename(crashed)
-    monkeypatch = pytest.MonkeyPatch()
-    monkeypatch.setattr("app.session_actions.SessionActions.ask_recovery",
-                        lambda self, newest, count: "recover")
-    try:
-        other = MainWindow(settings=settings, offer_recovery=True)
-        qtbot.addWidget(other)
-        qtbot.waitUntil(lambda: other.stack.image is not None and not other.runner.is_busy(),
-                        timeout=TIMEOUT)
+    with recovering_window(qtbot, settings) as other:
         assert other.preview.params == tuned
-        other.runner.shutdown()
-    finally:
-        monkeypatch.undo()
 
 
 def file_action(window, text: str):
@@ -331,7 +341,6 @@ def test_after_crash_recovery_ctrl_s_saves_to_the_session_file(
         qtbot, settings, write_rate, state_dir, tmp_path) -> None:
     from PyQt6.QtCore import Qt
 
-    from app.main_window import MainWindow
 
     layers = MaskLayers(SHAPE)
     paint(layers)
@@ -341,21 +350,9 @@ def test_after_crash_recovery_ctrl_s_saves_to_the_session_file(
     save_session(recovery_path(dead_pid()), Session(
         layers=layers.snapshot(), sources=[{"path": str(image)}],
         view={"detector": "NRS1", "session_path": str(session_file)}))
-    monkeypatch = pytest.MonkeyPatch()
-    monkeypatch.setattr("app.session_actions.SessionActions.ask_recovery",
-                        lambda self, newest, count: "recover")
-    try:
-        win = MainWindow(settings=settings, offer_recovery=True)
-        qtbot.addWidget(win)
-        win.show()
-        qtbot.waitUntil(lambda: win.stack.image is not None and not win.runner.is_busy(),
-                        timeout=TIMEOUT)
+    with recovering_window(qtbot, settings) as win:
         assert win.isWindowModified() and str(session_file) in win.statusBar().currentMessage()
         qtbot.keyClick(win, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)  # no dialog
         assert session_file.exists() and not win.isWindowModified()
         assert_layers(MaskLayers.from_snapshot(load_session(session_file).layers),
                       copies(layers))
-        win.runner.shutdown()
-        win.close()
-    finally:
-        monkeypatch.undo()
