@@ -52,13 +52,14 @@ def assert_layers(layers: MaskLayers, expected: dict[str, np.ndarray]) -> None:
 
 
 @contextlib.contextmanager
-def recovering_window(qtbot, settings):
-    """A new window that recovers the crashed work it is offered, loaded and idle."""
+def recovering_window(qtbot, settings, ask=None):
+    """A new window that recovers the crashed work it is offered (``ask`` answers the
+    offer, "recover" by default), loaded and idle."""
     from app.main_window import MainWindow
 
     monkeypatch = pytest.MonkeyPatch()
     monkeypatch.setattr("app.session_actions.SessionActions.ask_recovery",
-                        lambda self, newest, count: "recover")
+                        ask or (lambda self, newest, count: "recover"))
     try:
         win = MainWindow(settings=settings, offer_recovery=True)
         qtbot.addWidget(win)
@@ -138,7 +139,6 @@ def test_autosave_writes_a_recovery_file(win, state_dir) -> None:
 
 
 def test_recovery_is_offered_at_start_after_a_crash(qtbot, settings, write_rate, state_dir) -> None:
-    from app.main_window import MainWindow
 
     layers = MaskLayers(SHAPE)
     paint(layers)
@@ -153,14 +153,7 @@ def test_recovery_is_offered_at_start_after_a_crash(qtbot, settings, write_rate,
         asked.append((newest, count))
         return "recover"
 
-    monkeypatch = pytest.MonkeyPatch()
-    monkeypatch.setattr("app.session_actions.SessionActions.ask_recovery", ask)
-    try:
-        win = MainWindow(settings=settings, offer_recovery=True)
-        qtbot.addWidget(win)
-        win.show()
-        qtbot.waitUntil(lambda: win.stack.image is not None and not win.runner.is_busy(),
-                        timeout=TIMEOUT)
+    with recovering_window(qtbot, settings, ask) as win:
         assert asked == [(crashed, 1)]
         assert_layers(win.mask_layers, copies(layers))
         assert not crashed.exists()  # taken over: this process's recovery file holds it now
@@ -169,8 +162,6 @@ def test_recovery_is_offered_at_start_after_a_crash(qtbot, settings, write_rate,
         win.runner.shutdown()
         win.close()
         assert not recovery_path().exists()  # clean exit (offscreen: nothing to ask)
-    finally:
-        monkeypatch.undo()
 
 
 def test_live_processes_are_not_offered(qtbot, settings, state_dir) -> None:
