@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,17 +11,11 @@ from PyQt6.QtWidgets import QFileDialog
 
 from app.core.mask.layers import LAYERS, MaskLayers
 from app.core.state.session import Session, load_session, recovery_path, save_session
+from tests.widgets.conftest import dead_pid
 
 TIMEOUT = 20000
 SHAPE = (40, 60)
 pytestmark = pytest.mark.qt_log_ignore(r"This plugin does not support (propagateSizeHints|raise)")
-
-
-@pytest.fixture
-def state_dir(monkeypatch, tmp_path) -> Path:
-    folder = tmp_path / "state"
-    monkeypatch.setenv("NSCLEAN_GUI_STATE_DIR", str(folder))
-    return folder
 
 
 @pytest.fixture
@@ -70,12 +62,6 @@ def recovering_window(qtbot, settings, ask=None):
         win.runner.shutdown()
     finally:
         monkeypatch.undo()
-
-
-def dead_pid() -> int:
-    child = subprocess.Popen([sys.executable, "-c", "pass"])
-    child.wait()
-    return child.pid
 
 
 def test_save_and_open_round_trip_through_the_menu(qtbot, win, monkeypatch, tmp_path) -> None:
