@@ -162,6 +162,7 @@ def read_mask(
     *,
     shape: tuple[int, int] | None = None,
     border: int = 4,
+    all_planes: bool = False,
 ) -> MaskRead:
     """Read a background mask of any supported format (the format is sniffed).
 
@@ -177,6 +178,9 @@ def read_mask(
         Reference border forced off for PNG masks (their convention), along the axes on
         which the picture spans the whole detector (a subarray has no reference rows;
         :func:`app.core.clean.reference_sides`).
+    all_planes : bool
+        With no ``plane``, return every plane of a CubeModel mask as a 3-D mask (one
+        plane per integration) instead of asking for one.
 
     Returns
     -------
@@ -196,6 +200,10 @@ def read_mask(
         kind, data, header = _fits_mask_hdu(path, hdul)
         nplanes = data.shape[0] if data.ndim == 3 else 1
         info = MaskInfo(path, kind, tuple(data.shape[-2:]), nplanes)
+        if all_planes and plane is None and data.ndim == 3:
+            planes = np.stack([_checked(path, layer, shape) for layer in data])
+            metadata = {k: str(v) for k, v in header.items() if k.startswith("NSC_")}
+            return MaskRead(planes, info, None, metadata)
         chosen = _choose_plane(path, nplanes, plane, data.ndim == 3)
         if data.ndim == 3:
             data = data[chosen]
