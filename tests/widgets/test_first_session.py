@@ -116,7 +116,7 @@ def test_cli_help_says_how_planes_and_integrations_are_counted(capsys) -> None:
         with pytest.raises(SystemExit):
             main([command, "--help"])
         text = " ".join(capsys.readouterr().out.split())
-        assert "mask to use, counted from 0" in text
+        assert "counted from 0 as in NumPy (plane 0 is the first" in text
     # tune has both: each help names the other's convention
     assert "--integration counts from 1" in text and "--mask-plane counts from 0" in text
 
