@@ -23,11 +23,12 @@ import warnings
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
-
-from astropy.io import fits
+from typing import TYPE_CHECKING, BinaryIO
 
 from app.core.errors import InputError
+
+if TYPE_CHECKING:  # astropy.io.fits takes ~0.5 s to import: only when a file is read
+    from astropy.io import fits
 
 BLOCK = 2880
 CARD = 80
@@ -278,6 +279,8 @@ def primary_header(path: str | os.PathLike[str]) -> fits.Header:
     InputError
         Not a regular file, not FITS, or a header without END.
     """
+    from astropy.io import fits
+
     path = Path(path)
     with open_regular(path, "FITS file") as handle:
         reader = _Reader(handle, os.fstat(handle.fileno()).st_size)
@@ -351,6 +354,8 @@ _DAMAGE_WORDS = ("truncated", "error validating header")
 
 
 def _astropy_open(path: Path, source: BinaryIO, error: type[InputError]) -> fits.HDUList:
+    from astropy.io import fits
+
     hdul = None
     try:
         with warnings.catch_warnings(record=True) as caught:
