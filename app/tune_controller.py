@@ -28,12 +28,17 @@ if TYPE_CHECKING:
 TUNE_KEY = "tune"
 TITLES = {"buff_sigma": "Buffing σ (lines, 0 = off)", "fit": "Fit", "weight_sigma": "Weight σ (px)",
           "sigrej": "Outlier rejection (σ)", "fc": "Cut-off fc (cycles/line)",
-          "ridge": "1/f prior strength", "kw": "Roll-off kw (× fc)"}
+          "ridge": "1/f prior strength", "kw": "Roll-off kw (× fc)",
+          "method": "Model (fft: NSClean, time: read-time fit)",
+          "time_ridge": "Read-time 1/f prior", "output_terms": "Per-output terms",
+          "harmonics": "Read-time harmonics"}
 
 
 def _tune_job(image: np.ndarray, mask: np.ndarray, detector: str, start: CleanParams,
-              settings: TuneSettings) -> Generator[tuple[float, str], None, TuneResult]:
-    return (yield from iter_tune(image, mask, detector, start=start, settings=settings))
+              settings: TuneSettings, readpatt: str | None = None
+              ) -> Generator[tuple[float, str], None, TuneResult]:
+    return (yield from iter_tune(image, mask, detector, start=start, settings=settings,
+                                 readpatt=readpatt))
 
 
 def _label(name: str, value: object) -> str:
@@ -63,6 +68,9 @@ def describe_changes(result: TuneResult) -> str:
         changes.pop("buff_sigma", None)  # unused without buffing
     if result.best.fit != "real":
         changes.pop("ridge", None)
+    if result.best.method != "time":  # the read-time fit's own settings: unused
+        for name in ("time_ridge", "output_terms", "harmonics"):
+            changes.pop(name, None)
     parts = []
     for name, (old, new) in changes.items():
         if name in ("fc", "kw"):
@@ -158,8 +166,8 @@ class TuneController(QObject):
         self._tuning = True
         self._refresh_button()
         self.runner.submit(TUNE_KEY, _tune_job, image, mask, detector, self.cleaning.value,
-                           self.settings, on_done=self._on_done, on_error=self._on_error,
-                           on_progress=dialog.set_progress)
+                           self.settings, self.window.stack.readpatt, on_done=self._on_done,
+                           on_error=self._on_error, on_progress=dialog.set_progress)
         return True
 
     def cancel(self) -> None:

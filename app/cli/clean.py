@@ -75,7 +75,7 @@ def add_cleaning_options(parser: argparse.ArgumentParser) -> None:
                         "keeps high --fc stable across gaps (default 0: none)")
     g.add_argument("--harmonics", type=int, default=d.harmonics, metavar="K",
                    help="time method: Fourier terms of the common read-time series "
-                        "(default %(default)s, about one cycle per 40 ticks)")
+                        "(default %(default)s, about one cycle per 37 ticks with IRS2)")
     g.add_argument("--time-ridge", type=float, default=d.time_ridge, metavar="R",
                    help="time method: strength of its 1/f prior (default %(default)s)")
     g.add_argument("--output-terms", type=int, default=d.output_terms, metavar="L",

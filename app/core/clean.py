@@ -81,13 +81,18 @@ class CleanParams:
         squares; about 1–30 keeps high ``fc`` fits stable across gaps in the mask.
     harmonics : int
         "time" only: Fourier terms (cos and sin) of the common read-time series per
-        basis period (1.25 × the time a line's samples span; 16 ≈ one cycle per 40 ticks).
+        basis period (1.25 × the time a line's samples span; 24 ≈ one cycle per 37 ticks
+        with IRS², 27 with the traditional readout).
         Replaces ``fc``/``kw``, which "time" ignores, as it ignores buffing: neighbouring
         lines are read 524 (IRS²: 712) ticks apart.
     time_ridge : float
         "time" only: strength of its 1/f prior (> 0), as ``ridge``.
     output_terms : int
         "time" only: harmonics of each output's own series besides its offset.
+    time_weighted : bool
+        "time" only: weight the samples as NSClean does (``weight_sigma``). Off by
+        default: on simulated exposures the density weights left more banding under the
+        traces (the least-squares fit of white noise is best unweighted).
     """
 
     method: str = "fft"
@@ -102,9 +107,10 @@ class CleanParams:
     by_channel: bool = False
     fit: str = "complex"
     ridge: float = 0.0
-    harmonics: int = 16
+    harmonics: int = 24
     time_ridge: float = 3.0
-    output_terms: int = 1
+    output_terms: int = 3
+    time_weighted: bool = False
 
     @property
     def kill_width(self) -> float:
@@ -160,7 +166,7 @@ class CleanParams:
         """The settings of the read-time fitter."""
         return TimeFitSettings(harmonics=int(self.harmonics), output_terms=int(self.output_terms),
                                ridge=float(self.time_ridge), sigrej=self.sigrej,
-                               weight_sigma=self.weight_sigma)
+                               weight_sigma=self.weight_sigma if self.time_weighted else 0.0)
 
     def as_dict(self) -> dict[str, object]:
         """Plain dict (for headers, sessions and JSON)."""

@@ -62,7 +62,7 @@ FIELDS = (
            "σ of the smoothing of the model across neighbouring lines (DMS columns)."),
     _Field("harmonics", "Harmonics", "", 1, 64, 1, 0, 1.0,
            "Read-time fit: Fourier terms of the noise series shared by the four outputs "
-           "(16 ≈ one cycle per 40 ticks, 40 pixels of each output)."),
+           "(24 ≈ one cycle per 37 ticks with IRS², about 27 pixels of each output)."),
     _Field("output_terms", "Output terms", "", 0, 16, 1, 0, 1.0,
            "Read-time fit: harmonics of each output's own series besides its offset."),
     _Field("time_ridge", "1/f prior", "", 0.1, 100.0, 0.5, 1, 1.0,

@@ -15,13 +15,15 @@ background at that instant. Per line (one DMS column) the model is::
 - ``o_a(t)``: per output ``a``, an offset plus ``output_terms`` low harmonics (the
   smaller per-output 1/f noise and the outputs' different offsets).
 
-Weighted least squares with a 1/f prior: frequency ``k`` of the common series gets the
+Least squares with a 1/f prior: frequency ``k`` of the common series gets the
 penalty ``ridge·w̄·k``, the per-output terms ``output_ridge·ridge·w̄·max(k, 1)`` (``w̄``
 the mean weight of the line's samples; the common mean is free). The prior keeps the
 series stable across ticks where no output sees background and sends an output without
-background to the common series. Weights and outlier replacement are NSClean's: the
-squared reciprocal of the background density along the line (σ = ``weight_sigma``), and
-samples beyond ``sigrej``·1.4826·MAD of the line's median replaced by the median.
+background to the common series. Outliers are replaced as NSClean does (samples beyond
+``sigrej``·1.4826·MAD of the line's median set to the median); NSClean's weights (the
+squared reciprocal of the background density along the line, σ = ``weight_sigma``) are
+optional and off by default: with them the banding left under the traces of simulated
+exposures was larger (0.42× instead of 0.35× the pipeline's, common noise only).
 
 Batched over lines: the normal matrices need, per output, the sums ``Σ w cos(2πjt/P)``
 and ``Σ w sin(2πjt/P)`` for ``j < 2·harmonics``, which one FFT of the weights laid out
@@ -66,16 +68,17 @@ class TimeFitSettings:
     sigrej : float
         Outlier threshold in σ (MAD).
     weight_sigma : float
-        σ (pixels) of the density that weights the samples; 0 = unweighted.
+        σ (pixels) of the density that weights the samples; 0 = unweighted (the
+        default: see ``CleanParams.time_weighted``).
     """
 
-    harmonics: int = 16
-    output_terms: int = 1
+    harmonics: int = 24
+    output_terms: int = 3
     ridge: float = 3.0
     output_ridge: float = 9.0
     period_factor: float = 1.25
     sigrej: float = 3.0
-    weight_sigma: float = 32.0
+    weight_sigma: float = 0.0
 
     def period(self, timing: LineTiming) -> int:
         """Period of the basis in ticks (even, so that the FFTs stay fast)."""
@@ -232,6 +235,36 @@ def synthesize(theta: np.ndarray, timing: LineTiming, settings: TimeFitSettings
     return model
 
 
+def solve_blocks(gram: np.ndarray, rhs: np.ndarray, size: int, outputs: int) -> np.ndarray:
+    """Solve the regularised normal equations of every line, eliminating the outputs' own
+    terms first.
+
+    The matrix is ``[[A, B], [Bᵀ, D]]`` with ``A`` the common series (``size`` unknowns)
+    and ``D`` block-diagonal (the outputs' terms never share a sample). With
+    ``z = D⁻¹(s − Bᵀx)`` the common part solves ``(A − B D⁻¹ Bᵀ) x = r − B D⁻¹ s``: a
+    system of ``size`` unknowns instead of all of them (3-4× less work for the batch).
+    Every ``D`` block holds the prior, so it is invertible.
+    """
+    nlines, m = rhs.shape
+    q = (m - size) // outputs
+    schur = gram[:, :size, :size].copy()
+    reduced_rhs = rhs[:, :size].copy()
+    parts = []
+    for a in range(outputs):
+        at = slice(size + a * q, size + (a + 1) * q)
+        inverse = np.linalg.inv(gram[:, at, at])
+        coupling = gram[:, :size, at] @ inverse  # B_a D_a⁻¹
+        schur -= coupling @ gram[:, at, :size]
+        reduced_rhs -= (coupling @ rhs[:, at, None])[:, :, 0]
+        parts.append((at, inverse))
+    theta = np.empty((nlines, m))
+    theta[:, :size] = solve_batch(schur, reduced_rhs)
+    for at, inverse in parts:
+        own = rhs[:, at] - (gram[:, at, :size] @ theta[:, :size, None])[:, :, 0]
+        theta[:, at] = (inverse @ own[:, :, None])[:, :, 0]
+    return theta
+
+
 class TimeFitter:
     """The read-time fit of full frames of one detector, timing and settings.
 
@@ -320,7 +353,8 @@ class TimeFitter:
         if full.size:
             rhs = right_hand_sides(wdata[:, full] if full.size < data.shape[1] else wdata,
                                    self.timing, self.settings)
-            theta[full] = solve_batch(gram[full], rhs)
+            theta[full] = solve_blocks(gram[full], rhs, 2 * self.settings.harmonics + 1,
+                                       self.timing.outputs)
         few = np.flatnonzero(reduced)
         theta[few, 0] = wdata[:, few].sum(axis=0) / np.maximum(weights[:, few].sum(axis=0),
                                                               1e-300)
