@@ -26,6 +26,7 @@ from PyQt6.QtWidgets import (
 
 from app.core.display.stretch import ImageStats
 from app.core.errors import NSCleanError
+from app.core.files.frames import cleaned_already, cleaned_note
 from app.core.files.stack import COMBINE_METHODS, iter_combine, iter_load
 from app.core.mask.layers import MaskLayers
 from app.core.state.workspace import Workspace
@@ -217,6 +218,12 @@ class MainWindow(QMainWindow):
             if not accepted and self.stack.products:
                 text += "\n\nThe files already loaded are kept."
             self.show_message("Some files were not loaded", text)
+        cleaned = [f"{p.path.name} {cleaned_note(p.primary_header)}." for p in accepted
+                   if cleaned_already(p.primary_header)]
+        if cleaned:  # cleaning it again would fit the residual of a residual
+            self.show_message("Cleaned already", "\n".join(cleaned) + "\n\nIts banding was "
+                              "removed already: cleaning it again only fits what is left. "
+                              "Open the original rate file to clean it with other settings.")
 
     def _on_task_error(self, exc: BaseException) -> None:
         if isinstance(exc, NSCleanError):

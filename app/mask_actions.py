@@ -21,10 +21,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PyQt6.QtCore import QObject
 from PyQt6.QtGui import QAction, QActionGroup, QKeySequence
-from PyQt6.QtWidgets import QFileDialog, QInputDialog, QMenu, QMenuBar
+from PyQt6.QtWidgets import QFileDialog, QInputDialog, QMenu, QMenuBar, QMessageBox
 
 from app.core.errors import NSCleanError
+from app.core.mask.detector import detector_mismatch, mismatch_text
 from app.core.mask.formats import (
+    RED_TOLERANCE,
     inspect_mask,
     read_mask,
     write_jwst_mask,
@@ -209,21 +211,40 @@ class MaskActions(QObject):
                 )
                 if not ok:
                     return False
-            mask = read_mask(path, plane, shape=layers.shape, border=layers.border).mask
-            return self._apply_import(mask, how, path.name)
+            read = read_mask(path, plane, shape=layers.shape, border=layers.border)
+            if not self._detector_agrees(read.detector, path.name):
+                return False
+            return self._apply_import(read.mask, how, path.name, read.near_red)
         except NSCleanError as exc:
             self.window.show_message("Mask not imported", f"{exc}\n\nThe layers are unchanged.")
             return False
         finally:
             self.window.settings.setValue("lastMaskDirectory", str(path.parent))
 
-    def _apply_import(self, mask: np.ndarray, how: str, name: str) -> bool:
+    def _detector_agrees(self, mask_detector: str | None, name: str) -> bool:
+        """True unless the mask records the other detector and the user declines it."""
+        image_detector = self.masks.detector
+        if not detector_mismatch(mask_detector, image_detector):
+            return True
+        text = mismatch_text(name, mask_detector, "the image", image_detector)
+        answer = QMessageBox.question(
+            self.window, "Mask for the other detector",
+            f"{text}.\n\nThe spectra fall elsewhere on the other detector, so its background "
+            "pixels are not this image's. Import it anyway?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No)
+        return answer == QMessageBox.StandardButton.Yes
+
+    def _apply_import(self, mask: np.ndarray, how: str, name: str, near_red: int = 0) -> bool:
         layers = self.masks.layers
         if layers is None:
             return False
         self.tool.finish()
         refused = layers.import_background(mask, how)
         note = f" ({refused:,} of its pixels are border, unusable or excluded)" if refused else ""
+        if near_red:
+            note += (f"; {near_red:,} pixels near pure red (within {RED_TOLERANCE} of 255, 0, 0)"
+                     " counted as background")
         self.window.statusBar().showMessage(f"Imported {name}{note}", 6000)
         return True
 
@@ -280,11 +301,13 @@ class MaskActions(QObject):
         extra = {"NSC_SRC": (self._source_stem()[:60], "image the mask was painted on")}
         try:
             if kind == "nsclean":
-                written = write_nsclean_fits(path, mask, extra=extra)
+                written = write_nsclean_fits(path, mask, extra=extra,
+                                             detector=self.masks.detector)
             elif kind == "jwst":
                 written = write_jwst_mask(path, mask, detector=self.masks.detector, extra=extra)
             else:
-                written = write_png(path, mask, gray=self._gray_picture(), extra=extra)
+                written = write_png(path, mask, gray=self._gray_picture(), extra=extra,
+                                    detector=self.masks.detector)
         except (NSCleanError, OSError) as exc:
             self.window.show_message(
                 "Mask not exported", f"{exc}\n\nNothing was written; the layers are unchanged."

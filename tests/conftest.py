@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared"
+# ../shared beside the checkout; a worktree one level deeper (wt/issueNN) finds ../../shared
+SHARED = next((p for p in (REPO.parent / "shared", REPO.parent.parent / "shared")
+               if p.is_dir()), REPO.parent / "shared")
 PUBLISHED_MASKS = SHARED / "data" / "nsclean-masks"
 
 

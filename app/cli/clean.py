@@ -85,6 +85,14 @@ def add_cleaning_options(parser: argparse.ArgumentParser) -> None:
                    help="override the DETECTOR header keyword")
 
 
+def add_input_checks(parser: argparse.ArgumentParser) -> None:
+    """``--force`` and ``--any-mask-detector`` (shared by clean and tune)."""
+    parser.add_argument("--force", action="store_true",
+                        help="accept a file nsclean-gui cleaned already (NSC_* keywords)")
+    parser.add_argument("--any-mask-detector", action="store_true",
+                        help="use a mask whose DETECTOR is not the file's (refused otherwise)")
+
+
 def params_from_args(args: argparse.Namespace):
     """Build :class:`~app.core.clean.CleanParams` from parsed options (validated)."""
     from app.core.clean import CleanParams
@@ -116,6 +124,7 @@ def add_parser(subparsers) -> None:
                    help="files cleaned in parallel (default 1)")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     add_cleaning_options(p)
+    add_input_checks(p)
     from app.cli.tune import add_clean_tune_options
 
     add_clean_tune_options(p)
@@ -126,12 +135,13 @@ def add_parser(subparsers) -> None:
 _WORKER: dict[str, object] = {}
 
 
-def _init_worker(mask, params, detector, mask_name, overwrite, tune=None) -> None:
+def _init_worker(mask, params, detector, mask_name, overwrite, tune=None,
+                 checks=None) -> None:
     from app.core.perf import tune_allocator
 
     tune_allocator()
     _WORKER.update(mask=mask, params=params, detector=detector, mask_name=mask_name,
-                   overwrite=overwrite, tune=tune)
+                   overwrite=overwrite, tune=tune, checks=checks or {})
 
 
 def _init_pool_worker(stop, *init) -> None:
@@ -177,18 +187,40 @@ def _clean_one(source: Path, target: Path) -> tuple[str, list[str]]:
 
     params, notes = _WORKER["params"], []
     try:
+        checks = _WORKER.get("checks") or {}
         if _WORKER.get("tune") is not None:  # --tune: settings of the cross-validation
             from app.cli.tune import tune_file
+            # not tuned on a file that is then refused
+            refuse_input(source, checks, _WORKER["detector"], _WORKER["mask_name"])
             params, notes = tune_file(source, _WORKER["mask"], params, _WORKER["detector"],
                                       _WORKER["tune"])
         result = clean_file(source, _WORKER["mask"], target, params=params,
                             detector=_WORKER["detector"], mask_name=_WORKER["mask_name"],
-                            overwrite=_WORKER["overwrite"])
+                            overwrite=_WORKER["overwrite"], **checks)
     except NSCleanError as exc:
         return "error", [str(exc)]
     except Exception as exc:  # a bug must not stop the other files or print a traceback
         return "error", [f"{source}: internal error ({type(exc).__name__}: {exc})"]
     return "ok", notes + _line_warnings(source, result.diagnostics)
+
+
+def refuse_input(source: Path, checks: dict, detector: str | None, mask_name: str) -> None:
+    """The refusals of :func:`~app.core.files.batch.clean_file` before any tuning: a file
+    cleaned already, a mask made for the other detector (reads only the headers)."""
+    from astropy.io import fits
+
+    from app.core.files.frames import refuse_cleaned
+    from app.core.mask.detector import check_mask_detector
+
+    try:
+        header = fits.getheader(source)
+    except (OSError, ValueError):
+        return  # unreadable: the cleaning reports it with the full reason
+    refuse_cleaned(source, header, checks.get("force", False))
+    detector = detector or header.get("DETECTOR")
+    check_mask_detector(checks.get("mask_detector"), detector, mask_name=mask_name,
+                        image_name=str(source), override="pass --any-mask-detector",
+                        allow=checks.get("any_mask_detector", False))
 
 
 def _line_warnings(source: Path, diagnostics) -> list[str]:
@@ -310,7 +342,10 @@ def run(args: argparse.Namespace) -> int:
         if args.output_dir.is_file():
             problem = "is a file; -o takes the folder to write into"
         raise InputError(f"{args.output_dir}: {problem}")
-    mask = read_mask(args.mask, args.mask_plane).mask
+    mask_read = read_mask(args.mask, args.mask_plane)
+    mask = mask_read.mask
+    checks = {"mask_detector": mask_read.detector, "any_mask_detector": args.any_mask_detector,
+              "force": args.force}
     if not mask.any():  # say it once, of the mask, rather than once per file
         raise MaskError(f"{args.mask}: the mask has no background pixel (all 0); nothing "
                         "could be fitted")
@@ -344,7 +379,7 @@ def run(args: argparse.Namespace) -> int:
         tune = None
     progress = Progress(len(jobs))
     failures = total - len(jobs)
-    init = (mask, params, args.detector, str(args.mask), args.overwrite, tune)
+    init = (mask, params, args.detector, str(args.mask), args.overwrite, tune, checks)
     cpus = os.cpu_count() or 1
     if args.jobs > cpus:  # more processes than CPUs only compete for them
         print(f"nsclean: note: -j {args.jobs} but this machine has {cpus} CPU(s); using "

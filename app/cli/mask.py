@@ -159,11 +159,10 @@ def run(args: argparse.Namespace) -> int:
     history = [f"nsclean mask from {len(products)} file(s), {nframes} frame(s) "
                f"({args.combine}): {sources}"[:2000],
                "settings: " + ", ".join(f"{k}={v}" for k, v in settings.as_dict().items())]
-    options: dict[str, object] = {"extra": extra, "overwrite": args.overwrite}
+    options: dict[str, object] = {"extra": extra, "overwrite": args.overwrite,
+                                  "detector": detector}
     if kind != "png":
         options["history"] = history
-    if kind == "jwst":
-        options["detector"] = detector
     write_mask(args.output, mask, kind, **options)
     share = 100.0 * np.count_nonzero(mask) / mask.size
     print(f"wrote {args.output} ({kind}): background {share:.1f}% of pixels, "

@@ -63,7 +63,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=_nonnegative_int, default=0, metavar="S",
                    help="random seed (default 0)")
     p.add_argument("--subsize", type=int, choices=_SUBSIZES, default=None, metavar="ROWS",
-                   help="bots only: subarray height, 32 (SUB2048, default) or 512")
+                   help="bots only: subarray height, 32 (SUB2048, default) or 512 (SUBARRAY = "
+                        "GENERIC: NIRSpec has no named 2048×512 subarray)")
     p.add_argument("--readpatt", type=str.upper, default=None, metavar="PATTERN",
                    choices=READPATTS,
                    help="readout pattern (header READPATT), which fixes when each pixel is "

@@ -152,7 +152,7 @@ def options_text(params) -> str:
 
 def add_parser(subparsers) -> None:
     """Register ``nsclean tune``."""
-    from app.cli.clean import add_cleaning_options
+    from app.cli.clean import add_cleaning_options, add_input_checks
 
     p = subparsers.add_parser("tune", help="choose cleaning parameters by cross-validation",
                               description=HELP,
@@ -168,6 +168,7 @@ def add_parser(subparsers) -> None:
                    help="print the result as JSON instead of a table")
     add_tune_settings(p)
     add_cleaning_options(p)
+    add_input_checks(p)
     p.set_defaults(func=run)
 
 
@@ -179,8 +180,17 @@ def run(args: argparse.Namespace) -> int:
 
     start = params_from_args(args)
     settings = settings_from_args(args)
-    mask = read_mask(args.mask, args.mask_plane).mask
+    from app.core.files.frames import refuse_cleaned
+    from app.core.mask.detector import check_mask_detector
+
+    mask_read = read_mask(args.mask, args.mask_plane)
+    mask = mask_read.mask
     product = read_product(args.file)
+    refuse_cleaned(product.path, product.primary_header, args.force,
+                   "pass --force to tune on it anyway")
+    check_mask_detector(mask_read.detector, resolve_detector(product, args.detector),
+                        mask_name=str(args.mask), image_name=str(args.file),
+                        override="pass --any-mask-detector", allow=args.any_mask_detector)
     tty = sys.stderr.isatty()
 
     def show(fraction: float, message: str) -> None:

@@ -96,13 +96,40 @@ def test_png_follows_the_gimp_convention(tmp_path):
     ny, nx = 40, 30
     picture = np.full((ny, nx, 3), 128, dtype=np.uint8)  # grey canvas, row 0 = top
     picture[10, 12] = (255, 0, 0)  # background
-    picture[10, 13] = (254, 0, 0)  # almost red: not background
-    picture[11, 12] = (255, 0, 1)
+    picture[10, 13] = (230, 0, 0)  # red, but beyond the tolerance: not background
+    picture[11, 12] = (255, 25, 0)
     Image.fromarray(picture, "RGB").save(tmp_path / "p.png")
-    mask = maskio.read_mask(tmp_path / "p.png", shape=(ny, nx)).mask
+    read = maskio.read_mask(tmp_path / "p.png", shape=(ny, nx))
     expected = np.zeros((ny, nx), bool)
     expected[ny - 1 - 10, 12] = True  # first PNG row is the last FITS row
-    assert np.array_equal(mask, expected)
+    assert np.array_equal(read.mask, expected)
+    assert read.near_red == 0
+
+
+def test_png_near_red_counts_as_background_and_is_counted(tmp_path):
+    # GIMP's soft brush leaves (250, 10, 10) around a stroke; random colours around the
+    # tolerance, checked against a per-pixel rule written out here
+    ny, nx = 40, 30
+    rng = np.random.default_rng(3)
+    picture = rng.integers(0, 256, (ny, nx, 3)).astype(np.uint8)
+    picture[:, :, 0] = rng.choice([255, 250, 231, 230, 200], (ny, nx))
+    picture[:, :, 1] = rng.choice([0, 10, 24, 25], (ny, nx))
+    picture[:, :, 2] = rng.choice([0, 10, 24, 25, 128], (ny, nx))
+    picture[5:9, 5:9] = (250, 10, 10)
+    Image.fromarray(picture, "RGB").save(tmp_path / "p.png")
+    read = maskio.read_mask(tmp_path / "p.png", shape=(ny, nx), border=0)
+    expected = np.zeros((ny, nx), bool)
+    near = 0
+    for y in range(ny):
+        for x in range(nx):
+            r, g, b = (int(v) for v in picture[y, x])
+            ok = 255 - r <= maskio.RED_TOLERANCE and g <= maskio.RED_TOLERANCE \
+                and b <= maskio.RED_TOLERANCE
+            expected[ny - 1 - y, x] = ok
+            near += ok and (r, g, b) != (255, 0, 0)
+    assert maskio.RED_TOLERANCE == 24  # the README states it
+    assert np.array_equal(read.mask, expected)
+    assert read.mask[ny - 1 - 6, 6] and read.near_red == near >= 16
 
 
 def test_png_reference_border_is_off_where_the_picture_spans_the_detector(tmp_path):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from astropy.io import fits
@@ -227,7 +229,7 @@ def test_fixed_slit_has_five_traces():
     assert _runs(sim.scene[:, 30] > SIGNAL_THRESHOLD, 10) == 5
 
 
-@pytest.mark.parametrize(("rows", "name", "start"), [(32, "SUB2048", 1032), (512, None, 769)])
+@pytest.mark.parametrize(("rows", "name", "start"), [(32, "SUB2048", 1032), (512, "GENERIC", 769)])
 def test_bots_subarray_headers(rows, name, start):
     sim = simulate_exposure("bots", "NRS2", nints=2, seed=0,
                             shape=None if rows == 32 else (rows, 2048))
@@ -236,7 +238,8 @@ def test_bots_subarray_headers(rows, name, start):
     assert header["EXP_TYPE"] == "NRS_BRIGHTOBJ"
     assert header["SUBSIZE1"] == 2048 and header["SUBSIZE2"] == rows
     assert header["SUBSTRT1"] == 1 and header["SUBSTRT2"] == start
-    assert name is None or header["SUBARRAY"] == name
+    assert header["SUBARRAY"] == name
+    assert name in _schema_subarray_names()
     # a subarray has reference columns but no reference rows
     assert sim.ideal_mask[0, 4:-4].all() or sim.ideal_mask[0, 4:-4].mean() > 0.99
     assert not sim.ideal_mask[:, :4].any() and not sim.ideal_mask[:, -4:].any()
@@ -327,3 +330,33 @@ def test_read_simulation_rejects_plain_products(tmp_path):
 def test_bad_arguments_raise_input_error(kwargs, message):
     with pytest.raises(InputError, match=message):
         simulate_exposure(**kwargs)
+
+
+def _schema_subarray_names() -> set[str]:
+    """Every SUBARRAY value stdatamodels' schema accepts (read from the schema itself)."""
+    stdatamodels = pytest.importorskip("stdatamodels.jwst")
+    import yaml
+
+    path = Path(stdatamodels.__file__).parent / "datamodels/schemas/subarray.schema.yaml"
+    names: set[str] = set()
+
+    def walk(node):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "enum":
+                    names.update(map(str, value))
+                else:
+                    walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(yaml.safe_load(path.read_text()))
+    return names
+
+
+@pytest.mark.parametrize("shape", [(512, 2048), (64, 2048), (2048, 64)])
+def test_subarray_names_accepted_by_stdatamodels(shape):
+    scene = "bots" if shape[1] == 2048 else "fs"
+    sim = simulate_exposure(scene, "NRS1", seed=0, shape=shape)
+    assert sim.product.primary_header["SUBARRAY"] in _schema_subarray_names()

@@ -237,3 +237,67 @@ def test_export_never_replaces_a_loaded_image(qtbot, window, write_rate, monkeyp
     assert image.read_bytes() == before
     assert len(messages) == 1 and "b_rate.fits" in messages[0][1]
     assert "loaded image" in messages[0][1]
+
+
+def test_a_mask_of_the_other_detector_asks_first_naming_both(win, monkeypatch, tmp_path
+                                                            ) -> None:
+    from PyQt6.QtWidgets import QMessageBox
+
+    from app.core.mask.formats import write_nsclean_fits
+
+    path = write_nsclean_fits(tmp_path / "nrs2.fits", some_mask(), detector="NRS2")
+    asked: list[str] = []
+    answer = [QMessageBox.StandardButton.No]
+
+    def question(_parent, _title, text, *args, **kwargs):
+        asked.append(text)
+        return answer[0]
+
+    monkeypatch.setattr(QMessageBox, "question", question)
+    choose_file(monkeypatch, path)
+    before = state(win)
+    menu_action(win, "Replace background").trigger()
+    assert len(asked) == 1 and "NRS2" in asked[0] and "NRS1" in asked[0]
+    assert_state(win, before)  # declined: nothing changed
+    answer[0] = QMessageBox.StandardButton.Yes
+    menu_action(win, "Replace background").trigger()
+    np.testing.assert_array_equal(win.mask_layers.background(),
+                                  expected_background(win, some_mask()))
+    # a mask of this detector (or of none) is imported without a question
+    write_nsclean_fits(tmp_path / "nrs1.fits", some_mask(2), detector="NRS1")
+    choose_file(monkeypatch, tmp_path / "nrs1.fits")
+    menu_action(win, "Replace background").trigger()
+    assert len(asked) == 2
+
+
+@pytest.mark.parametrize("kind", ["nsclean", "jwst", "png"])
+def test_exports_record_the_detector(win, monkeypatch, tmp_path, kind) -> None:
+    path = tmp_path / ("m.png" if kind == "png" else "m.fits")
+    choose_file(monkeypatch, path)
+    text = {"nsclean": "Export NSClean", "jwst": "Export JWST", "png": "Export GIMP PNG"}[kind]
+    menu_action(win, text).trigger()
+    assert read_mask(path).detector == "NRS1"
+
+
+def test_png_import_reports_near_red_pixels(win, monkeypatch, tmp_path) -> None:
+    picture = np.zeros((*SHAPE, 3), np.uint8)
+    picture[10:20, 10:20] = (255, 0, 0)
+    picture[10:20, 20:23] = (250, 10, 10)  # a soft brush's rim: 30 pixels
+    path = tmp_path / "painted.png"
+    Image.fromarray(picture, "RGB").save(path)
+    choose_file(monkeypatch, path)
+    menu_action(win, "Replace background").trigger()
+    assert "30 pixels near pure red" in win.statusBar().currentMessage()
+    assert win.mask_layers.background()[SHAPE[0] - 1 - 15, 21]
+
+
+def test_loading_a_cleaned_file_says_so(qtbot, window, write_rate, messages) -> None:
+    path = write_rate("c_rate_nsclean.fits", shape=SHAPE)
+    with fits.open(path, mode="update") as hdul:
+        hdul[0].header["NSC_METH"] = "fft"
+        hdul[0].header["NSC_VER"] = "9.9"
+    window.open_files([path])
+    qtbot.waitUntil(lambda: bool(messages), timeout=TIMEOUT)
+    title, text = messages[0]
+    assert title == "Cleaned already" and "c_rate_nsclean.fits was cleaned already" in text
+    assert window.stack.products  # loaded all the same: looking at it is fine

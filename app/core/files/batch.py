@@ -13,7 +13,9 @@ import numpy as np
 
 from app.core.clean import CleanParams, Diagnostics, clean
 from app.core.errors import InputError, MaskError
+from app.core.files.frames import refuse_cleaned
 from app.core.files.products import Product, read_product, resolve_detector, write_cleaned
+from app.core.mask.detector import check_mask_detector
 from app.core.version import __version__
 
 DEFAULT_SUFFIX = "_nsclean"
@@ -119,8 +121,13 @@ def provenance(params: CleanParams, mask_name: str, result: ProductResult
 
 def clean_file(source: str | Path, mask: np.ndarray, target: str | Path, *,
                params: CleanParams | None = None, detector: str | None = None,
-               mask_name: str = "(in memory)", overwrite: bool = False) -> ProductResult:
+               mask_name: str = "(in memory)", overwrite: bool = False,
+               mask_detector: str | None = None, any_mask_detector: bool = False,
+               force: bool = False) -> ProductResult:
     """Read, clean and write one product atomically; the input is never modified.
+
+    A file we cleaned already is refused unless ``force``; a mask whose recorded
+    ``mask_detector`` is not the file's detector unless ``any_mask_detector``.
 
     Returns
     -------
@@ -132,6 +139,10 @@ def clean_file(source: str | Path, mask: np.ndarray, target: str | Path, *,
     if not overwrite and target.exists():
         raise InputError(exists_message(target))
     product = read_product(source)
+    refuse_cleaned(product.path, product.primary_header, force)
+    check_mask_detector(mask_detector, resolve_detector(product, detector),
+                        mask_name=mask_name, image_name=str(product.path),
+                        override="pass --any-mask-detector", allow=any_mask_detector)
     result = clean_product(product, mask, params, detector)
     cards, history = provenance(params, mask_name, result)
     write_cleaned(product, result.cleaned, target, cards, history, overwrite=overwrite)

@@ -23,6 +23,7 @@ from astropy.io import fits
 from app.core.errors import InputError
 from app.core.files.atomic import atomic_path
 from app.core.files.fitstext import fits_text, fits_value
+from app.core.files.frames import refuse_cutouts
 from app.core.version import __version__
 
 #: JWST DQ bit 0: the pixel must not be used.
@@ -185,6 +186,7 @@ def read_product(path: str | Path) -> Product:
     with hdul:
         if "SCI" not in hdul:
             raise InputError(f"{path}: has no SCI extension (is it a JWST rate/cal product?)")
+        refuse_cutouts(path, hdul)  # MOS/FS cal: slit cutouts, not a detector frame
         sci_hdu = hdul["SCI"]
         data = sci_hdu.data
         if data is None:

@@ -9,8 +9,15 @@ All masks are boolean, DMS orientation (dispersion along rows), True = backgroun
   (``ImageModel``: one 2-D mask in ``SCI``; ``CubeModel``: one plane per integration).
   The pipeline uses ``data.astype(bool)``. We write ``ImageModel`` files with ``SCI`` as
   float32 0/1, like the pipeline's own ``_mask`` output; no ASDF extension is needed.
-- **PNG (GIMP workflow)**: pixels exactly RGB (255, 0, 0) are background; the first PNG
-  row is the top of the picture, i.e. the last FITS row; the reference border is off.
+- **PNG (GIMP workflow)**: pure red RGB (255, 0, 0) is background; so is anything within
+  :data:`RED_TOLERANCE` of it on every channel (GIMP's paintbrush anti-aliases its edges:
+  a stroke's rim is (250, 10, 10), not pure red), and the import counts those pixels.
+  The first PNG row is the top of the picture, i.e. the last FITS row; the reference
+  border is off.
+
+Every mask we write records the detector it was made for (``DETECTOR``: a primary header
+keyword, or a PNG text chunk) when it is known; :attr:`MaskRead.detector` reads it back
+(None for masks without it, such as the published ones).
 
 Every written file carries provenance (``NSC_*`` keywords, or PNG text chunks) and is
 written atomically. Problems raise :class:`~app.core.errors.MaskError` (bad content) or
@@ -39,6 +46,11 @@ from app.core.version import __version__
 
 NSCLEAN_COMMENT = "Pixels = 1 are background"
 BACKGROUND_RGB = (255, 0, 0)
+#: PNG pixels whose red is at least 255 - RED_TOLERANCE and whose green and blue are at
+#: most RED_TOLERANCE count as background. 24 of 255 takes in anti-aliased and
+#: JPEG-damaged red (GIMP's soft brush rim, (250, 10, 10)) while staying far from the
+#: grays of the picture underneath, which have red = green = blue.
+RED_TOLERANCE = 24
 KINDS = ("nsclean", "jwst", "png")
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -64,6 +76,10 @@ class MaskRead:
     info: MaskInfo
     plane: int | None = None
     metadata: dict[str, str] = field(default_factory=dict)
+    #: NRS1/NRS2 as the file records it, None when it does not (published masks).
+    detector: str | None = None
+    #: PNG only: background pixels that were near pure red but not exactly (255, 0, 0).
+    near_red: int = 0
 
 
 # ---- reading ---------------------------------------------------------------------------
@@ -180,7 +196,14 @@ def read_mask(
             data = data[chosen]
         mask = _checked(path, data, shape)
         metadata = {k: str(v) for k, v in header.items() if k.startswith("NSC_")}
-        return MaskRead(mask, info, chosen if kind == "jwst-cube" else None, metadata)
+        return MaskRead(mask, info, chosen if kind == "jwst-cube" else None, metadata,
+                        _detector_of(header.get("DETECTOR")))
+
+
+def _detector_of(value: object) -> str | None:
+    """``NRS1``/``NRS2`` from a header value or PNG text; None when absent or other."""
+    name = str(value or "").strip().upper()
+    return name if name in ("NRS1", "NRS2") else None
 
 
 def _choose_plane(path: Path, nplanes: int, plane: int | None, cube: bool) -> int:
@@ -231,7 +254,7 @@ def _read_png(path: Path, shape: tuple[int, int] | None, border: int) -> MaskRea
             f"{shape[1]}×{shape[0]}; export the picture at the image's full size"
         )
     rgb = np.asarray(image.convert("RGB"))
-    red = (rgb[..., 0] == 255) & (rgb[..., 1] == 0) & (rgb[..., 2] == 0)
+    red, near = red_pixels(rgb)
     mask = np.ascontiguousarray(red[::-1])  # first PNG row = top of picture = last FITS row
     rows, columns = reference_sides(mask.shape)
     if border and rows:
@@ -239,7 +262,30 @@ def _read_png(path: Path, shape: tuple[int, int] | None, border: int) -> MaskRea
     if border and columns:
         mask[:, :border] = mask[:, -border:] = False
     metadata = {str(k): str(v) for k, v in getattr(image, "text", {}).items()}
-    return MaskRead(mask, MaskInfo(path, "png", (height, width)), None, metadata)
+    return MaskRead(mask, MaskInfo(path, "png", (height, width)), None, metadata,
+                    _detector_of(metadata.get("DETECTOR")), near)
+
+
+def red_pixels(rgb: np.ndarray, tolerance: int = RED_TOLERANCE) -> tuple[np.ndarray, int]:
+    """Background pixels of a GIMP-convention picture and how many were not pure red.
+
+    Parameters
+    ----------
+    rgb : ndarray of uint8, shape (ny, nx, 3)
+    tolerance : int
+        How far (per channel, out of 255) from (255, 0, 0) a pixel may be.
+
+    Returns
+    -------
+    background : ndarray of bool
+    near : int
+        Background pixels that differ from (255, 0, 0).
+    """
+    rgb = np.asarray(rgb)
+    r, g, b = (rgb[..., i].astype(np.int16) for i in range(3))
+    background = (r >= 255 - tolerance) & (g <= tolerance) & (b <= tolerance)
+    exact = (r == 255) & (g == 0) & (b == 0)
+    return background, int(np.count_nonzero(background & ~exact))
 
 
 # ---- writing ---------------------------------------------------------------------------
@@ -284,10 +330,14 @@ def write_nsclean_fits(
     extra: dict[str, object] | None = None,
     history: list[str] | None = None,
     overwrite: bool = True,
+    detector: str | None = None,
 ) -> Path:
-    """Write an NSClean mask: uint8 primary image, 1 = background (``.fits`` or ``.fits.gz``)."""
+    """Write an NSClean mask: uint8 primary image, 1 = background (``.fits`` or ``.fits.gz``);
+    ``DETECTOR`` records which detector it was made for."""
     mask = _as_mask(mask)
     hdu = fits.PrimaryHDU(mask.astype(np.uint8))
+    if detector:
+        hdu.header["DETECTOR"] = (str(detector).upper(), "detector this mask was made for")
     hdu.header.add_comment(NSCLEAN_COMMENT)
     hdu.header.add_comment("DMS orientation (as pipeline rate files); written by nsclean-gui")
     _apply_cards(hdu.header, provenance(mask, extra), history or [])
@@ -346,6 +396,7 @@ def write_png(
     gray: np.ndarray | None = None,
     extra: dict[str, object] | None = None,
     overwrite: bool = True,
+    detector: str | None = None,
 ) -> Path:
     """Write a GIMP-convention PNG: background pure red over ``gray`` (uint8, DMS) or black.
 
@@ -369,6 +420,8 @@ def write_png(
     info = PngInfo()
     info.add_text("Software", f"nsclean-gui {__version__}")
     info.add_text("Description", "NSClean background mask: pure red (255, 0, 0) = background")
+    if detector:
+        info.add_text("DETECTOR", str(detector).upper())
     for key, value in provenance(mask, extra).items():
         info.add_text(key, str(value[0] if isinstance(value, tuple) else value))
     target = Path(path)

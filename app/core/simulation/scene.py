@@ -48,7 +48,9 @@ _OPTICS = {
     "fs": ("G235H", "F170LP"),
     "bots": ("G395H", "F290LP"),
 }
-_BOTS_SUBARRAYS = {32: ("SUB2048", 1031), 512: ("SUB2048X512", 768)}
+#: BOTS heights → (SUBARRAY name, first row). NIRSpec has no named 2048×512 subarray:
+#: "GENERIC" is the name the JWST datamodels schema accepts for any other window.
+_BOTS_SUBARRAYS = {32: ("SUB2048", 1031), 512: ("GENERIC", 768)}
 _EDGE = 1.5  # width (px) of the linear taper at the slit edges
 _LINE_SIGMA = 1.2  # px, unresolved emission line
 
@@ -251,7 +253,8 @@ def _subarray_name(scene: str, window: Window) -> str:
         return "FULL"
     if scene == "bots" and window.nx == FULL_SIZE and window.ny in _BOTS_SUBARRAYS:
         return _BOTS_SUBARRAYS[window.ny][0]
-    return f"SUB{window.nx}X{window.ny}"
+    # Invented names such as SUB2048X512 are refused by stdatamodels' SUBARRAY enum.
+    return "GENERIC"
 
 
 def default_readpatt(window: Window) -> str:
