@@ -186,6 +186,7 @@ class Diagnostics:
         their model is zero and they are not cleaned.
     min_samples : int
         Samples a line needs to be fit (more than the number of fitted frequencies).
+        "time": ticks at which some output sees background, for more than the mean.
     background_level : float
         The level removed before the fit and restored after.
     method : str
@@ -193,7 +194,9 @@ class Diagnostics:
     reduced_lines : ndarray of int
         Detector lines whose background is too clustered for the Fourier fit to be
         trusted across their gaps (ill-conditioned normal matrix): only their mean level
-        was fitted and removed (see :mod:`app.core.engine.conditioning`).
+        was fitted and removed (see :mod:`app.core.engine.conditioning`). "time": lines
+        with background at fewer than ``min_samples`` ticks (its 1/f prior keeps the
+        others stable across gaps).
     """
 
     samples_per_line: np.ndarray

@@ -156,3 +156,40 @@ def test_subarray_falls_back_to_the_fft_fit():
 def test_bad_time_parameters_are_refused(field, value):
     with pytest.raises(InputError, match=field):
         CleanParams(method="time", **{field: value}).validated()
+
+
+def test_samples_read_at_one_tick_count_once():
+    # 20 read steps seen by all four outputs: 80 samples but 20 ticks, fewer than the 34
+    # a 16-harmonic series needs; 40 steps seen by one output each (10 per output, at
+    # different steps) are 40 ticks: enough
+    timing = line_timing(2048)
+    usable = np.zeros((2048, 2), dtype=bool)
+    for a in range(4):
+        rows = timing.samples_at(a)
+        usable[rows[100:120], 0] = True
+        usable[rows[200 + 10 * a: 210 + 10 * a], 1] = True
+    data = np.random.default_rng(2).uniform(-1, 1, usable.shape).astype(np.float32)
+    fitter = TimeFitter(usable.shape, "NRS1", timing, TimeFitSettings(harmonics=16))
+    _, reduced = fitter.fit(data, usable)
+    assert reduced.tolist() == [True, False]
+
+
+def test_coverage_counts_gaps_in_read_time():
+    from app.core.mask.coverage import TIME_GAP_LIMIT, line_coverage
+
+    timing = line_timing(2048)
+    mask = np.zeros((2048, 2048), dtype=bool)
+    mask[:, 100] = True  # all background
+    for a in range(4):  # line 101: each output dark over a different quarter of its reads
+        rows = timing.samples_at(a)
+        mask[rows, 101] = True
+        mask[rows[128 * a: 128 * (a + 1)], 101] = False
+    mask[:, 102] = True
+    for a in range(4):  # line 102: every output dark over reads 256-455
+        mask[timing.samples_at(a)[256:456], 102] = False
+    time = line_coverage(mask, "NRS1", params=CleanParams(method="time"))
+    fft = line_coverage(mask, "NRS1")
+    assert time.max_gap[100] == 0 and time.max_gap[101] == 0 and time.max_gap[102] == 200
+    assert fft.max_gap[101] == 128  # in position: each output's dark quarter
+    assert time.gap_limit == TIME_GAP_LIMIT < 200 and time.min_samples == 1
+    assert time.sparse_lines.tolist() == [102]

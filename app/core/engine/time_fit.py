@@ -41,7 +41,7 @@ import numpy as np
 import scipy.fft
 
 from app.core.engine.fourier_real import _gram_index, real_gram, real_rhs, solve_batch
-from app.core.engine.readtime import LineTiming
+from app.core.engine.readtime import LineTiming, read_order_coverage
 from app.core.engine.robust import MAD_TO_SIGMA, sort_columns, workers
 
 _local = threading.local()
@@ -86,8 +86,8 @@ class TimeFitSettings:
 
     @property
     def min_samples(self) -> int:
-        """Samples a line needs for the full series (more than the common unknowns);
-        lines with fewer get their weighted mean only."""
+        """Ticks with background (in any output) a line needs for the full series (more
+        than the common series' unknowns); lines with fewer get their mean only."""
         return 2 * self.harmonics + 2
 
     def unknowns(self, timing: LineTiming) -> int:
@@ -339,15 +339,17 @@ class TimeFitter:
         -------
         fit : TimeFit
         reduced : ndarray of bool
-            Lines with samples but fewer than :attr:`min_samples`: their weighted mean
-            level only was fitted.
+            Lines with samples at fewer than :attr:`min_samples` ticks (some output sees
+            background at a tick: four samples at one tick constrain the common series
+            once): their weighted mean level only was fitted.
         """
         weights, gram = self._planned(usable)
         counts = np.count_nonzero(usable, axis=0)
         cleaned = replace_outliers(data, usable, self.settings.sigrej)
         wdata = weights * cleaned
         fitted = counts > 0
-        reduced = fitted & (counts < self.min_samples)
+        ticks = np.count_nonzero(read_order_coverage(usable, self.timing), axis=0)
+        reduced = fitted & (ticks < self.min_samples)
         full = np.flatnonzero(fitted & ~reduced)
         theta = np.zeros((data.shape[1], self.settings.unknowns(self.timing)))
         if full.size:
