@@ -318,15 +318,16 @@ def clean(
         raise MaskError("the mask leaves no usable background pixel (all False, NaN or border)")
     subtract_level = params.background == "median"
     # The full-frame complex fit measures the level in its own sort of the lines (faster).
-    fits_level = params.method == "fft" and data.shape == FULL_FRAME and params.fit == "complex"
+    fits_level = data.shape == FULL_FRAME and (params.method == "time" or (
+        params.method == "fft" and params.fit == "complex"))
     level = masked_median(data, usable) if subtract_level and not fits_level else 0.0
     shifted = data if fits_level else data - np.float32(level)
     coeffs, reduced = None, None
     if params.method == "time" and data.shape == FULL_FRAME:
         timing = line_timing(data.shape[0], readpatt)
         time_fitter = TimeFitter.cached(data.shape, name, timing, params.time_settings())
-        fit, reduced = time_fitter.fit(shifted, usable)
-        model = time_fitter.model(fit.theta)
+        fit, reduced = time_fitter.fit(data, usable, subtract_level)
+        model, level = time_fitter.model(fit.theta), fit.level
         counts, needed, kind = fit.counts, time_fitter.min_samples, "time"
         unfit = ~fit.fitted
     elif params.method == "median":
