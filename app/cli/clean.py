@@ -36,51 +36,35 @@ def frequency(text: str) -> float:
 def add_cleaning_options(parser: argparse.ArgumentParser) -> None:
     """Add the cleaning parameters (shared with other subcommands)."""
     from app.core.clean import CleanParams
+    from app.core.parameters import cli_help
 
     d = CleanParams()
+    h = cli_help  # the descriptions live in one table (app.core.parameters)
     g = parser.add_argument_group("cleaning parameters")
     g.add_argument("--method", choices=("fft", "median", "time"), default=d.method,
-                   help="fft: NSClean's Fourier fit (subarrays use its subarray variant); "
-                        "median: subtract each detector line's background median (baseline); "
-                        "time: fit each line in read time with the four outputs together "
-                        "(timing from the READPATT keyword; subarrays use fft)")
+                   help=h("method"))
     g.add_argument("--fc", type=frequency, default=d.fc, metavar="F",
-                   help="half-power frequency of the low-pass filter in cycles per pixel along "
-                        "a detector line, a number or a fraction (default 1/256: 8 cycles per "
-                        "2048-pixel line)")
-    g.add_argument("--kw", type=frequency, default=None, metavar="W",
-                   help="width of the filter's cosine roll-off, cycles per pixel (default fc/4)")
-    g.add_argument("--sigrej", type=float, default=d.sigrej, metavar="S",
-                   help="background samples beyond S sigma of their line's median are replaced "
-                        "by the median before fitting (default %(default)s)")
+                   help=h("fc", "1/256") + "; a number or a fraction such as 1/128")
+    g.add_argument("--kw", type=frequency, default=None, metavar="W", help=h("kw", "fc/4"))
+    g.add_argument("--sigrej", type=float, default=d.sigrej, metavar="S", help=h("sigrej"))
     g.add_argument("--weight-sigma", type=float, default=d.weight_sigma, metavar="PX",
-                   help="sigma (pixels) of the kernel that measures the density of background "
-                        "samples; samples are weighted by its reciprocal (default %(default)s)")
+                   help=h("weight_sigma"))
     g.add_argument("--no-buff", dest="buff", action="store_false",
-                   help="do not smooth the model across neighbouring lines (buffing is on)")
+                   help="switch buffing off. " + h("buff", "on"))
     g.add_argument("--buff-sigma", type=float, default=d.buff_sigma, metavar="LINES",
-                   help="sigma of the buffing smooth across lines (default %(default)s)")
-    g.add_argument("--legacy-kernels", action="store_true",
-                   help="reproduce the published implementations' off-by-one kernels "
-                        "(for comparison with the JWST pipeline only)")
+                   help=h("buff_sigma"))
+    g.add_argument("--legacy-kernels", action="store_true", help=h("legacy_kernels", "off"))
     g.add_argument("--background", choices=("median", "none"), default=d.background,
-                   help="level removed before the fit and restored after (default median)")
-    g.add_argument("--by-channel", action="store_true",
-                   help="median method: one median per 512-pixel readout channel")
-    g.add_argument("--fit", choices=("complex", "real"), default=d.fit,
-                   help="full-frame least squares: complex (the published fit) or real "
-                        "(cos/sin series, unbiased on lines with gaps) (default complex)")
-    g.add_argument("--ridge", type=float, default=d.ridge, metavar="R",
-                   help="real fit: strength of a 1/f prior on the Fourier amplitudes; "
-                        "keeps high --fc stable across gaps (default 0: none)")
+                   help=h("background"))
+    g.add_argument("--by-channel", action="store_true", help=h("by_channel", "off"))
+    g.add_argument("--fit", choices=("complex", "real"), default=d.fit, help=h("fit"))
+    g.add_argument("--ridge", type=float, default=d.ridge, metavar="R", help=h("ridge"))
     g.add_argument("--harmonics", type=int, default=d.harmonics, metavar="K",
-                   help="time method: Fourier terms of the common read-time series "
-                        "(default %(default)s, about one cycle per 37 ticks with IRS2)")
+                   help=h("harmonics"))
     g.add_argument("--time-ridge", type=float, default=d.time_ridge, metavar="R",
-                   help="time method: strength of its 1/f prior (default %(default)s)")
+                   help=h("time_ridge"))
     g.add_argument("--output-terms", type=int, default=d.output_terms, metavar="L",
-                   help="time method: harmonics of each output's own series besides its "
-                        "offset (default %(default)s)")
+                   help=h("output_terms"))
     g.add_argument("--detector", choices=("NRS1", "NRS2"), type=str.upper, default=None,
                    help="override the DETECTOR header keyword")
 

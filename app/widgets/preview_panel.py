@@ -27,6 +27,7 @@ from app.core.display.curves import difference_levels
 from app.core.display.stretch import DisplayModel
 from app.core.engine.incremental import PreviewResult
 from app.core.state.states import SettingsState
+from app.core.state.undo import UndoStack
 from app.widgets.image_view import ImageView
 from app.widgets.parameter_form import ParameterForm
 
@@ -194,9 +195,9 @@ class CleaningControls(QWidget):
     cleanAllRequested = pyqtSignal()
 
     def __init__(self, cleaning: SettingsState[CleanParams] | None = None,
-                 parent: QWidget | None = None) -> None:
+                 history: UndoStack | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.form = ParameterForm(cleaning)
+        self.form = ParameterForm(cleaning, history)
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
         self.progress.setTextVisible(False)

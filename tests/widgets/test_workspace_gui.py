@@ -4,15 +4,12 @@ two workspaces compared."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 from PyQt6.QtWidgets import QFileDialog
 
 from app.core.state.session import recovery_path
 from app.core.state.workspace import Workspace
+from tests.widgets.conftest import dead_pid
 from tests.widgets.test_file_menu import menu_action
 
 TIMEOUT = 20000
@@ -59,19 +56,6 @@ def change_everything(window) -> dict[str, dict[str, object]]:
     assert not window.workspace.apply_settings(expected)
     assert window.workspace.settings_dict() == expected  # every field really changed
     return expected
-
-
-def dead_pid() -> int:
-    child = subprocess.Popen([sys.executable, "-c", "pass"])
-    child.wait()
-    return child.pid
-
-
-@pytest.fixture
-def state_dir(monkeypatch, tmp_path) -> Path:
-    folder = tmp_path / "state"
-    monkeypatch.setenv("NSCLEAN_GUI_STATE_DIR", str(folder))
-    return folder
 
 
 @pytest.fixture

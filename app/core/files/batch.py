@@ -16,6 +16,7 @@ from app.core.errors import InputError, MaskError
 from app.core.files.frames import refuse_cleaned
 from app.core.files.products import Product, read_product, resolve_detector, write_cleaned
 from app.core.mask.detector import check_mask_detector
+from app.core.parameters import history_text, provenance_cards
 from app.core.version import __version__
 
 DEFAULT_SUFFIX = "_nsclean"
@@ -92,28 +93,16 @@ def provenance(params: CleanParams, mask_name: str, result: ProductResult
     """Header keywords and HISTORY lines that record how a file was cleaned."""
     unfit = max((len(d.unfit_lines) for d in result.diagnostics), default=0)
     cards: dict[str, object] = {
+        **provenance_cards(params),  # one keyword per parameter (app.core.parameters)
+        # the method actually used (a subarray gets the subarray variant)
         "NSC_METH": (result.diagnostics[0].method, "nsclean-gui cleaning method"),
-        "NSC_FC": (params.fc, "[1/pixel] low-pass half-power frequency"),
-        "NSC_KW": (params.kill_width, "[1/pixel] low-pass roll-off width"),
-        "NSC_SREJ": (params.sigrej, "outlier rejection threshold [sigma]"),
-        "NSC_WSIG": (params.weight_sigma, "[pixel] weight density kernel sigma"),
-        "NSC_BUFF": (params.buff, "model smoothed across lines (buffing)"),
-        "NSC_BSIG": (params.buff_sigma, "[line] buffing kernel sigma"),
-        "NSC_LEGK": (params.legacy_kernels, "legacy (off-by-one) kernels used"),
-        "NSC_BKG": (params.background, "background level removed and restored"),
-        "NSC_FIT": (params.fit, "least squares: complex (published) or real"),
-        "NSC_RIDG": (params.ridge, "real fit: strength of the 1/f amplitude prior"),
         "NSC_MASK": (Path(mask_name).name[-60:], "mask file"),
         "NSC_DET": (result.detector, "detector orientation used"),
         "NSC_UNFT": (unfit, "lines not cleaned (too little background)"),
     }
     history = [
         f"Cleaned with nsclean-gui {__version__} (NSClean, Rauscher 2023), method "
-        f"{result.diagnostics[0].method}, fc={params.fc:g}, kw={params.kill_width:g}, "
-        f"sigrej={params.sigrej:g}, weight_sigma={params.weight_sigma:g}, "
-        f"buff={params.buff}, buff_sigma={params.buff_sigma:g}, "
-        f"legacy_kernels={params.legacy_kernels}, background={params.background}, "
-        f"fit={params.fit}, ridge={params.ridge:g}",
+        f"{result.diagnostics[0].method}; parameters {history_text(params)}",
         f"Background mask: {mask_name}",
     ]
     return cards, history

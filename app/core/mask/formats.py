@@ -51,7 +51,6 @@ BACKGROUND_RGB = (255, 0, 0)
 #: JPEG-damaged red (GIMP's soft brush rim, (250, 10, 10)) while staying far from the
 #: grays of the picture underneath, which have red = green = blue.
 RED_TOLERANCE = 24
-KINDS = ("nsclean", "jwst", "png")
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
@@ -433,11 +432,8 @@ def write_png(
 def write_mask(
     path: str | os.PathLike[str], mask: np.ndarray, kind: str | None = None, **options: object
 ) -> Path:
-    """Write ``mask`` as ``kind`` (``"nsclean"``, ``"jwst"``, ``"png"``); by default
-    ``.png`` files are PNG and everything else NSClean FITS."""
-    if kind is None:
-        kind = "png" if str(path).lower().endswith(".png") else "nsclean"
-    writers = {"nsclean": write_nsclean_fits, "jwst": write_jwst_mask, "png": write_png}
-    if kind not in writers:
-        raise InputError(f"unknown mask format {kind!r}; expected one of {', '.join(KINDS)}")
-    return writers[kind](path, mask, **options)  # type: ignore[operator]
+    """Write ``mask`` as ``kind`` (a name of :data:`app.core.mask.format_table.MASK_FORMATS`);
+    by default ``.png`` files are PNG and everything else NSClean FITS."""
+    from app.core.mask.format_table import write_mask as write  # the table imports this module
+
+    return write(path, mask, kind, **options)
