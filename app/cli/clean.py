@@ -65,6 +65,7 @@ def add_cleaning_options(parser: argparse.ArgumentParser) -> None:
                    help=h("time_ridge"))
     g.add_argument("--output-terms", type=int, default=d.output_terms, metavar="L",
                    help=h("output_terms"))
+    g.add_argument("--time-weighted", action="store_true", help=h("time_weighted", "off"))
     g.add_argument("--detector", choices=("NRS1", "NRS2"), type=str.upper, default=None,
                    help="override the DETECTOR header keyword")
 
@@ -86,7 +87,8 @@ def params_from_args(args: argparse.Namespace):
                        buff_sigma=args.buff_sigma, legacy_kernels=args.legacy_kernels,
                        background=args.background, by_channel=args.by_channel,
                        fit=args.fit, ridge=args.ridge, harmonics=args.harmonics,
-                       time_ridge=args.time_ridge, output_terms=args.output_terms).validated()
+                       time_ridge=args.time_ridge, output_terms=args.output_terms,
+                       time_weighted=args.time_weighted).validated()
 
 
 def add_parser(subparsers) -> None:
