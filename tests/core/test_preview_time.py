@@ -25,13 +25,10 @@ def assert_matches_clean(result, image, mask, readpatt):
     reference = clean(image, mask, "NRS2", "time", params=TIME, readpatt=readpatt)
     # float32 rounding of the level shift and of the FFTs: far below the noise (0.01)
     np.testing.assert_allclose(result.model, reference.model, rtol=0, atol=2e-6)
-    np.testing.assert_array_equal(result.diagnostics.samples_per_line,
-                                  reference.diagnostics.samples_per_line)
-    np.testing.assert_array_equal(result.diagnostics.unfit_lines,
-                                  reference.diagnostics.unfit_lines)
-    np.testing.assert_array_equal(result.diagnostics.reduced_lines,
-                                  reference.diagnostics.reduced_lines)
-    assert result.diagnostics.background_level == reference.diagnostics.background_level
+    for name in ("samples_per_line", "unfit_lines", "reduced_lines", "background_level",
+                 "method"):
+        np.testing.assert_array_equal(getattr(result.diagnostics, name),
+                                      getattr(reference.diagnostics, name), err_msg=name)
     assert result.diagnostics.method == "time"
 
 
