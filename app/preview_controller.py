@@ -25,7 +25,6 @@ from collections.abc import Generator, Sequence
 from pathlib import Path
 
 import numpy as np
-from astropy.io import fits
 from PyQt6.QtCore import QObject, QSettings, pyqtSignal
 from PyQt6.QtWidgets import QDockWidget, QFileDialog, QMessageBox, QWidget
 
@@ -35,6 +34,8 @@ from app.core.engine.incremental import IncrementalCleaner, PreviewResult
 from app.core.errors import NSCleanError
 from app.core.files.batch import ProductResult, clean_file, output_path
 from app.core.files.products import Product
+from app.core.files.ramp_draft import frame_label, is_ramp_product
+from app.core.files.ramps import iter_clean_ramp_file
 from app.core.mask.paint import Box
 from app.core.state.workspace import Workspace
 from app.widgets.image_view import ImageView
@@ -49,6 +50,8 @@ DEBOUNCE_MS = 30
 PREVIEW_KEY, PLOTS_KEY, SAVE_KEY = "preview", "preview-plots", "clean-all"
 FITS_FILTER = "FITS files (*.fits *.fits.gz)"
 MASK_NAME = "(painted in nsclean-gui)"
+#: QSettings key of the folder Save cleaned / Clean all last wrote to.
+CLEANED_DIRECTORY = "lastCleanedDirectory"
 
 
 def _preview_job(cleaner: IncrementalCleaner, mask: np.ndarray, box: Box | None,
@@ -59,16 +62,20 @@ def _preview_job(cleaner: IncrementalCleaner, mask: np.ndarray, box: Box | None,
 
 
 def save_product(product: Product, mask: np.ndarray, target: Path, params: CleanParams,
-                 mask_name: str = MASK_NAME, overwrite: bool = False) -> ProductResult:
+                 mask_name: str = MASK_NAME, overwrite: bool = False,
+                 save: tuple[str, ...] = ()) -> ProductResult:
     """Clean ``product`` and write it to ``target`` with :func:`~app.core.files.batch.clean_file`.
 
     A product with no file behind it (simulated demo data) is first written as a plain
     rate/rateints file (PRIMARY, SCI, DQ) to a temporary folder, so the writer has every
     HDU to copy; the output is then exactly what ``nsclean clean`` makes of that file.
+    ``save``: the diagnostic products written beside ``target`` (mask, background, noise).
     """
+    from astropy.io import fits
+
     if product.path.is_file():
         return clean_file(product.path, mask, target, params=params, mask_name=mask_name,
-                          overwrite=overwrite)
+                          overwrite=overwrite, save=save)
     with tempfile.TemporaryDirectory(prefix="nsclean-gui-") as folder:
         source = Path(folder) / product.path.name
         sci = product.sci if product.is_cube else product.sci[0]
@@ -79,17 +86,25 @@ def save_product(product: Product, mask: np.ndarray, target: Path, params: Clean
                                       name="DQ"))
         fits.HDUList(hdus).writeto(source)
         return clean_file(source, mask, target, params=params, mask_name=mask_name,
-                          overwrite=overwrite)
+                          overwrite=overwrite, save=save)
 
 
 def _save_job(items: Sequence[tuple[Product, Path]], mask: np.ndarray, params: CleanParams,
-              overwrite: bool) -> Generator:
+              overwrite: bool, save: tuple[str, ...] = ()) -> Generator:
     saved: list[Path] = []
     problems: list[str] = []
     for i, (product, target) in enumerate(items):
         yield i / len(items), f"cleaning {product.path.name} ({i + 1}/{len(items)})"
         try:
-            save_product(product, mask, target, params, overwrite=overwrite)
+            if is_ramp_product(product):  # the whole ramp, difference by difference
+                steps = iter_clean_ramp_file(product.path, mask, target, params=params,
+                                             mask_name=MASK_NAME, overwrite=overwrite,
+                                             save=save)
+                for done, total in steps:
+                    yield ((i + done / total) / len(items),
+                           f"cleaning {product.path.name}: group difference {done}/{total}")
+            else:
+                save_product(product, mask, target, params, overwrite=overwrite, save=save)
             saved.append(target)
         except (NSCleanError, OSError) as exc:
             problems.append(f"{product.path.name}: {exc}")
@@ -161,6 +176,8 @@ class PreviewController(QObject):
         self.cleaning.changed.connect(lambda _fields: self.schedule())
         self.view_state.changed.connect(self._on_view_changed)
         self.panel.cancelRequested.connect(self.cancel)
+        self.panel.frameChosen.connect(self._on_frame_chosen)
+        self._frame: int | None = None  # a ramp frame the preview cleans, or None
         self.panel.saveRequested.connect(self.choose_and_save)
         self.panel.cleanAllRequested.connect(self.choose_and_clean_all)
         self.plots_dock.visibilityChanged.connect(lambda shown: shown and self._submit_plots())
@@ -200,7 +217,27 @@ class PreviewController(QObject):
             self._mask_key = (layers, layers.revision)
         return self._mask.copy()  # the worker reads it while painting goes on
 
+    def _ramp_product(self) -> Product | None:
+        return next((p for p in self.stack.products if is_ramp_product(p)), None)
+
+    def _on_frame_chosen(self, frame: int) -> None:
+        self._frame = None if frame < 0 else frame
+        self.schedule()
+
+    def preview_image(self) -> np.ndarray | None:
+        """What the preview cleans: the chosen frame of a ramp, else the working image."""
+        ramp = self._ramp_product()
+        if ramp is not None and self._frame is not None and self._frame < ramp.nints:
+            return ramp.sci[self._frame]
+        return self.stack.image
+
     def _on_stack_changed(self, _what: frozenset[str]) -> None:
+        ramp = self._ramp_product()
+        labels = [] if ramp is None else [frame_label(ramp, k) for k in range(ramp.nints)]
+        choice = self.panel.frame_choice
+        if labels != [choice.itemText(i) for i in range(1, choice.count())]:
+            self._frame = None
+            self.panel.set_frames(labels)
         if not self.stack.products:  # everything closed: no stale preview
             self.live.cancel()
             self.runner.cancel(PLOTS_KEY)
@@ -215,7 +252,7 @@ class PreviewController(QObject):
         self.live.submit()
 
     def _inputs(self) -> tuple | None:
-        image, layers, detector = self.stack.image, self.masks.layers, self.stack.detector
+        image, layers, detector = self.preview_image(), self.masks.layers, self.stack.detector
         self.panel.form.set_frame_shape(None if image is None else image.shape)
         if image is None or layers is None or layers.shape != image.shape:
             self._show(None)
@@ -288,12 +325,15 @@ class PreviewController(QObject):
         if len(products) != 1:
             self.choose_and_clean_all()
             return
-        start = Path(self.settings.value("lastDirectory", "", type=str) or ".")
-        default = output_path(products[0].path, start if not products[0].path.is_file()
-                              else None)
+        remembered = self.settings.value(CLEANED_DIRECTORY, "", type=str)
+        start = Path(remembered or self.settings.value("lastDirectory", "", type=str) or ".")
+        # the last folder cleaned files went to; else beside the input
+        default = output_path(products[0].path, start if remembered
+                              or not products[0].path.is_file() else None)
         name, _ = QFileDialog.getSaveFileName(self._parent, "Save cleaned file", str(default),
                                               FITS_FILTER)
         if name:  # the dialog asked before replacing a file
+            self.settings.setValue(CLEANED_DIRECTORY, str(Path(name).parent))
             self.save([(products[0], Path(name))], overwrite=True)
 
     def choose_and_clean_all(self) -> None:
@@ -302,11 +342,13 @@ class PreviewController(QObject):
         if not products:
             self.port.show_message("Nothing to clean", "Load files first.")
             return
-        start = self.settings.value("lastDirectory", "", type=str)
+        start = (self.settings.value(CLEANED_DIRECTORY, "", type=str)
+                 or self.settings.value("lastDirectory", "", type=str))
         folder = QFileDialog.getExistingDirectory(self._parent, "Folder for the cleaned files",
                                                   start)
         if not folder:
             return
+        self.settings.setValue(CLEANED_DIRECTORY, folder)
         items = [(p, output_path(p.path, Path(folder))) for p in products]
         existing = [t for _, t in items if t.exists()]
         overwrite = False
@@ -329,8 +371,8 @@ class PreviewController(QObject):
         self.panel.set_busy(True)
         self.panel.show_message(f"Cleaning {len(items)} file(s)…")
         self.runner.submit(SAVE_KEY, _save_job, list(items), mask, self.params, overwrite,
-                           on_done=self._on_saved, on_error=self._on_save_error,
-                           on_progress=self.panel.set_progress)
+                           self.panel.diagnostics(), on_done=self._on_saved,
+                           on_error=self._on_save_error, on_progress=self.panel.set_progress)
         return True
 
     def _on_saved(self, outcome: tuple[list[Path], list[str]]) -> None:

@@ -24,7 +24,7 @@ from app.core.parameters import PARAMETERS
 from app.core.state.states import SettingsState
 from app.core.state.undo import UndoStack
 from app.core.tuning.tune import TuneResult, TuneSettings, iter_tune, why_not_tunable
-from app.widgets.live_task import describe_error
+from app.widgets.live_task import LiveTask
 from app.widgets.parameter_form import LINE
 from app.widgets.port import MessagePort
 from app.widgets.tune_dialog import Curve, TuneControls, TuneDialog
@@ -112,6 +112,12 @@ class TuneController(QObject):
         self.current_mask, self.runner, self.port = current_mask, runner, port
         self._parent = parent  # of the dialog
         self.controls = TuneControls()  # placed under the cleaning form by the window
+        # one tune at a time, started by the button (no debounce); the result comes back
+        # with the image it was computed on
+        self._request: tuple | None = None
+        self.live = LiveTask(runner, TUNE_KEY, _tune_job, lambda: self._request,
+                             self._on_done, self._on_error, on_progress=self._progress,
+                             parent=self)
         self.settings = TuneSettings()
         self.dialog: TuneDialog | None = None
         self.result: TuneResult | None = None
@@ -125,7 +131,7 @@ class TuneController(QObject):
     @property
     def running(self) -> bool:
         """Whether a tune is in progress."""
-        return self.runner.is_busy(TUNE_KEY)
+        return self.live.running
 
     def _refresh_button(self) -> None:
         """Auto-tune is offered only where there is something to tune; the tooltip of a
@@ -133,6 +139,10 @@ class TuneController(QObject):
         shape = self.stack.shape
         reason = None if shape is None else why_not_tunable(shape, self.cleaning.value)
         self.controls.set_tunable(reason, running=self._tuning)
+
+    def _progress(self, fraction: float, message: str) -> None:
+        if self.dialog is not None:
+            self.dialog.set_progress(fraction, message)
 
     def _dialog(self) -> TuneDialog:
         if self.dialog is None:
@@ -165,14 +175,13 @@ class TuneController(QObject):
         dialog.raise_()
         self._tuning = True
         self._refresh_button()
-        self.runner.submit(TUNE_KEY, _tune_job, image, mask, detector, self.cleaning.value,
-                           self.settings, self.stack.readpatt, on_done=self._on_done,
-                           on_error=self._on_error, on_progress=dialog.set_progress)
-        return True
+        self._request = (image, mask, detector, self.cleaning.value, self.settings,
+                         self.stack.readpatt)
+        return self.live.submit()
 
     def cancel(self) -> None:
         """Stop the running tune; the parameters stay as they are."""
-        self.runner.cancel(TUNE_KEY)
+        self.live.cancel()
         self._tuning = False
         self._refresh_button()
         if self.dialog is not None:
@@ -184,7 +193,9 @@ class TuneController(QObject):
         if self.running:  # a new image: the running tune is for the old one
             self.cancel()
 
-    def _on_done(self, result: TuneResult) -> None:
+    def _on_done(self, inputs: tuple, result: TuneResult) -> None:
+        if inputs[0] is not self.stack.image:
+            return  # tuned on an image that is gone (its cancel is on the way)
         self._tuning = False
         self._refresh_button()
         self.result = result
@@ -202,19 +213,18 @@ class TuneController(QObject):
         self.controls.set_note(f"Tuned: {changes}.")
         self.tuneFinished.emit(result)
 
-    def _on_error(self, exc: BaseException) -> None:
+    def _on_error(self, _inputs: tuple, description: str) -> None:
         self._tuning = False
         self._refresh_button()
         if self.dialog is not None:
             self.dialog.set_running(False)
-        if isinstance(exc, NSCleanError):
-            text = f"{exc}\n\nThe parameters are unchanged."
+        text = f"{description}\n\nThe parameters are unchanged."
+        if isinstance(self.live.last_error, NSCleanError):
             if self.dialog is not None:
                 self.dialog.show_message(text, problem=True)
             self.port.show_message("Auto-tune not possible", text)
         else:
-            self.port.show_message("Auto-tune failed", f"{describe_error(exc)}\n\n"
-                                     "The parameters are unchanged.", critical=True)
+            self.port.show_message("Auto-tune failed", text, critical=True)
         self.tuneFinished.emit(None)
 
     def apply(self, params: CleanParams) -> None:

@@ -85,7 +85,8 @@ PARAMETERS: dict[str, Parameter] = {p.name: p for p in (
               "with the JWST pipeline only).", "NSC_LEGK", "legacy (off-by-one) kernels used"),
     Parameter("background", "Background level", "", None, None,
               "Level removed before the fit and restored after: the median of the "
-              "background pixels, or none.",
+              "background pixels, none, a median image across integrations (time series) "
+              "or a coarse 2-D model (photutils Background2D).",
               "NSC_BKG", "background level removed and restored"),
     Parameter("by_channel", "Median per channel", "", None, None,
               "Median method: one median per 512-pixel readout channel of each line."),
@@ -111,6 +112,22 @@ PARAMETERS: dict[str, Parameter] = {p.name: p for p in (
               "Read-time fit: weight the samples as NSClean does (weight σ); off by default, "
               "as the density weights left more banding under the traces.",
               "NSC_TWGT", "time fit: NSClean density weights used"),
+    Parameter("n_sigma", "Residual-signal clip", "σ", 0.0, 10.0,
+              "Background samples beyond this many σ of the image's background (centre and "
+              "σ from its lower half, mirrored) are dropped as residual signal before the "
+              "fit; 0 = off.", "NSC_NSIG", "residual signal clipped beyond [sigma]; 0 = off"),
+    Parameter("fit_histogram", "Histogram σ", "", None, None,
+              "With the residual-signal clip: centre and σ from a Gaussian fitted to the "
+              "histogram.", "NSC_FHST", "clip statistics from a histogram fit"),
+    Parameter("background_box_size", "Background box", "px", None, None,
+              "Model background: box size (y, x) of the 2-D background."),
+    Parameter("subarray_fc", "Subarray filter", "Hz", None, None,
+              "Subarray fit: apodizer corners (unity below the first, roll-off to the "
+              "second, zero to the third, roll-on to the fourth)."),
+    Parameter("like_pipeline", "Like the pipeline", "", None, None,
+              "Clean each image as the pipeline step clean_flicker_noise does with a user "
+              "mask (with legacy kernels and n_sigma 2: --like-pipeline).",
+              "NSC_LIKP", "cleaned like the pipeline step"),
 )}
 
 

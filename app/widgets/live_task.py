@@ -73,6 +73,8 @@ class LiveTask(QObject):
         self.timer.timeout.connect(self.submit)
         self._running = False  # a request of ours is in the runner
         self.pending = False  # (busy_ms None) inputs changed while it runs
+        #: The exception behind the last ``on_error`` (its type decides how loud to be).
+        self.last_error: BaseException | None = None
 
     @property
     def running(self) -> bool:
@@ -120,6 +122,7 @@ class LiveTask(QObject):
 
     def _failed(self, inputs: tuple[Any, ...], exc: BaseException) -> None:
         self._running = False
+        self.last_error = exc
         self._on_error(inputs, describe_error(exc))
         self._follow_up()
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from app.core.errors import InputError
 from app.core.files.products import DO_NOT_USE, Product, read_product
+from app.core.orientation import naxis_text
 from app.core.state.events import Event
 
 #: Combination methods: name -> label for menus.
@@ -50,7 +51,7 @@ def check_compatible(reference: Product, product: Product) -> None:
 
 
 def _shape(shape: tuple[int, int]) -> str:
-    return f"{shape[0]}×{shape[1]}"
+    return naxis_text(shape)
 
 
 def _file_key(product: Product) -> Path | None:
@@ -101,12 +102,24 @@ def iter_load(
     for i, path in enumerate(paths):
         yield i / max(len(paths), 1), f"reading {Path(path).name}"
         try:
-            products.append(read_product(path))
+            products.append(_read_any(path))
         except InputError as exc:
             errors.append(str(exc))
         except Exception as exc:  # a damaged file must not take the app down
             errors.append(f"{path}: could not be read ({type(exc).__name__}: {exc})")
     return products, errors
+
+
+def _read_any(path: str | Path) -> Product:
+    """A product, or a ramp opened as its group-difference rate frames
+    (:func:`app.core.files.ramp_draft.read_ramp_draft`)."""
+    from app.core.files.ramps import is_ramp
+
+    if is_ramp(path):
+        from app.core.files.ramp_draft import read_ramp_draft
+
+        return read_ramp_draft(path)
+    return read_product(path)
 
 
 def iter_combine(

@@ -33,16 +33,20 @@ import warnings
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from astropy.io import fits
 
 from app.core.clean import reference_sides
 from app.core.errors import InputError, MaskError
 from app.core.files.atomic import atomic_path
 from app.core.files.fitstext import fits_text, fits_value
 from app.core.mask.style import check_mask_array
+from app.core.orientation import naxis_text
 from app.core.version import __version__
+
+if TYPE_CHECKING:  # astropy.io.fits takes ~0.5 s to import: only when a file is read
+    from astropy.io import fits
 
 NSCLEAN_COMMENT = "Pixels = 1 are background"
 BACKGROUND_RGB = (255, 0, 0)
@@ -106,6 +110,8 @@ def _sniff(path: Path) -> str:
 
 
 def _open_fits(path: Path) -> fits.HDUList:
+    from astropy.io import fits
+
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -156,6 +162,7 @@ def read_mask(
     *,
     shape: tuple[int, int] | None = None,
     border: int = 4,
+    all_planes: bool = False,
 ) -> MaskRead:
     """Read a background mask of any supported format (the format is sniffed).
 
@@ -171,6 +178,9 @@ def read_mask(
         Reference border forced off for PNG masks (their convention), along the axes on
         which the picture spans the whole detector (a subarray has no reference rows;
         :func:`app.core.clean.reference_sides`).
+    all_planes : bool
+        With no ``plane``, return every plane of a CubeModel mask as a 3-D mask (one
+        plane per integration) instead of asking for one.
 
     Returns
     -------
@@ -190,6 +200,10 @@ def read_mask(
         kind, data, header = _fits_mask_hdu(path, hdul)
         nplanes = data.shape[0] if data.ndim == 3 else 1
         info = MaskInfo(path, kind, tuple(data.shape[-2:]), nplanes)
+        if all_planes and plane is None and data.ndim == 3:
+            planes = np.stack([_checked(path, layer, shape) for layer in data])
+            metadata = {k: str(v) for k, v in header.items() if k.startswith("NSC_")}
+            return MaskRead(planes, info, None, metadata)
         chosen = _choose_plane(path, nplanes, plane, data.ndim == 3)
         if data.ndim == 3:
             data = data[chosen]
@@ -224,8 +238,8 @@ def _choose_plane(path: Path, nplanes: int, plane: int | None, cube: bool) -> in
 def _checked(path: Path, data: np.ndarray, shape: tuple[int, int] | None) -> np.ndarray:
     if shape is not None and tuple(data.shape) != tuple(shape):
         raise MaskError(
-            f"{path}: the mask is {data.shape[0]}×{data.shape[1]} pixels, "
-            f"but the image is {shape[0]}×{shape[1]}"
+            f"{path}: the mask is {naxis_text(data.shape)} pixels (NAXIS1×NAXIS2), "
+            f"but the image is {naxis_text(shape)}"
         )
     try:
         return check_mask_array(np.asarray(data), tuple(data.shape), "mask").copy()
@@ -333,6 +347,8 @@ def write_nsclean_fits(
 ) -> Path:
     """Write an NSClean mask: uint8 primary image, 1 = background (``.fits`` or ``.fits.gz``);
     ``DETECTOR`` records which detector it was made for."""
+    from astropy.io import fits
+
     mask = _as_mask(mask)
     hdu = fits.PrimaryHDU(mask.astype(np.uint8))
     if detector:
@@ -353,6 +369,8 @@ def write_jwst_mask(
     overwrite: bool = True,
 ) -> Path:
     """Write a mask for the pipeline's ``clean_flicker_noise --user_mask`` (an ImageModel)."""
+    from astropy.io import fits
+
     mask = _as_mask(mask)
     primary = fits.PrimaryHDU()
     header = primary.header
@@ -369,6 +387,8 @@ def write_jwst_mask(
 
 
 def _write_fits(path: str | os.PathLike[str], hdul: fits.HDUList, overwrite: bool) -> Path:
+    from astropy.io import fits
+
     target = Path(path)
     with atomic_path(target, overwrite=overwrite) as tmp:
         try:
