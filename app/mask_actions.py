@@ -28,6 +28,7 @@ from app.core.mask.format_table import MASK_FORMATS, import_filter, write_mask
 from app.core.mask.formats import RED_TOLERANCE, inspect_mask, read_mask
 from app.core.mask.library import LibraryEntry, library_entries
 from app.core.state.workspace import Workspace
+from app.region_actions import RegionActions
 from app.widgets.image_view import ImageView
 from app.widgets.paint_tool import PaintTool
 from app.widgets.paint_tools import TOOL_TABLE
@@ -79,6 +80,8 @@ class MaskActions(QObject):
         self.layer_actions: dict[str, QAction] = {}
         self.actions: dict[str, QAction] = {}
         self.library_menu: QMenu | None = None
+        self.regions = RegionActions(workspace, paint_tool, port, settings, parent,
+                                     loaded_input)
 
     def _new(self, text: str, slot: Callable[[], object], shortcut: str | list[str] | None = None,
              checkable: bool = False, group: QActionGroup | None = None) -> QAction:
@@ -134,6 +137,7 @@ class MaskActions(QObject):
         for kind, text in EXPORTS.items():
             self.actions[f"export_{kind}"] = self._new(text, partial(self.export_mask, kind))
             menu.addAction(self.actions[f"export_{kind}"])
+        self.regions.build(menu)
         menu.addSeparator()
         self.actions["computed"] = self._new("Use &computed background", self.use_computed)
         self.actions["computed"].setIconText("Use computed")  # the Mask dock's button

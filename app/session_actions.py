@@ -45,6 +45,8 @@ from app.widgets.workers import TaskRunner
 
 SESSION_FILTER = f"nsclean-gui sessions (*{SESSION_SUFFIX});;All files (*)"
 TICK_MS = 5_000
+#: QSettings key of the folder the session dialogs start in.
+SESSION_DIRECTORY = "lastSessionDirectory"
 AUTOSAVE_SECONDS = 30.0
 STYLE_NAMES = (*LAYERS, "unusable")
 
@@ -77,6 +79,8 @@ class SessionActions(QObject):
         images are all missing must not be shown under the old image.
     loaded_input
         The loaded image file a path names, or None: a session never replaces an input.
+    set_modified
+        Shows whether there is unsaved work (the window title's "*").
     autosave_seconds
         Least time between two recovery files.
     """
@@ -87,6 +91,7 @@ class SessionActions(QObject):
                  open_demo: Callable[[], None], is_demo: Callable[[], bool],
                  close_images: Callable[[], None],
                  loaded_input: Callable[[Path], Path | None],
+                 set_modified: Callable[[bool], None],
                  autosave_seconds: float = AUTOSAVE_SECONDS) -> None:
         super().__init__(parent)
         self.workspace, self.stack, self.masks = workspace, workspace.stack, workspace.masks
@@ -94,6 +99,7 @@ class SessionActions(QObject):
         self._parent = parent  # of the dialogs
         self.open_images, self.open_demo, self.is_demo = open_images, open_demo, is_demo
         self.close_images, self.loaded_input = close_images, loaded_input
+        self.set_modified = set_modified
         self.path: Path | None = None
         self._unsaved_marks = 0  # bumped when recovered work must count as unsaved
         self.autosaver = Autosaver(self.build_session, self._revision, interval=autosave_seconds)
@@ -102,6 +108,10 @@ class SessionActions(QObject):
         # were, until images are loaded
         self._unloaded_sources: list[dict[str, object]] = []
         self.stack.changed.connect(self._on_stack_changed)
+        # the title's "*" follows every edit, undo and setting
+        self.masks.changed.connect(lambda _box: self.show_modified())
+        self.masks.replaced.connect(lambda _layers: self.show_modified())
+        self.workspace.changed.connect(lambda _name, _fields: self.show_modified())
         self.timer = QTimer(self)
         self.timer.setInterval(TICK_MS)
         self.timer.timeout.connect(self.autosave)
@@ -128,6 +138,7 @@ class SessionActions(QObject):
             raise NSCleanError("there is no mask to save: open an image first")
         demo = self.is_demo()
         view = {
+            "session_path": str(self.path) if self.path is not None else "",
             "detector": self.masks.detector,
             "demo": demo,
             "styles": {name: {"visible": layers.styles[name].visible,
@@ -184,10 +195,25 @@ class SessionActions(QObject):
             return self.save_as()
         return self._save_to(target)
 
+    def _folder(self) -> Path:
+        """Where the session dialogs start: the last session folder, else the images'."""
+        settings = self.settings
+        return Path(settings.value(SESSION_DIRECTORY, "", type=str)
+                    or settings.value("lastDirectory", "", type=str) or ".")
+
+    def proposed_path(self) -> Path:
+        """The name Save session as offers: the session's own, else the first image's."""
+        if self.path is not None:
+            return self.path
+        products = self.stack.products
+        stem = ("demo" if self.is_demo() or not products
+                else products[0].path.name.split(".")[0])
+        return self._folder() / f"{stem}{SESSION_SUFFIX}"
+
     def save_as(self) -> bool:
-        """Ask for a file name and save there."""
-        start = str(self.path or self.settings.value("lastDirectory", "", type=str))
-        path, _ = QFileDialog.getSaveFileName(self._parent, "Save session", start, SESSION_FILTER)
+        """Ask for a file name (one proposed) and save there."""
+        path, _ = QFileDialog.getSaveFileName(self._parent, "Save session",
+                                              str(self.proposed_path()), SESSION_FILTER)
         if not path:
             return False
         if not path.endswith(SESSION_SUFFIX):
@@ -209,6 +235,7 @@ class SessionActions(QObject):
             )
             return False
         self.path = written
+        self.settings.setValue(SESSION_DIRECTORY, str(written.parent))
         self.mark_clean()
         self.port.show_status(f"Saved session {written}", 6000)
         return True
@@ -216,12 +243,12 @@ class SessionActions(QObject):
     def open(self, path: str | Path | None = None) -> bool:
         """Open a session file (dialog when ``path`` is None); True when opened."""
         if path is None:
-            start = self.settings.value("lastDirectory", "", type=str)
             path, _ = QFileDialog.getOpenFileName(
-                self._parent, "Open session", start, SESSION_FILTER
+                self._parent, "Open session", str(self._folder()), SESSION_FILTER
             )
             if not path:
                 return False
+            self.settings.setValue(SESSION_DIRECTORY, str(Path(path).parent))
         try:
             session = load_session(path)
         except NSCleanError as exc:
@@ -240,6 +267,11 @@ class SessionActions(QObject):
         self._session_revision = self._revision()
         with contextlib.suppress(NSCleanError):
             self.autosaver.saved()
+        self.show_modified()
+
+    def show_modified(self) -> None:
+        """The title's unsaved-changes mark ("*"), from :attr:`dirty`."""
+        self.set_modified(self.masks.layers is not None and self.dirty)
 
     def autosave(self) -> Path | None:
         """Timer slot: write the recovery file when due (never mid-stroke)."""
@@ -264,7 +296,13 @@ class SessionActions(QObject):
                 return False
             notes = self.apply_session(session)
             self._unsaved_marks += 1  # recovered work is unsaved until the user saves it
+            self.path = self._recovered_path(session)
             self.autosaver.tick(force=True)  # now it is safe in this process's recovery file
+            self.show_modified()
+            self.port.show_status(
+                f"Recovered. Save session (Ctrl+S) writes {self.path}" if self.path else
+                "Recovered. This work was never saved in a session: Save session (Ctrl+S) "
+                "asks for a file name", 15000)
             if notes:
                 self.port.show_message("Recovered with notes", "\n\n".join(notes))
             recovered = True
@@ -272,6 +310,13 @@ class SessionActions(QObject):
             with contextlib.suppress(NSCleanError):
                 discard_recovery(path)
         return recovered
+
+    @staticmethod
+    def _recovered_path(session: Session) -> Path | None:
+        """The session file the recovered work came from, if it can still be written."""
+        name = str(session.view.get("session_path", "") or "")
+        path = Path(name) if name else None
+        return path if path is not None and path.parent.is_dir() else None
 
     def ask_recovery(self, newest: Path, count: int) -> str:
         """``"recover"``, ``"discard"`` or ``"later"`` (a dialog; tests replace it)."""
