@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Generator, Sequence
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PyQt6.QtCore import QSettings, Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QIcon
@@ -31,12 +32,8 @@ from app.core.files.stack import COMBINE_METHODS, iter_combine, iter_load
 from app.core.mask.layers import MaskLayers
 from app.core.orientation import naxis_text
 from app.core.state.workspace import Workspace
-from app.coverage_controller import CoverageController
 from app.mask_actions import MaskActions
-from app.preview_controller import PreviewController
 from app.session_actions import SessionActions
-from app.threshold_controller import ThresholdController
-from app.tune_controller import TuneController
 from app.widgets.file_list import FileList
 from app.widgets.header_viewer import HeaderViewer
 from app.widgets.image_view import ImageView
@@ -48,6 +45,12 @@ from app.widgets.stretch_panel import StretchPanel
 from app.widgets.workers import TaskRunner
 from app.window_layout import place_analysis, place_preview, restore_layout, save_layout
 from app.window_menus import add_action, build_menus, sync_menus
+
+if TYPE_CHECKING:  # imported in _build_controllers: astropy.io.fits waits for the window
+    from app.coverage_controller import CoverageController
+    from app.preview_controller import PreviewController
+    from app.threshold_controller import ThresholdController
+    from app.tune_controller import TuneController
 
 FITS_FILTER = "FITS products (*.fits *.fits.gz *.fit *.fts);;All files (*)"
 MAX_RECENT = 10
@@ -193,6 +196,11 @@ class MainWindow(QMainWindow):
     def _build_controllers(self) -> None:
         """The docks' controllers, each given the models it uses, the runner and this
         window as its :class:`~app.widgets.port.MessagePort`; then their docks placed."""
+        from app.coverage_controller import CoverageController
+        from app.preview_controller import PreviewController
+        from app.threshold_controller import ThresholdController
+        from app.tune_controller import TuneController
+
         ws, view, runner = self.workspace, self.view, self.runner
         self.preview = PreviewController(ws, view, runner, self, self.settings, self)
         self.threshold = ThresholdController(ws.stack, ws.masks, ws.threshold, ws.undo, view,
