@@ -156,8 +156,7 @@ class SessionActions(QObject):
 
         Returns notes for the user (missing files, settings that could not be restored).
         """
-<<<<<<< HEAD
-        window, notes = self.window, list(session.notes)
+        notes: list[str] = list(session.notes)
         view = session.view
         try:  # everything that can fail on a damaged file, before anything is changed
             layers = MaskLayers.from_snapshot(session.layers)
@@ -167,16 +166,7 @@ class SessionActions(QObject):
                                      opacity=style.get("opacity"))
         except (ValueError, TypeError) as exc:
             raise NSCleanError(f"the session's mask layers cannot be used ({exc})") from exc
-        window.paint_tool.finish()
-=======
-        notes: list[str] = []
-        view = session.view
-        layers = MaskLayers.from_snapshot(session.layers)
-        for name, style in dict(view.get("styles", {})).items():
-            if name in STYLE_NAMES and isinstance(style, dict):
-                layers.set_style(name, visible=style.get("visible"), opacity=style.get("opacity"))
         self.paint_tool.finish()
->>>>>>> main
         paths = [] if view.get("demo") else [
             Path(str(s["path"])) for s in session.sources if "path" in s]
         found = [p for p in paths if p.is_file()]
@@ -308,14 +298,10 @@ class SessionActions(QObject):
                 session = load_session(found[0])
                 notes = self.apply_session(session)
             except NSCleanError as exc:
-<<<<<<< HEAD
                 # set aside, or it would be offered again at every start
                 kept = set_aside(found[0])
                 where = f"\n\nThe file was kept as {kept}." if kept else ""
-                self.window.show_message("Recovery failed", f"{exc}{where}")
-=======
-                self.port.show_message("Recovery failed", str(exc))
->>>>>>> main
+                self.port.show_message("Recovery failed", f"{exc}{where}")
                 return False
             self._unsaved_marks += 1  # recovered work is unsaved until the user saves it
             self.path = self._recovered_path(session)
