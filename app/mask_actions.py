@@ -24,6 +24,7 @@ from PyQt6.QtGui import QAction, QActionGroup, QKeySequence
 from PyQt6.QtWidgets import QFileDialog, QInputDialog, QMenu, QMenuBar, QMessageBox
 
 from app.core.errors import NSCleanError
+from app.core.mask.coverage import line_coverage
 from app.core.mask.detector import detector_mismatch, mismatch_text
 from app.core.mask.formats import (
     RED_TOLERANCE,
@@ -34,6 +35,7 @@ from app.core.mask.formats import (
     write_png,
 )
 from app.core.mask.library import LibraryEntry, library_entries
+from app.published_check import choose_export
 
 if TYPE_CHECKING:
     from app.main_window import MainWindow
@@ -269,10 +271,37 @@ class MaskActions(QObject):
             return False
         try:
             mask = read_mask(entry.path, shape=layers.shape, border=layers.border).mask
+            if not self._library_fits(mask, entry.name):
+                return False
         except NSCleanError as exc:
             self.window.show_message("Mask not loaded", f"{exc}\n\nThe layers are unchanged.")
             return False
         return self._apply_import(mask, "replace", entry.name)
+
+    def _library_fits(self, mask: np.ndarray, name: str) -> bool:
+        """Ask first when ``mask`` would leave lines of the loaded image unfittable, fitted
+        by their mean only, or unstable in the published fit; True to go on."""
+        image, detector = self.window.stack.image, self.masks.detector
+        if image is None or image.shape != mask.shape or detector not in ("NRS1", "NRS2"):
+            return True
+        coverage = line_coverage(mask & ~self.masks.layers.never_background(), detector,
+                                 image=image, params=self.window.preview.params)
+        counts = [(coverage.unfit_lines.size, "cannot be fit (too few samples)"),
+                  (coverage.sparse_lines.size, "are too clustered: only their mean level "
+                                               "would be removed"),
+                  (coverage.published_unstable_lines.size,
+                   "are unstable in the published fit (JWST pipeline, NSClean 1.x)")]
+        problems = [f"{n} detector line{'s' if n != 1 else ''} {what}" for n, what in counts
+                    if n]
+        if not problems:
+            return True
+        answer = QMessageBox.question(
+            self.window, "Library mask leaves lines unfit",
+            f"On this image, {name} leaves\n  " + "\n  ".join(problems) + "\n\nUse it "
+            "anyway? (Threshold the traces, or add background where the lines need it.)",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No)
+        return answer == QMessageBox.StandardButton.Yes
 
     # --- export ----------------------------------------------------------------------
     def export_mask(self, kind: str, path: str | Path | None = None) -> Path | None:
@@ -297,14 +326,21 @@ class MaskActions(QObject):
                 "replaces an input.\n\nNothing was written; choose another name.")
             return None
         self.tool.finish()
-        mask = layers.background()
-        extra = {"NSC_SRC": (self._source_stem()[:60], "image the mask was painted on")}
+        allowed = ~layers.layer("exclude") & ~layers.never_background()
+        choice = choose_export(self.window, layers.background(), self.masks.detector, allowed)
+        if choice is None:
+            return None
+        mask = choice.mask
+        extra = {"NSC_SRC": (self._source_stem()[:60], "image the mask was painted on"),
+                 **choice.cards}
+        history = choice.history
         try:
             if kind == "nsclean":
-                written = write_nsclean_fits(path, mask, extra=extra,
+                written = write_nsclean_fits(path, mask, extra=extra, history=history,
                                              detector=self.masks.detector)
             elif kind == "jwst":
-                written = write_jwst_mask(path, mask, detector=self.masks.detector, extra=extra)
+                written = write_jwst_mask(path, mask, detector=self.masks.detector, extra=extra,
+                                          history=history)
             else:
                 written = write_png(path, mask, gray=self._gray_picture(), extra=extra,
                                     detector=self.masks.detector)
@@ -314,7 +350,8 @@ class MaskActions(QObject):
             )
             return None
         self.window.settings.setValue("lastMaskDirectory", str(path.parent))
-        self.window.statusBar().showMessage(f"Wrote {written}", 6000)
+        note = f" — {choice.note}" if choice.note else ""
+        self.window.statusBar().showMessage(f"Wrote {written}{note}", 12000)
         return written
 
     def _source_stem(self) -> str:
