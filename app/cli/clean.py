@@ -264,7 +264,8 @@ def _line_warnings(source: Path, diagnostics) -> list[str]:
                  else "1 detector line has")
         if kind == "unfit":
             what = (f"{count} fewer than {min_samples} background samples and "
-                    f"{'were' if len(lines) > 1 else 'was'} not cleaned")
+                    f"{'were' if len(lines) > 1 else 'was'} not fitted (buffing gives "
+                    f"{'them' if len(lines) > 1 else 'it'} part of the neighbours' model)")
         else:
             what = (f"{count} {'their' if len(lines) > 1 else 'its'} background in too few "
                     "places for the Fourier fit; only the mean level was removed")

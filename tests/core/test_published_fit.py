@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from astropy.io import fits
 
 from app.core.engine.conditioning import COND_LIMIT
 from app.core.mask.published import published_fit, to_detector
@@ -107,3 +108,36 @@ def test_make_safe_respects_allowed_pixels():
 
 def test_limit_is_the_engines():
     assert published_fit(a_mask(), "NRS1").limit == COND_LIMIT
+
+
+def test_nsclean_mask_writes_a_safe_mask_and_reports(tmp_path, capsys):
+    """Held-out simulated IFU frame whose threshold leaves orphan samples."""
+    from app.cli import main
+    from app.core.mask.formats import read_mask
+    from app.core.mask.safe import excess
+    from app.core.simulation.simulate import simulate_exposure, write_simulation
+
+    sim = simulate_exposure("ifu", "NRS2", seed=6)
+    rate = tmp_path / "ifu_rate.fits"
+    write_simulation(sim, rate)
+    assert main(["mask", str(rate), "-o", str(tmp_path / "raw.fits"),
+                 "--published-fit", "as-is"]) == 0
+    raw_out = capsys.readouterr().out
+    assert main(["mask", str(rate), "-o", str(tmp_path / "safe.fits")]) == 0
+    safe_out = capsys.readouterr().out
+    raw = published_fit(read_mask(tmp_path / "raw.fits").mask, "NRS2")
+    safe = published_fit(read_mask(tmp_path / "safe.fits").mask, "NRS2")
+    assert raw.unstable_lines.size and f"{raw.unstable_lines.size} lines unstable" in raw_out
+    assert "made safe for the published fit" in safe_out and "published fit" in safe_out
+    assert excess(safe) < 0.5 * excess(raw)
+    assert np.nanmax(safe.condition[5:-5]) < 1e3  # no orphan-weighted line left
+    # the file records what the pipeline step sees: NaN and DO_NOT_USE pixels dropped
+    # (the reference pixels too, so there line 4 keeps its round-off weights)
+    usable = np.where(sim.product.usable(0), 0.0, np.nan)
+    seen = published_fit(read_mask(tmp_path / "safe.fits").mask, "NRS2", image=usable)
+    assert fits.getheader(tmp_path / "safe.fits")["NSC_PUBU"] == seen.unstable_lines.size
+    # nsclean clean says so when it is handed the raw mask
+    assert main(["clean", str(rate), "--mask", str(tmp_path / "raw.fits"), "-o",
+                 str(tmp_path)]) == 0
+    err = capsys.readouterr().err
+    assert "raw.fits: published fit" in err and "unsafe for the JWST pipeline" in err
