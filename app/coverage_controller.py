@@ -1,25 +1,27 @@
 """Coverage dock: which detector lines the current background mask starves.
 
-After every mask change (the window's ``maskChanged``, once per stroke or undo) and
-every change of the cleaning parameters (``fc`` decides what a line needs), a 300 ms
-single-shot timer sends the mask to :func:`app.core.mask.coverage.line_coverage` in the
-window's TaskRunner (newest wins). The result is listed as ranges of detector lines and
-drawn as bands over the matching DMS columns, which are the same lines for NRS1 and
-mirrored for NRS2 (:meth:`~app.core.mask.coverage.LineCoverage.columns`); the bands are
-overlays in DMS coordinates, so the detector view turns them with the image.
+After every mask change (the mask model's ``changed``, once per stroke or undo) and
+every change of the cleaning state (``fc`` decides what a line needs), a
+:class:`~app.widgets.live_task.LiveTask` with a 300 ms quiet time sends the mask to
+:func:`app.core.mask.coverage.line_coverage` in the TaskRunner (newest wins). The
+result is listed as ranges of detector lines and drawn as bands over the matching DMS
+columns, which are the same lines for NRS1 and mirrored for NRS2
+(:meth:`~app.core.mask.coverage.LineCoverage.columns`); the bands are overlays in DMS
+coordinates, so the detector view turns them with the image.
 """
 
 from __future__ import annotations
 
-from functools import partial
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 import numpy as np
-from PyQt6.QtCore import QObject, Qt, QTimer, pyqtSignal
-from PyQt6.QtWidgets import QDockWidget
+from PyQt6.QtCore import QObject, pyqtSignal
 
-from app.core.errors import NSCleanError
+from app.core.clean import CleanParams
+from app.core.files.stack import ImageStack
 from app.core.mask.coverage import LineCoverage, line_coverage
+from app.core.mask.model import MaskModel
+from app.core.state.states import SettingsState
 from app.widgets.coverage_panel import (
     BANDS_Z,
     PUBLISHED_RGBA,
@@ -28,9 +30,9 @@ from app.widgets.coverage_panel import (
     ColumnBands,
     CoveragePanel,
 )
-
-if TYPE_CHECKING:
-    from app.main_window import MainWindow
+from app.widgets.image_view import ImageView
+from app.widgets.live_task import LiveTask
+from app.widgets.workers import TaskRunner
 
 DEBOUNCE_MS = 300
 COVERAGE_KEY = "coverage"
@@ -77,7 +79,11 @@ def coverage_rows(coverage: LineCoverage) -> list[tuple[str, str, str, object]]:
 
 
 class CoverageController(QObject):
-    """Owns the Coverage dock and its bands on the main image.
+    """Owns the Coverage panel and its bands on the main image.
+
+    It receives what it uses, not the window: the stack, the mask model and the cleaning
+    state it follows, the preview's copy of the background mask, the image view it draws
+    on, and the task runner.
 
     Signals
     -------
@@ -87,67 +93,67 @@ class CoverageController(QObject):
 
     coverageShown = pyqtSignal(object)
 
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__(window)
-        self.window = window
-        self.runner = window.runner
+    def __init__(self, stack: ImageStack, masks: MaskModel, cleaning: SettingsState[CleanParams],
+                 current_mask: Callable[[], np.ndarray | None], view: ImageView,
+                 runner: TaskRunner, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.stack, self.masks, self.cleaning, self.view = stack, masks, cleaning, view
+        self.current_mask = current_mask
+        self.runner = runner
         self.panel = CoveragePanel()
-        self.dock = QDockWidget("Coverage", window)
-        self.dock.setObjectName("Coverage")
-        self.dock.setWidget(self.panel)
-        window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
         self.unfit_bands = ColumnBands(UNFIT_RGBA)
         self.sparse_bands = ColumnBands(SPARSE_RGBA)
         self.published_bands = ColumnBands(PUBLISHED_RGBA)
-        window.view.add_overlay(self.published_bands, BANDS_Z - 1)
-        window.view.add_overlay(self.sparse_bands, BANDS_Z)
-        window.view.add_overlay(self.unfit_bands, BANDS_Z + 1)
+        view.add_overlay(self.published_bands, BANDS_Z - 1)
+        view.add_overlay(self.sparse_bands, BANDS_Z)
+        view.add_overlay(self.unfit_bands, BANDS_Z + 1)
         self.coverage: LineCoverage | None = None
-        self._timer = QTimer(self)
-        self._timer.setSingleShot(True)
-        self._timer.setInterval(DEBOUNCE_MS)
-        self._timer.timeout.connect(self.submit)
-        window.maskChanged.connect(lambda _box: self.schedule())
-        window.stack.changed.connect(lambda _what: self._image_changed())
-        window.workspace.cleaning.changed.connect(lambda _fields: self.schedule())
+        self.live = LiveTask(runner, COVERAGE_KEY, _measure, self._inputs, self._on_coverage,
+                             self._on_error, idle_ms=DEBOUNCE_MS, busy_ms=DEBOUNCE_MS,
+                             parent=self)
+        self._timer = self.live.timer
+        masks.changed.connect(lambda _box: self.schedule())
+        masks.replaced.connect(lambda _layers: self.schedule())
+        stack.changed.connect(lambda _what: self._image_changed())
+        cleaning.changed.connect(lambda _fields: self.schedule())
         self.panel.rowActivated.connect(self.centre_on)
         self.panel.highlightToggled.connect(self._sync_bands)
 
     def schedule(self) -> None:
         """Recompute after the debounce time."""
-        self._timer.start()
+        self.live.request()
 
     def _image_changed(self) -> None:
-        if self.window.stack.image is None:  # closed or being recombined: nothing to show
-            self.runner.cancel(COVERAGE_KEY)
+        if self.stack.image is None:  # closed or being recombined: nothing to show
+            self.live.cancel()
             if self.coverage is not None:
                 self._show(None, "Load an image to see how well the mask covers each line")
         self.schedule()
 
     def _current(self, image: np.ndarray, layers: object) -> bool:
         """Whether a result for ``image`` and ``layers`` still describes what is loaded."""
-        return image is self.window.stack.image and layers is self.window.mask_layers
+        return image is self.stack.image and layers is self.masks.layers
 
     def submit(self) -> None:
         """Measure the current mask now (in the worker)."""
-        self._timer.stop()
-        window = self.window
-        image, layers, detector = window.stack.image, window.mask_layers, window.stack.detector
+        self.live.submit()
+
+    def _inputs(self) -> tuple | None:
+        image, layers, detector = self.stack.image, self.masks.layers, self.stack.detector
         if image is None or layers is None or layers.shape != image.shape:
-            self.runner.cancel(COVERAGE_KEY)  # a running measurement is of another image
+            self.live.cancel()  # a running measurement is of another image
             self._show(None, "Load an image to see how well the mask covers each line")
-            return
+            return None
         if detector not in ("NRS1", "NRS2"):
-            self.runner.cancel(COVERAGE_KEY)
+            self.live.cancel()
             self._show(None, "The files do not say which detector they come from: no "
                        "line coverage.")
-            return
-        mask = window.preview.current_mask()  # kept in step box by box: cheap
-        self.runner.submit(COVERAGE_KEY, _measure, mask, detector, image, window.preview.params,
-                           on_done=partial(self._on_coverage, image, layers),
-                           on_error=partial(self._on_error, image, layers))
+            return None
+        mask = self.current_mask()  # kept in step box by box by the preview: cheap
+        return mask, detector, image, self.cleaning.value, layers
 
-    def _on_coverage(self, image: np.ndarray, layers: object, coverage: LineCoverage) -> None:
+    def _on_coverage(self, inputs: tuple, coverage: LineCoverage) -> None:
+        image, layers = inputs[2], inputs[4]
         if not self._current(image, layers):
             return  # the image changed meanwhile; its own measurement is scheduled
         unfit, sparse = coverage.unfit_lines, coverage.sparse_lines
@@ -162,11 +168,9 @@ class CoverageController(QObject):
         self.published_bands.set_columns(coverage.columns(coverage.published_unstable_lines),
                                          height)
 
-    def _on_error(self, image: np.ndarray, layers: object, exc: BaseException) -> None:
-        if not self._current(image, layers):
-            return
-        kind = "" if isinstance(exc, NSCleanError) else f"{type(exc).__name__}: "
-        self._show(None, f"No coverage: {kind}{exc}", problem=True)
+    def _on_error(self, inputs: tuple, text: str) -> None:
+        if self._current(inputs[2], inputs[4]):
+            self._show(None, f"No coverage: {text}", problem=True)
 
     def _show(self, coverage: LineCoverage | None, text: str, problem: bool = False,
               rows: list | None = None) -> None:
@@ -188,11 +192,11 @@ class CoverageController(QObject):
 
     def centre_on(self, columns: tuple[int, int]) -> None:
         """Centre the main view on DMS columns ``x0..x1`` (keeping the zoom)."""
-        image = self.window.stack.image
+        image = self.stack.image
         if image is None:
             return
         x0, x1 = columns
-        view = self.window.view
+        view = self.view
         box = view.view
         target = box.mapSceneToView(view.scene_from_dms((x0 + x1 + 1) / 2, image.shape[0] / 2))
         rect = box.viewRect()
@@ -200,6 +204,6 @@ class CoverageController(QObject):
         box.setRange(rect=rect, padding=0.0)
 
 
-def _measure(mask: np.ndarray, detector: str, image: np.ndarray, params: object
-             ) -> LineCoverage:
+def _measure(mask: np.ndarray, detector: str, image: np.ndarray, params: object,
+             _layers: object) -> LineCoverage:
     return line_coverage(mask, detector, image=image, params=params)

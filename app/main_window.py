@@ -145,9 +145,11 @@ class MainWindow(QMainWindow):
         self.runner.progress.connect(self._on_progress)
         self.runner.busyChanged.connect(self.progress.setVisible)
         from app.preview_controller import PreviewController  # live cleaning preview
+        from app.window_layout import install_analysis, place_preview, restore_layout
 
-        self.preview = PreviewController(self)
-        from app.window_layout import install_analysis, restore_layout
+        self.preview = PreviewController(self.workspace, self.view, self.runner, self,
+                                         self.settings, self)
+        place_preview(self)
 
         install_analysis(self)  # threshold, coverage, auto-tune, tabs
         restore_layout(self)
@@ -237,6 +239,10 @@ class MainWindow(QMainWindow):
             QMessageBox.critical(self, title, text)
         else:
             QMessageBox.warning(self, title, text)
+
+    def show_status(self, text: str, msecs: int = 6000) -> None:
+        """A transient line in the status bar (the controllers' :class:`MessagePort`)."""
+        self.statusBar().showMessage(text, msecs)
 
     def loaded_input(self, path: str | Path) -> Path | None:
         """The loaded image file that ``path`` names (None if it names none): writers
@@ -332,7 +338,8 @@ class MainWindow(QMainWindow):
     def _load_default_mask(self) -> None:
         """Start the demo from an automatic threshold mask (one undo step); the library's
         known-dark mask if thresholding fails (a known-dark mask makes the fit swing)."""
-        self.threshold.auto_mask(fallback=self._load_library_mask)
+        self.threshold.auto_mask(fallback=self._load_library_mask,
+                                 on_applied=self.sessions.mark_clean)
 
     def _load_library_mask(self) -> None:
         """The library's known-dark mask of the demo's detector and mode."""

@@ -26,38 +26,24 @@ from PyQt6.QtWidgets import QFileDialog, QInputDialog, QMenu, QMenuBar, QMessage
 from app.core.errors import NSCleanError
 from app.core.mask.coverage import line_coverage
 from app.core.mask.detector import detector_mismatch, mismatch_text
-from app.core.mask.formats import (
-    RED_TOLERANCE,
-    inspect_mask,
-    read_mask,
-    write_jwst_mask,
-    write_nsclean_fits,
-    write_png,
-)
+from app.core.mask.format_table import MASK_FORMATS, import_filter, write_mask
+from app.core.mask.formats import RED_TOLERANCE, inspect_mask, read_mask
 from app.core.mask.library import LibraryEntry, library_entries
 from app.published_check import choose_export
+from app.widgets.paint_tools import TOOL_TABLE
 
 if TYPE_CHECKING:
     from app.main_window import MainWindow
 
-TOOL_ITEMS = {  # name: (menu text, shortcut, button text)
-    "brush": ("&Brush", "B", "Brush"), "eraser": ("&Eraser", "E", "Eraser"),
-    "rectangle": ("&Rectangle", "R", "Rectangle"), "polygon": ("&Polygon / lasso", "P", "Polygon"),
-    "fill": ("&Fill", "G", "Fill"), "band": ("Row/column &band", "L", "Band"),
-    "pan": ("Pa&n (or hold Space)", "H", "Pan"),
-}
 LAYER_ITEMS = {"light": ("&Light (signal)", "1"), "dark": ("&Dark (background)", "2"),
                "exclude": ("E&xclude", "3")}
 IMPORT_MODES = {
     "replace": "&Replace background…", "add": "&Add to background…",
     "intersect": "&Intersect with background…",
 }
-MASK_FILTER = "Masks (*.fits *.fits.gz *.fit *.png);;All files (*)"
-EXPORTS = {  # kind: (menu text, dialog filter, default suffix)
-    "nsclean": ("Export &NSClean mask (FITS)…", "NSClean mask (*.fits *.fits.gz)", ".fits"),
-    "jwst": ("Export &JWST pipeline user_mask…", "JWST user_mask (*.fits)", "_user_mask.fits"),
-    "png": ("Export GIMP &PNG…", "PNG picture (*.png)", ".png"),
-}
+MASK_FILTER = import_filter()
+#: Export menu items, one per format of the table (``kind: menu text``).
+EXPORTS = {name: f"Export &{fmt.label}…" for name, fmt in MASK_FORMATS.items()}
 
 
 class MaskActions(QObject):
@@ -67,6 +53,7 @@ class MaskActions(QObject):
         super().__init__(window)
         self.window = window
         self.masks, self.tool = window.masks, window.paint_tool
+        self.history = window.workspace.undo
         self.tool_actions: dict[str, QAction] = {}
         self.layer_actions: dict[str, QAction] = {}
         self.actions: dict[str, QAction] = {}
@@ -96,9 +83,10 @@ class MaskActions(QObject):
         menu = bar.addMenu("&Mask")
         tools = menu.addMenu("&Tool")
         group = QActionGroup(self)
-        for name, (text, key, short) in TOOL_ITEMS.items():
-            action = self._new(text, partial(self.tool.set_tool, name), key, True, group)
-            action.setIconText(f"{short}  {key}")  # what the Mask dock's buttons show
+        for name, spec in TOOL_TABLE.items():
+            action = self._new(spec.menu, partial(self.tool.set_tool, name), spec.key, True,
+                               group)
+            action.setIconText(f"{spec.button}  {spec.key}")  # the Mask dock's buttons
             self.tool_actions[name] = action
             tools.addAction(action)
         tools.addSeparator()
@@ -122,7 +110,7 @@ class MaskActions(QObject):
         self.library_menu.aboutToShow.connect(self._fill_library)
         self._fill_library()
         menu.addSeparator()
-        for kind, (text, _filter, _suffix) in EXPORTS.items():
+        for kind, text in EXPORTS.items():
             self.actions[f"export_{kind}"] = self._new(text, partial(self.export_mask, kind))
             menu.addAction(self.actions[f"export_{kind}"])
         menu.addSeparator()
@@ -139,35 +127,31 @@ class MaskActions(QObject):
         self.tool.layerChanged.connect(lambda name: self.layer_actions[name].setChecked(True))
         self.tool_actions[self.tool.tool].setChecked(True)
         self.layer_actions[self.tool.layer].setChecked(True)
-        self.masks.changed.connect(lambda _box: self._sync())
+        self.history.changed.connect(self._sync)
         self.masks.replaced.connect(lambda _layers: self._sync())
         self._sync()
 
     def _sync(self) -> None:
         layers = self.masks.layers
-        # (History defines __len__, so test it against None, not for truth)
-        can_undo = layers is not None and layers.history.can_undo
-        can_redo = layers is not None and layers.history.can_redo
+        undo_label, redo_label = self.history.undo_label, self.history.redo_label
         undo, redo = self.actions["undo"], self.actions["redo"]
-        undo.setEnabled(can_undo)
-        redo.setEnabled(can_redo)
-        undo.setText(f"&Undo {layers.history.undo_label}" if can_undo else "&Undo")  # type: ignore[union-attr]
-        redo.setText(f"&Redo {layers.history.redo_label}" if can_redo else "&Redo")  # type: ignore[union-attr]
+        undo.setEnabled(undo_label is not None)
+        redo.setEnabled(redo_label is not None)
+        undo.setText(f"&Undo {undo_label}" if undo_label is not None else "&Undo")
+        redo.setText(f"&Redo {redo_label}" if redo_label is not None else "&Redo")
         for name in ("toggle", "computed", "clear", *(f"export_{k}" for k in EXPORTS)):
             self.actions[name].setEnabled(layers is not None)
 
     # --- editing ---------------------------------------------------------------------
     def undo(self) -> None:
-        """Undo the newest stroke, fill, threshold or import."""
+        """Undo the newest stroke, fill, threshold, import, Auto-tune or Defaults."""
         self.tool.finish()
-        if self.masks.layers is not None:
-            self.masks.layers.undo()
+        self.history.undo()
 
     def redo(self) -> None:
         """Redo what was undone last."""
         self.tool.finish()
-        if self.masks.layers is not None:
-            self.masks.layers.redo()
+        self.history.redo()
 
     def toggle_visible(self) -> None:
         """Show or hide the active layer (V)."""
@@ -305,11 +289,12 @@ class MaskActions(QObject):
 
     # --- export ----------------------------------------------------------------------
     def export_mask(self, kind: str, path: str | Path | None = None) -> Path | None:
-        """Write the background as ``kind`` (``nsclean``, ``jwst``, ``png``); the path."""
+        """Write the background as ``kind`` (a name of the format table); the path."""
         layers = self.masks.layers
         if layers is None:
             return None
-        text, file_filter, suffix = EXPORTS[kind]
+        fmt = MASK_FORMATS[kind]
+        text, file_filter, suffix = EXPORTS[kind], fmt.file_filter, fmt.export_suffix
         if path is None:
             start = self.window.settings.value("lastMaskDirectory", "", type=str)
             stem = self._source_stem()
@@ -333,17 +318,12 @@ class MaskActions(QObject):
         mask = choice.mask
         extra = {"NSC_SRC": (self._source_stem()[:60], "image the mask was painted on"),
                  **choice.cards}
-        history = choice.history
+        options: dict[str, object] = {"extra": extra, "detector": self.masks.detector,
+                                      "history": choice.history}
+        if "gray" in fmt.options:  # the picture costs a pass over the image
+            options["gray"] = self._gray_picture()
         try:
-            if kind == "nsclean":
-                written = write_nsclean_fits(path, mask, extra=extra, history=history,
-                                             detector=self.masks.detector)
-            elif kind == "jwst":
-                written = write_jwst_mask(path, mask, detector=self.masks.detector, extra=extra,
-                                          history=history)
-            else:
-                written = write_png(path, mask, gray=self._gray_picture(), extra=extra,
-                                    detector=self.masks.detector)
+            written = write_mask(path, mask, kind, **options)  # each writer takes its own
         except (NSCleanError, OSError) as exc:
             self.window.show_message(
                 "Mask not exported", f"{exc}\n\nNothing was written; the layers are unchanged."

@@ -268,8 +268,9 @@ class SessionActions(QObject):
         if QGuiApplication.platformName() in ("offscreen", "minimal"):
             return "discard"  # no one to ask (tests, scripted screenshots)
         answer = QMessageBox.question(
-            self.window, "Unsaved mask",
-            "The mask has changes that are not saved in a session. Save them?",
+            self.window, "Unsaved work",
+            "The mask or the cleaning and threshold settings have changes that are not saved "
+            "in a session. Save them?",
             QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
             | QMessageBox.StandardButton.Cancel,
         )

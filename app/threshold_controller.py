@@ -24,25 +24,33 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING
 
 import numpy as np
-from PyQt6.QtCore import QObject, QPointF, QRectF, Qt, QTimer, pyqtSignal
+from PyQt6.QtCore import QObject, QPointF, QRectF, pyqtSignal
 from PyQt6.QtWidgets import QDockWidget
 
 from app.core.errors import NSCleanError
+from app.core.files.stack import ImageStack
 from app.core.mask.layers import MaskLayers
+from app.core.mask.model import MaskModel
+from app.core.state.states import SettingsState
+from app.core.state.undo import UndoStack
 from app.core.threshold.live import ThresholderCache, ThresholdPreview, region_mask
 from app.core.threshold.traces import ThresholdResult, ThresholdSettings, limit_to_region
+from app.widgets.image_view import ImageView
+from app.widgets.live_task import LiveTask, describe_error
+from app.widgets.port import MessagePort
 from app.widgets.region_selector import SELECTION_Z, RegionSelector
 from app.widgets.threshold_panel import PREVIEW_Z, ThresholdOverlay, ThresholdPanel
-
-if TYPE_CHECKING:
-    from app.main_window import MainWindow
+from app.widgets.workers import TaskRunner
 
 #: Delay of a preview request when none runs: the next event-loop turn.
 DEBOUNCE_MS = 0
 PREVIEW_KEY, APPLY_KEY, AUTO_KEY = "threshold-preview", "threshold-apply", "threshold-auto"
+
+
+def _threshold_job(cache: ThresholderCache, settings: ThresholdSettings) -> ThresholdPreview:
+    return cache.preview(settings)
 
 
 class ThresholdController(QObject):
@@ -59,45 +67,45 @@ class ThresholdController(QObject):
     previewShown = pyqtSignal(object)
     applied = pyqtSignal(object)
 
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__(window)
-        self.window = window
-        self.runner = window.runner
-        self.settings = window.workspace.threshold
-        self.panel = ThresholdPanel(self.settings)
+    def __init__(self, stack: ImageStack, masks: MaskModel,
+                 settings: SettingsState[ThresholdSettings], history: UndoStack,
+                 view: ImageView, runner: TaskRunner, port: MessagePort,
+                 finish_painting: Callable[[], None], parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.stack, self.masks, self.settings, self.view = stack, masks, settings, view
+        self.runner, self.port, self.finish_painting = runner, port, finish_painting
+        self.panel = ThresholdPanel(settings, history)
         self.overlay = ThresholdOverlay()
-        window.view.add_overlay(self.overlay, PREVIEW_Z)
+        view.add_overlay(self.overlay, PREVIEW_Z)
         self.selector = RegionSelector()
-        window.view.add_overlay(self.selector, SELECTION_Z)
-        self.dock = QDockWidget("Threshold", window)
+        view.add_overlay(self.selector, SELECTION_Z)
+        self.dock = QDockWidget("Threshold")  # placed by the window (its visibility counts)
         self.dock.setObjectName("Threshold")
         self.dock.setWidget(self.panel)
-        window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
         self.result: ThresholdResult | None = None
         self.preview: ThresholdPreview | None = None
         self._cache: ThresholderCache | None = None
         # the image and settings of what is on screen (a result, or an error message):
         # recomputing them would give the same again, so it is not scheduled
         self._shown_for: tuple[np.ndarray, ThresholdSettings] | None = None
-        self._timer = QTimer(self)
-        self._timer.setSingleShot(True)
-        self._timer.setInterval(DEBOUNCE_MS)
-        self._timer.timeout.connect(self.submit_preview)
-        self._running = False  # a preview request is in the worker
-        self._pending = False  # and the settings changed since it was sent
+        # moves while a threshold is computed wait for it: then the newest settings go out
+        self.live = LiveTask(self.runner, PREVIEW_KEY, _threshold_job, self._inputs,
+                             self._on_preview, self._on_preview_error, idle_ms=DEBOUNCE_MS,
+                             busy_ms=None, parent=self)
+        self._timer = self.live.timer
 
         self.settings.changed.connect(lambda _fields: self.schedule())
         self.panel.overlayToggled.connect(lambda _on: self._sync_visibility())
         self.panel.regionChanged.connect(self._place_region)
         self.panel.applyRequested.connect(self.apply)
         self.dock.visibilityChanged.connect(lambda _shown: self._sync_visibility())
-        window.stack.changed.connect(lambda _what: self._image_changed())
-        window.masks.replaced.connect(lambda _layers: self.schedule())
+        stack.changed.connect(lambda _what: self._image_changed())
+        masks.replaced.connect(lambda _layers: self.schedule())
 
     # --- the Thresholder of the working image ---------------------------------------
     def cache(self) -> ThresholderCache | None:
         """The cache of the current working image (None before an image is combined)."""
-        image = self.window.stack.image
+        image = self.stack.image
         if image is None:
             self._cache = None
         elif self._cache is None or self._cache.image is not image:
@@ -106,9 +114,8 @@ class ThresholdController(QObject):
 
     def _image_changed(self) -> None:
         """A new working image (or none): what is shown or computed belongs to the old one."""
-        if self._shown_for is not None and self._shown_for[0] is not self.window.stack.image:
-            self.runner.cancel(PREVIEW_KEY)  # stops at its next step; its result is dropped
-            self._running = False  # (no callback comes from a cancelled request)
+        if self._shown_for is not None and self._shown_for[0] is not self.stack.image:
+            self.live.cancel()  # stops at its next step; its result is dropped
             self.panel.set_busy(False)
             self._show(None)  # also when the dock is hidden: shown again, it recomputes
         self.schedule()
@@ -120,7 +127,7 @@ class ThresholdController(QObject):
 
     def _current(self, cache: ThresholderCache) -> bool:
         """Whether ``cache`` still belongs to the working image."""
-        return cache.image is self.window.stack.image
+        return cache.image is self.stack.image
 
     @property
     def active(self) -> bool:
@@ -131,39 +138,29 @@ class ThresholdController(QObject):
     def schedule(self) -> None:
         """Recompute the preview: on the next event-loop turn, or when the running
         request is shown."""
-        if self._running:
-            self._pending = True
-        elif not self._timer.isActive():
-            self._timer.start()
+        self.live.request()
 
     def submit_preview(self) -> None:
         """Send the current settings to the worker now (if anybody looks)."""
-        self._timer.stop()
-        self._pending = False
+        self.live.submit()
+
+    def _inputs(self) -> tuple | None:
         cache = self.cache()
         if cache is None:
             self._show(None)
             self.panel.show_message("Load an image to threshold it")
-            return
+            return None
         if not (self.active and self.panel.show_overlay.isChecked()):
-            return  # recomputed when the dock is shown again
+            return None  # recomputed when the dock is shown again
         settings = self.panel.settings()
-        if self._on_screen(cache.image) and not self._running:
-            return  # on screen already (e.g. the dock shown again)
-        self._running = True
+        if self._on_screen(cache.image) and not self.live.running:
+            return None  # on screen already (e.g. the dock shown again)
         self.panel.set_busy(True)
-        self.runner.submit(PREVIEW_KEY, cache.preview, settings,
-                           on_done=partial(self._on_preview, cache),
-                           on_error=partial(self._on_preview_error, cache, settings))
+        return cache, settings
 
-    def _request_finished(self) -> None:
-        self._running = False
+    def _on_preview(self, inputs: tuple, preview: ThresholdPreview) -> None:
+        cache = inputs[0]
         self.panel.set_busy(False)
-        if self._pending:
-            self.schedule()
-
-    def _on_preview(self, cache: ThresholderCache, preview: ThresholdPreview) -> None:
-        self._request_finished()
         if not self._current(cache):
             return  # computed for an image that is gone
         self._show(preview, (cache.image, preview.result.settings))
@@ -176,14 +173,13 @@ class ThresholdController(QObject):
                 f"would be light, {preview.background_fraction:.1%} background. "
                 f"Noise σ = {result.noise:.3g}.")
 
-    def _on_preview_error(self, cache: ThresholderCache, settings: ThresholdSettings,
-                          exc: BaseException) -> None:
-        self._request_finished()
+    def _on_preview_error(self, inputs: tuple, text: str) -> None:
+        cache, settings = inputs
+        self.panel.set_busy(False)
         if not self._current(cache):
             return
         self._show(None, (cache.image, settings))  # not retried until something changes
-        kind = "" if isinstance(exc, NSCleanError) else f"{type(exc).__name__}: "
-        self.panel.show_message(f"No threshold: {kind}{exc}", problem=True)
+        self.panel.show_message(f"No threshold: {text}", problem=True)
 
     def _show(self, preview: ThresholdPreview | None,
               shown_for: tuple[np.ndarray, ThresholdSettings] | None = None) -> None:
@@ -198,8 +194,8 @@ class ThresholdController(QObject):
         active = self.active
         self.overlay.setVisible(active and self.panel.show_overlay.isChecked())
         self.selector.setVisible(active)
-        if active and self.window.stack.image is not None \
-                and not self._on_screen(self.window.stack.image):
+        if active and self.stack.image is not None \
+                and not self._on_screen(self.stack.image):
             self.schedule()
 
     # --- region -----------------------------------------------------------------------
@@ -207,13 +203,13 @@ class ThresholdController(QObject):
         self.selector.place(kind, self._visible_dms_rect())
 
     def _visible_dms_rect(self) -> QRectF:
-        view = self.window.view
+        view = self.view
         box = view.view
         rect = box.viewRect()
         corners = [view.dms_from_scene(box.mapViewToScene(p))
                    for p in (rect.topLeft(), rect.bottomRight())]
         visible = QRectF(corners[0], corners[1]).normalized()
-        image = self.window.stack.image
+        image = self.stack.image
         if image is not None:
             full = QRectF(QPointF(0, 0), QPointF(image.shape[1], image.shape[0]))
             visible = visible.intersected(full) if visible.intersects(full) else full
@@ -227,13 +223,13 @@ class ThresholdController(QObject):
     def apply(self) -> bool:
         """Threshold with the panel's settings, then write the light layer (asynchronous);
         False if there is nothing to threshold."""
-        cache, layers = self.cache(), self.window.mask_layers
+        cache, layers = self.cache(), self.masks.layers
         if cache is None or layers is None:
-            self.window.show_message("Nothing to threshold", "Load an image first.")
+            self.port.show_message("Nothing to threshold", "Load an image first.")
             return False
         region = self.region(layers.shape)
         if region is not None and not region.any():
-            self.window.show_message("Threshold not applied", "The selection covers no pixel."
+            self.port.show_message("Threshold not applied", "The selection covers no pixel."
                                      "\n\nThe layers are unchanged.")
             return False
         settings = self.panel.settings()
@@ -252,20 +248,20 @@ class ThresholdController(QObject):
         self._apply_finished()
         # the layers outlive an image of the same shape (new file, other combination):
         # the image decides whether this threshold still belongs on them
-        if not self._current(cache) or layers is not self.window.mask_layers:
+        if not self._current(cache) or layers is not self.masks.layers:
             text = "The image changed before the threshold was ready: nothing applied."
             self.panel.show_message(text, problem=True)
-            self.window.statusBar().showMessage(text, 8000)  # the panel moves on to the new
+            self.port.show_status(text, 8000)  # the panel moves on to the new
             return
         problem = result.problem()
         if problem:
-            self.window.show_message("Threshold not applied", f"{problem[:1].upper()}"
+            self.port.show_message("Threshold not applied", f"{problem[:1].upper()}"
                                      f"{problem[1:]}.\n\nThe layers are unchanged.")
             return
         try:
             self.write(layers, result, region, "threshold")
         except NSCleanError as exc:
-            self.window.show_message("Threshold not applied", f"{exc}\n\nThe layers are "
+            self.port.show_message("Threshold not applied", f"{exc}\n\nThe layers are "
                                      "unchanged.")
             return
         where = "inside the selection" if region is not None else "on the whole frame"
@@ -276,10 +272,10 @@ class ThresholdController(QObject):
     def _on_apply_error(self, exc: BaseException) -> None:
         self._apply_finished()
         if isinstance(exc, NSCleanError):
-            self.window.show_message("Threshold not applied", f"{exc}\n\nThe layers are "
+            self.port.show_message("Threshold not applied", f"{exc}\n\nThe layers are "
                                      "unchanged.")
         else:
-            self.window.show_message("Threshold failed", f"{type(exc).__name__}: {exc}\n\n"
+            self.port.show_message("Threshold failed", f"{describe_error(exc)}\n\n"
                                      "The layers are unchanged.", critical=True)
 
     def _apply_finished(self) -> None:
@@ -289,32 +285,34 @@ class ThresholdController(QObject):
     def write(self, layers: MaskLayers, result: ThresholdResult, region: np.ndarray | None,
               label: str) -> None:
         """Replace the light layer by ``result`` (inside ``region``): one undo item."""
-        self.window.paint_tool.finish()
+        self.finish_painting()
         light = (self.preview.light if self.preview is not None
                  and self.preview.result is result else result.light)
         light = limit_to_region(light, np.asarray(layers.layer("light")), region)
         layers.apply_mask("light", light, "replace", label)
 
     # --- the demo's starting mask -------------------------------------------------------
-    def auto_mask(self, fallback: Callable[[], None]) -> None:
+    def auto_mask(self, fallback: Callable[[], None],
+                  on_applied: Callable[[], None] = lambda: None) -> None:
         """Threshold the working image with the default settings and make that the light
-        layer (one undo item); call ``fallback`` instead if that fails."""
-        cache, layers = self.cache(), self.window.mask_layers
+        layer (one undo item), then call ``on_applied``; call ``fallback`` instead if that
+        fails."""
+        cache, layers = self.cache(), self.masks.layers
         if cache is None or layers is None:
             fallback()
             return
         self.runner.submit(AUTO_KEY, cache.run, ThresholdSettings(),
-                           on_done=partial(self._on_auto, cache, layers, fallback),
+                           on_done=partial(self._on_auto, cache, layers, fallback, on_applied),
                            on_error=lambda _exc: fallback())
 
-    def _on_auto(self, cache: ThresholderCache, layers: MaskLayers,
-                 fallback: Callable[[], None], result: ThresholdResult) -> None:
-        if not self._current(cache) or layers is not self.window.mask_layers:
+    def _on_auto(self, cache: ThresholderCache, layers: MaskLayers, fallback: Callable[[], None],
+                 on_applied: Callable[[], None], result: ThresholdResult) -> None:
+        if not self._current(cache) or layers is not self.masks.layers:
             return
         if result.problem():
             fallback()
             return
         self.write(layers, result, None, "automatic threshold")
-        self.window.sessions.mark_clean()
-        self.window.statusBar().showMessage(
+        on_applied()
+        self.port.show_status(
             "Started from an automatic threshold mask (Threshold tab; Ctrl+Z undoes it)", 8000)

@@ -4,31 +4,39 @@
 background mask in the window's TaskRunner (progress in a dialog, Cancel closes the
 generator at its next step). When it finishes, the best parameters go into the
 parameter form (which restarts the live preview) and the dialog shows one score curve
-per search stage. "Undo tune" puts back the parameters from before. Too little
-background, a subarray or the median method: a message, and the form is unchanged.
+per search stage. The parameters change as one command on the window's undo stack, so
+Edit ▸ Undo (Ctrl+Z) puts them back, in order with the painting. Too little background,
+a subarray or the median method: a message, and the form is unchanged.
 """
 
 from __future__ import annotations
 
-from collections.abc import Generator
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Generator
 
 import numpy as np
 from PyQt6.QtCore import QObject, pyqtSignal
+from PyQt6.QtWidgets import QWidget
 
 from app.core.clean import CleanParams
 from app.core.errors import NSCleanError
+from app.core.files.stack import ImageStack
+from app.core.parameters import PARAMETERS
+from app.core.state.states import SettingsState
+from app.core.state.undo import UndoStack
 from app.core.tuning.tune import TuneResult, TuneSettings, iter_tune, why_not_tunable
+from app.widgets.live_task import LiveTask
 from app.widgets.parameter_form import LINE
+from app.widgets.port import MessagePort
 from app.widgets.tune_dialog import Curve, TuneControls, TuneDialog
-
-if TYPE_CHECKING:
-    from app.main_window import MainWindow
+from app.widgets.workers import TaskRunner
 
 TUNE_KEY = "tune"
-TITLES = {"buff_sigma": "Buffing σ (lines, 0 = off)", "fit": "Fit", "weight_sigma": "Weight σ (px)",
-          "sigrej": "Outlier rejection (σ)", "fc": "Cut-off fc (cycles/line)",
-          "ridge": "1/f prior strength", "kw": "Roll-off kw (× fc)"}
+#: Plot titles: the parameter table's labels, in the units the tune's values are shown in.
+TITLES = {name: f"{p.label} ({p.unit})" if p.unit else p.label
+          for name, p in PARAMETERS.items()} | {
+    "buff_sigma": f"{PARAMETERS['buff_sigma'].label} (lines, 0 = off)",
+    "fc": f"{PARAMETERS['fc'].label} (cycles/line)",
+    "kw": f"{PARAMETERS['kw'].label} (× fc)"}
 
 
 def _tune_job(image: np.ndarray, mask: np.ndarray, detector: str, start: CleanParams,
@@ -91,62 +99,67 @@ class TuneController(QObject):
 
     tuneFinished = pyqtSignal(object)
 
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__(window)
-        self.window = window
-        self.runner = window.runner
-        self.cleaning = window.workspace.cleaning
-        self.form = window.preview.panel.form
-        self.controls = TuneControls()
-        panel_layout = window.preview.panel.layout()
-        panel_layout.insertWidget(panel_layout.indexOf(self.form) + 1, self.controls)
+    def __init__(self, stack: ImageStack, cleaning: SettingsState[CleanParams],
+                 history: UndoStack, current_mask: Callable[[], np.ndarray | None],
+                 runner: TaskRunner, port: MessagePort, parent: QWidget) -> None:
+        super().__init__(parent)
+        self.stack, self.cleaning, self.history = stack, cleaning, history
+        self.current_mask, self.runner, self.port = current_mask, runner, port
+        self._parent = parent  # of the dialog
+        self.controls = TuneControls()  # placed under the cleaning form by the window
+        # one tune at a time, started by the button (no debounce); the result comes back
+        # with the image it was computed on
+        self._request: tuple | None = None
+        self.live = LiveTask(runner, TUNE_KEY, _tune_job, lambda: self._request,
+                             self._on_done, self._on_error, on_progress=self._progress,
+                             parent=self)
         self.settings = TuneSettings()
         self.dialog: TuneDialog | None = None
         self.result: TuneResult | None = None
-        self.previous: CleanParams | None = None  # what "Undo tune" restores
         self._tuning = False  # between start and its end (the runner keeps a request longer)
         self.controls.tuneRequested.connect(self.start)
-        self.controls.undoRequested.connect(self.undo)
-        window.stack.changed.connect(lambda _what: self._cancel_quietly())
-        window.stack.changed.connect(lambda _what: self._refresh_button())
+        stack.changed.connect(lambda _what: self._cancel_quietly())
+        stack.changed.connect(lambda _what: self._refresh_button())
         self.cleaning.changed.connect(lambda _fields: self._refresh_button())
         self._refresh_button()
 
     @property
     def running(self) -> bool:
         """Whether a tune is in progress."""
-        return self.runner.is_busy(TUNE_KEY)
+        return self.live.running
 
     def _refresh_button(self) -> None:
         """Auto-tune is offered only where there is something to tune; the tooltip of a
         disabled button says why (a subarray, the median method)."""
-        shape = self.window.stack.shape
+        shape = self.stack.shape
         reason = None if shape is None else why_not_tunable(shape, self.cleaning.value)
         self.controls.set_tunable(reason, running=self._tuning)
 
+    def _progress(self, fraction: float, message: str) -> None:
+        if self.dialog is not None:
+            self.dialog.set_progress(fraction, message)
+
     def _dialog(self) -> TuneDialog:
         if self.dialog is None:
-            self.dialog = TuneDialog(self.window)
+            self.dialog = TuneDialog(self._parent)
             self.dialog.cancelRequested.connect(self.cancel)
             self.dialog.rejected.connect(lambda: self.running and self.cancel())
-            self.dialog.undoRequested.connect(self.undo)
         return self.dialog
 
     def start(self) -> bool:
         """Tune on the working image and current mask (asynchronous); False if refused."""
-        window = self.window
-        image, detector = window.stack.image, window.stack.detector
-        mask = window.preview.current_mask()
+        image, detector, port = self.stack.image, self.stack.detector, self.port
+        mask = self.current_mask()
         if image is None or mask is None:
-            window.show_message("Nothing to tune", "Load an image and paint a mask first.")
+            port.show_message("Nothing to tune", "Load an image and paint a mask first.")
             return False
         if detector not in ("NRS1", "NRS2"):
-            window.show_message("Auto-tune", "The files do not say which detector (NRS1 or "
+            port.show_message("Auto-tune", "The files do not say which detector (NRS1 or "
                                 "NRS2) they come from.\n\nThe parameters are unchanged.")
             return False
         refusal = why_not_tunable(image.shape, self.cleaning.value)
         if refusal:
-            window.show_message("Auto-tune", f"{refusal[0].upper()}{refusal[1:]}.\n\n"
+            port.show_message("Auto-tune", f"{refusal[0].upper()}{refusal[1:]}.\n\n"
                                 "The parameters are unchanged.")
             return False
         dialog = self._dialog()
@@ -157,14 +170,12 @@ class TuneController(QObject):
         dialog.raise_()
         self._tuning = True
         self._refresh_button()
-        self.runner.submit(TUNE_KEY, _tune_job, image, mask, detector, self.cleaning.value,
-                           self.settings, on_done=self._on_done, on_error=self._on_error,
-                           on_progress=dialog.set_progress)
-        return True
+        self._request = (image, mask, detector, self.cleaning.value, self.settings)
+        return self.live.submit()
 
     def cancel(self) -> None:
         """Stop the running tune; the parameters stay as they are."""
-        self.runner.cancel(TUNE_KEY)
+        self.live.cancel()
         self._tuning = False
         self._refresh_button()
         if self.dialog is not None:
@@ -176,7 +187,9 @@ class TuneController(QObject):
         if self.running:  # a new image: the running tune is for the old one
             self.cancel()
 
-    def _on_done(self, result: TuneResult) -> None:
+    def _on_done(self, inputs: tuple, result: TuneResult) -> None:
+        if inputs[0] is not self.stack.image:
+            return  # tuned on an image that is gone (its cancel is on the way)
         self._tuning = False
         self._refresh_button()
         self.result = result
@@ -185,48 +198,29 @@ class TuneController(QObject):
         dialog = self._dialog()
         dialog.set_running(False)
         dialog.show_curves(tune_curves(result))
-        dialog.set_undo_available(True)
         dialog.show_message(
             f"Applied: {changes}.\nCross-validated score {result.start_score.mean:.4g} → "
             f"{result.best_score.mean:.4g} ({result.improvement:.0%} lower) in "
             f"{result.elapsed:.1f} s; {result.held_out_fraction:.0%} of the background held "
             "out per fold. Gold: the value kept in each stage; bars: ±1 paired standard "
-            "error. Undo tune restores the previous parameters.")
+            "error. Edit ▸ Undo (Ctrl+Z) restores the previous parameters.")
         self.controls.set_note(f"Tuned: {changes}.")
         self.tuneFinished.emit(result)
 
-    def _on_error(self, exc: BaseException) -> None:
+    def _on_error(self, _inputs: tuple, description: str) -> None:
         self._tuning = False
         self._refresh_button()
         if self.dialog is not None:
             self.dialog.set_running(False)
-        if isinstance(exc, NSCleanError):
-            text = f"{exc}\n\nThe parameters are unchanged."
+        text = f"{description}\n\nThe parameters are unchanged."
+        if isinstance(self.live.last_error, NSCleanError):
             if self.dialog is not None:
                 self.dialog.show_message(text, problem=True)
-            self.window.show_message("Auto-tune not possible", text)
+            self.port.show_message("Auto-tune not possible", text)
         else:
-            self.window.show_message("Auto-tune failed", f"{type(exc).__name__}: {exc}\n\n"
-                                     "The parameters are unchanged.", critical=True)
+            self.port.show_message("Auto-tune failed", text, critical=True)
         self.tuneFinished.emit(None)
 
     def apply(self, params: CleanParams) -> None:
-        """Put ``params`` into the form (remembering the current ones for Undo tune)."""
-        self.previous = self.cleaning.value
-        self._set_form(params)
-        self.controls.undo_button.setEnabled(True)
-
-    def undo(self) -> None:
-        """Restore the parameters from before the last applied tune."""
-        if self.previous is None:
-            return
-        self._set_form(self.previous)
-        self.previous = None
-        self.controls.undo_button.setEnabled(False)
-        self.controls.set_note("Tune undone: previous parameters restored.")
-        if self.dialog is not None:
-            self.dialog.set_undo_available(False)
-            self.dialog.show_message("Undone: the previous parameters are back.")
-
-    def _set_form(self, params: CleanParams) -> None:
-        self.cleaning.set(params)  # the form, the preview and the coverage follow it
+        """Put ``params`` into the cleaning state as one undoable command (Edit ▸ Undo)."""
+        self.history.set(self.cleaning, params, "auto-tune")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PyQt6.QtCore import QByteArray
+from PyQt6.QtCore import QByteArray, Qt, QTimer
 from PyQt6.QtWidgets import QDockWidget, QFrame, QScrollArea
 
 from app.coverage_controller import CoverageController
@@ -21,12 +21,41 @@ if TYPE_CHECKING:
     from app.main_window import MainWindow
 
 
+def place_preview(window: MainWindow) -> None:
+    """Place the preview's docks: Cleaning on the right, the preview images and plots side
+    by side at the bottom (a third of the height, after the window's first layout pass)."""
+    preview = window.preview
+    window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, preview.dock)
+    window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, preview.views_dock)
+    window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, preview.plots_dock)
+    window.splitDockWidget(preview.views_dock, preview.plots_dock, Qt.Orientation.Horizontal)
+    QTimer.singleShot(0, lambda: window.resizeDocks(
+        [preview.views_dock], [window.height() // 3], Qt.Orientation.Vertical))
+    for dock in (preview.dock, preview.views_dock, preview.plots_dock):
+        window.view_menu.addAction(dock.toggleViewAction())
+
+
 def install_analysis(window: MainWindow) -> None:
     """Create ``window.threshold``, ``window.coverage`` and ``window.tune`` and arrange
     the docks (call once, after the preview controller exists)."""
-    window.threshold = ThresholdController(window)  # type: ignore[attr-defined]
-    window.coverage = CoverageController(window)  # type: ignore[attr-defined]
-    window.tune = TuneController(window)  # type: ignore[attr-defined]
+    ws = window.workspace
+    window.threshold = ThresholdController(  # type: ignore[attr-defined]
+        ws.stack, ws.masks, ws.threshold, ws.undo, window.view, window.runner, window,
+        window.paint_tool.finish, window)
+    window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea,
+                         window.threshold.dock)  # type: ignore[attr-defined]
+    window.coverage = CoverageController(  # type: ignore[attr-defined]
+        ws.stack, ws.masks, ws.cleaning, window.preview.current_mask, window.view, window.runner,
+        window)
+    window.coverage.dock = window._dock(  # type: ignore[attr-defined]
+        "Coverage", window.coverage.panel, Qt.DockWidgetArea.RightDockWidgetArea)
+    window.tune = TuneController(  # type: ignore[attr-defined]
+        ws.stack, ws.cleaning, ws.undo, window.preview.current_mask, window.runner, window,
+        window)
+    form = window.preview.panel.form  # Auto-tune sits under the cleaning form
+    panel_layout = window.preview.panel.layout()
+    panel_layout.insertWidget(panel_layout.indexOf(form) + 1,
+                              window.tune.controls)  # type: ignore[attr-defined]
     for dock in (window.threshold.dock, window.coverage.dock):  # type: ignore[attr-defined]
         window.view_menu.addAction(dock.toggleViewAction())
     tab_right_docks(window, [window.display_dock, window.preview.dock,

@@ -19,6 +19,11 @@ Fit NSClean's model of the correlated read noise to the background pixels of eac
 (the mask) and subtract it. Inputs are never modified: each cleaned file is written, with
 all HDUs and headers of its input plus provenance keywords (NSC_*), as
 <name><suffix>.fits beside the input or in -o DIR.
+
+Ramps (*_ramp.fits, 4-D SCI with GROUPDQ) are cleaned as the pipeline's
+clean_flicker_noise step does in stage 1: each group difference is cleaned (pixels
+flagged DO_NOT_USE or JUMP_DET in the later group are not background there) and added
+to the previous cleaned group; the first group of each integration is kept as read.
 """
 
 
@@ -35,52 +40,48 @@ def frequency(text: str) -> float:
 
 def add_cleaning_options(parser: argparse.ArgumentParser) -> None:
     """Add the cleaning parameters (shared with other subcommands)."""
-    from app.core.clean import CleanParams
+    from app.core.clean import BACKGROUNDS, CleanParams
+    from app.core.parameters import cli_help
 
     d = CleanParams()
+    h = cli_help  # the descriptions live in one table (app.core.parameters)
     g = parser.add_argument_group("cleaning parameters")
-    g.add_argument("--method", choices=("fft", "median", "time"), default=d.method,
-                   help="fft: NSClean's Fourier fit (subarrays use its subarray variant); "
-                        "median: subtract each detector line's background median (baseline); "
-                        "time: fit each line in read time with the four outputs together "
-                        "(timing from the READPATT keyword; subarrays use fft)")
+    g.add_argument("--method", "--fit-method", dest="method",
+                   choices=("fft", "median", "time"), default=d.method, help=h("method"))
     g.add_argument("--fc", type=frequency, default=d.fc, metavar="F",
-                   help="half-power frequency of the low-pass filter in cycles per pixel along "
-                        "a detector line, a number or a fraction (default 1/256: 8 cycles per "
-                        "2048-pixel line)")
-    g.add_argument("--kw", type=frequency, default=None, metavar="W",
-                   help="width of the filter's cosine roll-off, cycles per pixel (default fc/4)")
-    g.add_argument("--sigrej", type=float, default=d.sigrej, metavar="S",
-                   help="background samples beyond S sigma of their line's median are replaced "
-                        "by the median before fitting (default %(default)s)")
+                   help=h("fc", "1/256") + "; a number or a fraction such as 1/128")
+    g.add_argument("--kw", type=frequency, default=None, metavar="W", help=h("kw", "fc/4"))
+    g.add_argument("--sigrej", type=float, default=d.sigrej, metavar="S", help=h("sigrej"))
     g.add_argument("--weight-sigma", type=float, default=d.weight_sigma, metavar="PX",
-                   help="sigma (pixels) of the kernel that measures the density of background "
-                        "samples; samples are weighted by its reciprocal (default %(default)s)")
+                   help=h("weight_sigma"))
     g.add_argument("--no-buff", dest="buff", action="store_false",
-                   help="do not smooth the model across neighbouring lines (buffing is on)")
+                   help="switch buffing off. " + h("buff", "on"))
     g.add_argument("--buff-sigma", type=float, default=d.buff_sigma, metavar="LINES",
-                   help="sigma of the buffing smooth across lines (default %(default)s)")
-    g.add_argument("--legacy-kernels", action="store_true",
-                   help="reproduce the published implementations' off-by-one kernels "
-                        "(for comparison with the JWST pipeline only)")
-    g.add_argument("--background", choices=("median", "none"), default=d.background,
-                   help="level removed before the fit and restored after (default median)")
-    g.add_argument("--by-channel", action="store_true",
-                   help="median method: one median per 512-pixel readout channel")
-    g.add_argument("--fit", choices=("complex", "real"), default=d.fit,
-                   help="full-frame least squares: complex (the published fit) or real "
-                        "(cos/sin series, unbiased on lines with gaps) (default complex)")
-    g.add_argument("--ridge", type=float, default=d.ridge, metavar="R",
-                   help="real fit: strength of a 1/f prior on the Fourier amplitudes; "
-                        "keeps high --fc stable across gaps (default 0: none)")
+                   help=h("buff_sigma"))
+    g.add_argument("--legacy-kernels", action="store_true", help=h("legacy_kernels", "off"))
+    g.add_argument("--background", "--background-method", dest="background",
+                   choices=BACKGROUNDS, default=d.background, help=h("background"))
+    g.add_argument("--background-box-size", type=int, nargs=2, default=None,
+                   metavar=("Y", "X"), help=h("background_box_size",
+                                               "the largest side <= 32 dividing the image"))
+    g.add_argument("--n-sigma", type=float, default=None, metavar="N",
+                   help=h("n_sigma", "0; 2 with --like-pipeline"))
+    g.add_argument("--fit-histogram", action="store_true", help=h("fit_histogram", "off"))
+    g.add_argument("--subarray-fc", type=float, nargs=4, default=None,
+                   metavar=("F1", "F2", "F3", "F4"),
+                   help=h("subarray_fc", "the pipeline's, 150 200 49943 49957 for ALLSLITS, "
+                                         "1061 1211 49943 49957 otherwise"))
+    g.add_argument("--like-pipeline", action="store_true", help=h("like_pipeline", "off"))
+    g.add_argument("--by-channel", "--fit-by-channel", dest="by_channel", action="store_true",
+                   help=h("by_channel", "off"))
+    g.add_argument("--fit", choices=("complex", "real"), default=d.fit, help=h("fit"))
+    g.add_argument("--ridge", type=float, default=d.ridge, metavar="R", help=h("ridge"))
     g.add_argument("--harmonics", type=int, default=d.harmonics, metavar="K",
-                   help="time method: Fourier terms of the common read-time series "
-                        "(default %(default)s, about one cycle per 40 ticks)")
+                   help=h("harmonics"))
     g.add_argument("--time-ridge", type=float, default=d.time_ridge, metavar="R",
-                   help="time method: strength of its 1/f prior (default %(default)s)")
+                   help=h("time_ridge"))
     g.add_argument("--output-terms", type=int, default=d.output_terms, metavar="L",
-                   help="time method: harmonics of each output's own series besides its "
-                        "offset (default %(default)s)")
+                   help=h("output_terms"))
     g.add_argument("--detector", choices=("NRS1", "NRS2"), type=str.upper, default=None,
                    help="override the DETECTOR header keyword")
 
@@ -95,26 +96,39 @@ def add_input_checks(parser: argparse.ArgumentParser) -> None:
 
 def params_from_args(args: argparse.Namespace):
     """Build :class:`~app.core.clean.CleanParams` from parsed options (validated)."""
+    from dataclasses import replace
+
     from app.core.clean import CleanParams
 
-    return CleanParams(method=args.method, fc=args.fc, kw=args.kw, sigrej=args.sigrej,
-                       weight_sigma=args.weight_sigma, buff=args.buff,
-                       buff_sigma=args.buff_sigma, legacy_kernels=args.legacy_kernels,
-                       background=args.background, by_channel=args.by_channel,
-                       fit=args.fit, ridge=args.ridge, harmonics=args.harmonics,
-                       time_ridge=args.time_ridge, output_terms=args.output_terms).validated()
+    like = getattr(args, "like_pipeline", False)
+    base = CleanParams.pipeline() if like else CleanParams()
+    n_sigma = getattr(args, "n_sigma", None)
+    box = getattr(args, "background_box_size", None)
+    fc = getattr(args, "subarray_fc", None)
+    return replace(base, method=args.method, fc=args.fc, kw=args.kw, sigrej=args.sigrej,
+                   weight_sigma=args.weight_sigma, buff=args.buff,
+                   buff_sigma=args.buff_sigma, legacy_kernels=args.legacy_kernels or like,
+                   background=args.background, by_channel=args.by_channel,
+                   fit=args.fit, ridge=args.ridge, harmonics=args.harmonics,
+                   time_ridge=args.time_ridge, output_terms=args.output_terms,
+                   n_sigma=base.n_sigma if n_sigma is None else n_sigma,
+                   fit_histogram=getattr(args, "fit_histogram", False),
+                   background_box_size=None if box is None else tuple(box),
+                   subarray_fc=None if fc is None else tuple(fc)).validated()
 
 
 def add_parser(subparsers) -> None:
     """Register ``nsclean clean``."""
-    p = subparsers.add_parser("clean", help="clean rate/rateints/cal files with a mask",
+    p = subparsers.add_parser("clean", help="clean rate/rateints/cal/ramp files with a mask",
                               description=HELP,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("files", nargs="+", type=Path, metavar="FILE", help="input FITS products")
     p.add_argument("--mask", required=True, type=Path,
                    help="background mask: NSClean FITS, JWST ImageModel/CubeModel, or GIMP PNG")
     p.add_argument("--mask-plane", type=int, default=None, metavar="N",
-                   help="plane of a CubeModel mask to use (0-based)")
+                   help="plane of a CubeModel mask to use for every integration (0-based); "
+                        "without it, plane i cleans integration i (the mask must have one "
+                        "plane per integration)")
     out = p.add_mutually_exclusive_group()
     out.add_argument("-o", "--output-dir", type=Path, default=None, metavar="DIR",
                      help="write cleaned files here (default: beside each input)")
@@ -123,6 +137,21 @@ def add_parser(subparsers) -> None:
     p.add_argument("-j", "--jobs", type=int, default=1, metavar="N",
                    help="files cleaned in parallel (default 1)")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="clean the files on the dask.distributed cluster whose scheduler is "
+                        "at ADDRESS (e.g. tcp://host:8786; needs dask[distributed] and the "
+                        "files at the same paths on the workers) instead of -j processes")
+    d = p.add_argument_group("diagnostic products (as the pipeline step writes them, beside "
+                             "each output)")
+    d.add_argument("--save-mask", action="store_true",
+                   help="write the mask used: <name>_mask.fits (ImageModel, or CubeModel "
+                        "with one plane per integration)")
+    d.add_argument("--save-background", action="store_true",
+                   help="write the background level removed before each fit and restored: "
+                        "<name>_flicker_bkg.fits, shaped like SCI")
+    d.add_argument("--save-noise", action="store_true",
+                   help="write the noise removed (cleaned - input): "
+                        "<name>_flicker_noise.fits, shaped like SCI")
     add_cleaning_options(p)
     add_input_checks(p)
     from app.cli.tune import add_clean_tune_options
@@ -136,12 +165,12 @@ _WORKER: dict[str, object] = {}
 
 
 def _init_worker(mask, params, detector, mask_name, overwrite, tune=None,
-                 checks=None) -> None:
+                 checks=None, save=()) -> None:
     from app.core.perf import tune_allocator
 
     tune_allocator()
     _WORKER.update(mask=mask, params=params, detector=detector, mask_name=mask_name,
-                   overwrite=overwrite, tune=tune, checks=checks or {})
+                   overwrite=overwrite, tune=tune, checks=checks or {}, save=save)
 
 
 def _init_pool_worker(stop, *init) -> None:
@@ -196,7 +225,8 @@ def _clean_one(source: Path, target: Path) -> tuple[str, list[str]]:
                                       _WORKER["tune"])
         result = clean_file(source, _WORKER["mask"], target, params=params,
                             detector=_WORKER["detector"], mask_name=_WORKER["mask_name"],
-                            overwrite=_WORKER["overwrite"], **checks)
+                            overwrite=_WORKER["overwrite"], save=_WORKER.get("save", ()),
+                            **checks)
     except NSCleanError as exc:
         return "error", [str(exc)]
     except Exception as exc:  # a bug must not stop the other files or print a traceback
@@ -329,6 +359,24 @@ def _stop_pool(pool: ProcessPoolExecutor, futures, stop) -> None:
     pool.shutdown(wait=True, cancel_futures=True)
 
 
+def _cluster_outcomes(args: argparse.Namespace, client, jobs: list[tuple[Path, Path]], mask,
+                      params, save: tuple[str, ...]):
+    """(status, messages) of each job, cleaned on the dask cluster of ``client``."""
+    from app.core.files.cluster import clean_on_cluster
+
+    def outcomes():
+        try:
+            for source, _target, status, detail in clean_on_cluster(
+                    jobs, mask, client, params=params, detector=args.detector,
+                    mask_name=str(args.mask), overwrite=args.overwrite, save=save):
+                yield status, (_line_warnings(source, detail) if status == "ok"
+                               else [str(detail)])
+        finally:
+            client.close()
+
+    return outcomes()
+
+
 def _ranges(lines) -> str:
     parts, start, prev = [], None, None
     for line in [*list(lines), None]:
@@ -368,7 +416,8 @@ def run(args: argparse.Namespace) -> int:
         if args.output_dir.is_file():
             problem = "is a file; -o takes the folder to write into"
         raise InputError(f"{args.output_dir}: {problem}")
-    mask_read = read_mask(args.mask, args.mask_plane)
+    # a CubeModel mask without --mask-plane: plane i for integration i of every file
+    mask_read = read_mask(args.mask, args.mask_plane, all_planes=True)
     mask = mask_read.mask
     checks = {"mask_detector": mask_read.detector, "any_mask_detector": args.any_mask_detector,
               "force": args.force}
@@ -401,21 +450,33 @@ def run(args: argparse.Namespace) -> int:
         return 1
     from app.cli.tune import settings_from_args, tune_first
 
+    if args.scheduler and (args.tune or args.tune_once):
+        raise InputError("--scheduler cleans with the given parameters; --tune and "
+                         "--tune-once run on this machine only")
     tune = settings_from_args(args) if args.tune or args.tune_once else None
     if args.tune_once:  # the first file that can be tuned decides for all
         params, notes = tune_first(args.files, mask, params, args.detector, tune)
         print("\n".join(f"nsclean: {text}" for text in notes), file=sys.stderr)
         tune = None
+    client = None
+    if args.scheduler:  # an unreachable scheduler is one error, before any file
+        from app.core.files.cluster import connect
+
+        client = connect(args.scheduler)
     progress = Progress(len(jobs))
     failures = total - len(jobs)
-    init = (mask, params, args.detector, str(args.mask), args.overwrite, tune, checks)
+    save = tuple(kind for kind in ("mask", "background", "noise")
+                 if getattr(args, f"save_{kind}"))
+    init = (mask, params, args.detector, str(args.mask), args.overwrite, tune, checks, save)
     cpus = os.cpu_count() or 1
-    if args.jobs > cpus:  # more processes than CPUs only compete for them
+    if args.jobs > cpus and not args.scheduler:  # more processes than CPUs only compete
         print(f"nsclean: note: -j {args.jobs} but this machine has {cpus} CPU(s); using "
               f"{cpus}", file=sys.stderr)
     workers = min(args.jobs, len(jobs), cpus)
     pool = None
-    if workers == 1:
+    if args.scheduler:
+        outcomes = _cluster_outcomes(args, client, jobs, mask, params, save)
+    elif workers == 1:
         _init_worker(*init)
         outcomes = (_clean_one(s, t) for s, t in jobs)
     else:

@@ -18,7 +18,6 @@ not mistaken for light. The mask is written atomically; the coverage of every de
 line is printed, with the lines NSClean cannot fit.
 """
 
-FORMATS = ("nsclean", "jwst", "png")
 
 
 def smoothing(text: str) -> tuple[str, float | None]:
@@ -42,6 +41,7 @@ def smoothing(text: str) -> tuple[str, float | None]:
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register ``nsclean mask``."""
     from app.core.files.stack import COMBINE_METHODS
+    from app.core.mask.format_table import MASK_FORMATS, cli_help
     from app.core.threshold.traces import ThresholdSettings
 
     d = ThresholdSettings()
@@ -50,11 +50,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                               formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("files", nargs="+", type=Path, metavar="FILE", help="rate/rateints files")
     p.add_argument("-o", "--output", type=Path, required=True, metavar="MASK",
-                   help="mask file to write (.fits, .fits.gz or .png)")
-    p.add_argument("--format", choices=FORMATS, default=None,
-                   help="nsclean: uint8 FITS, 1 = background (default); jwst: ImageModel "
-                        "for the pipeline's --user_mask; png: GIMP convention, pure red = "
-                        "background (default for .png names)")
+                   help="mask file to write (" + ", ".join(sorted(
+                       {s for f in MASK_FORMATS.values() for s in f.suffixes})) + ")")
+    p.add_argument("--format", choices=tuple(MASK_FORMATS), default=None, help=cli_help())
     p.add_argument("--overwrite", action="store_true", help="replace MASK if it exists")
     p.add_argument("--combine", choices=tuple(COMBINE_METHODS), default="mean",
                    help="how several frames are combined per pixel (default mean)")
@@ -112,12 +110,13 @@ def check_output(path: Path, kind: str | None, inputs: list[Path], overwrite: bo
     or exists already without ``overwrite``.
     """
     from app.core.errors import InputError
+    from app.core.mask.format_table import MASK_FORMATS, format_for_name
 
     if path.is_dir():
         raise InputError(f"{path}: is a folder; give a file name")
     name = path.name.lower()
-    kind = kind or ("png" if name.endswith(".png") else "nsclean")
-    wanted = (".png",) if kind == "png" else (".fits", ".fits.gz", ".fit")
+    kind = kind or format_for_name(name)
+    wanted = MASK_FORMATS[kind].suffixes
     if not name.endswith(wanted):
         raise InputError(f"{path}: a {kind} mask needs a name ending in {' or '.join(wanted)}")
     target = path.resolve()
@@ -138,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
     from app.core.files.products import read_product, resolve_detector
     from app.core.files.stack import combine
     from app.core.mask.coverage import line_coverage
-    from app.core.mask.formats import write_mask
+    from app.core.mask.format_table import write_mask
     from app.core.threshold.traces import Thresholder
 
     settings = settings_from_args(args)
@@ -176,11 +175,9 @@ def run(args: argparse.Namespace) -> int:
                f"({args.combine}): {sources}"[:2000],
                "settings: " + ", ".join(f"{k}={v}" for k, v in settings.as_dict().items()),
                *([safety.summary()] if safety is not None else []), *notes]
-    options: dict[str, object] = {"extra": extra, "overwrite": args.overwrite,
-                                  "detector": detector}
-    if kind != "png":
-        options["history"] = history
-    write_mask(args.output, mask, kind, **options)
+    # each format's writer takes those of these options that apply to it
+    write_mask(args.output, mask, kind, extra=extra, overwrite=args.overwrite, history=history,
+               detector=detector)
     share = 100.0 * np.count_nonzero(mask) / mask.size
     print(f"wrote {args.output} ({kind}): background {share:.1f}% of pixels, "
           f"{result.regions} light region{'' if result.regions == 1 else 's'} above "

@@ -19,6 +19,12 @@ and DQ the file holds the truth:
   TRUTH_CR     cosmic-ray residuals and snowballs, shaped like SCI
   TRUTH_MASK   ideal background mask, uint8, 1 = background
 A perfect cleaner returns SCI - TRUTH_NOISE. The same arguments always give the same file.
+
+With --ngroups N (2 or more) a *_ramp-like file is written instead: SCI (nints, N, y, x)
+in DN, where the scene accumulates from read to read and every read carries its own
+correlated and white noise; cosmic-ray jumps flagged JUMP_DET in GROUPDQ; PIXELDQ. Its
+truth is TRUTH_SLOPE (the fitted slope without correlated noise), TRUTH_NOISE_SLOPE and
+TRUTH_MASK.
 """
 
 _SUBSIZES = (32, 512)
@@ -60,6 +66,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                    help="detector (decides how readout time maps onto the image; default NRS1)")
     p.add_argument("--nints", type=_positive_int, default=1, metavar="N",
                    help="integrations; more than 1 writes a rateints-like cube (default 1)")
+    p.add_argument("--ngroups", type=_positive_int, default=None, metavar="N",
+                   help="write a ramp of N groups (N >= 2) per integration instead of a rate "
+                        "image (see above)")
     p.add_argument("--seed", type=_nonnegative_int, default=0, metavar="S",
                    help="random seed (default 0)")
     p.add_argument("--subsize", type=int, choices=_SUBSIZES, default=None, metavar="ROWS",
@@ -93,6 +102,8 @@ def run(args: argparse.Namespace) -> int:
     if not output.name.lower().endswith((".fits", ".fits.gz")):
         raise InputError(f"{output}: the output name must end in .fits or .fits.gz")
     shape = (args.subsize, FULL_SIZE) if args.subsize is not None else None
+    if args.ngroups is not None:
+        return _run_ramp(args, shape)
     sim = simulate_exposure(args.scene, args.detector, nints=args.nints, seed=args.seed,
                             shape=shape, readpatt=args.readpatt)
     write_simulation(sim, output, overwrite=args.overwrite)
@@ -101,4 +112,18 @@ def run(args: argparse.Namespace) -> int:
     readpatt = sim.product.primary_header["READPATT"]
     print(f"wrote {output}: {args.scene} {args.detector} {kind}, {args.nints} integration(s) "
           f"of {ny}×{nx}, {readpatt}, seed {args.seed}; truth in TRUTH_SCENE/NOISE/CR/MASK")
+    return 0
+
+
+def _run_ramp(args: argparse.Namespace, shape: tuple[int, int] | None) -> int:
+    """``--ngroups``: simulate and write a ramp."""
+    from app.core.simulation.ramp import simulate_ramp, write_ramp_simulation
+
+    sim = simulate_ramp(args.scene, args.detector, nints=args.nints, ngroups=args.ngroups,
+                        seed=args.seed, shape=shape)
+    write_ramp_simulation(sim, args.output, overwrite=args.overwrite)
+    nints, ngroups, ny, nx = sim.sci.shape
+    print(f"wrote {args.output}: {args.scene} {args.detector} ramp, {nints} integration(s) of "
+          f"{ngroups} groups of {ny}×{nx}, seed {args.seed}; truth in "
+          "TRUTH_SLOPE/NOISE_SLOPE/MASK")
     return 0

@@ -13,6 +13,7 @@ lines happens inside. A full 2048×2048 frame is cleaned with the per-line Fouri
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
+from itertools import pairwise
 
 import numpy as np
 
@@ -21,7 +22,7 @@ from app.core.engine.fourier_basis import BORDER, FitSettings
 from app.core.engine.median import median_model
 from app.core.engine.readtime import line_timing
 from app.core.engine.robust import masked_median
-from app.core.engine.subarray import subarray_model
+from app.core.engine.subarray import SUBARRAY_FC, subarray_model
 from app.core.engine.time_fit import TimeFitSettings, TimeFitter
 from app.core.errors import InputError, MaskError
 from app.core.files.products import DO_NOT_USE
@@ -29,6 +30,8 @@ from app.core.orientation import DETECTORS, dms_to_detector_coords
 
 FULL_FRAME = (2048, 2048)
 METHODS = ("fft", "median", "time")
+#: Background handling; "median_image" is applied per file (it needs the integrations).
+BACKGROUNDS = ("median", "none", "median_image", "model")
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,26 @@ class CleanParams:
         "time" only: strength of its 1/f prior (> 0), as ``ridge``.
     output_terms : int
         "time" only: harmonics of each output's own series besides its offset.
+    n_sigma : float
+        Before the fit, background samples farther than ``n_sigma`` σ from the centre of
+        the image's background (both estimated from the lower half of the distribution
+        mirrored about its median, :mod:`app.core.engine.levels`) are dropped as residual
+        signal. 0 = off (ours); the pipeline step uses 2.
+    fit_histogram : bool
+        Estimate that centre and σ from a Gaussian fitted to the histogram instead.
+    background_box_size : tuple of int or None
+        ``background="model"``: box size (y, x) of the 2-D background; None = the largest
+        side ≤ 32 that divides the image.
+    subarray_fc : tuple of 4 floats or None
+        Subarray variant: apodizer corners in Hz (unity below the first, roll-off to the
+        second, zero to the third, roll-on to the fourth). None = the pipeline's choice
+        by SUBARRAY (150, 200, 49943, 49957 for ALLSLITS; 1061, 1211, 49943, 49957
+        otherwise), made when a file is cleaned.
+    like_pipeline : bool
+        Clean each image exactly as the step's ``clean_flicker_noise`` does with a user
+        mask: NaN set to 0, DQ ignored (the mask alone decides), the background level
+        measured after a 3σ lower-half clip that also trims the mask. Set by
+        :meth:`pipeline` with the step's defaults.
     """
 
     method: str = "fft"
@@ -105,6 +128,20 @@ class CleanParams:
     harmonics: int = 16
     time_ridge: float = 3.0
     output_terms: int = 1
+    n_sigma: float = 0.0
+    fit_histogram: bool = False
+    background_box_size: tuple[int, int] | None = None
+    subarray_fc: tuple[float, float, float, float] | None = None
+    like_pipeline: bool = False
+
+    @classmethod
+    def pipeline(cls, **overrides: object) -> CleanParams:
+        """The preset that reproduces ``clean_flicker_noise``'s ``do_correction`` with a
+        user mask: the published (legacy) kernels and the step's defaults (background
+        ``median``, ``n_sigma`` 2, no histogram fit), with its image statistics."""
+        base = cls(legacy_kernels=True, n_sigma=2.0, fit_histogram=False,
+                   background="median", like_pipeline=True)
+        return replace(base, **overrides)
 
     @property
     def kill_width(self) -> float:
@@ -145,8 +182,22 @@ class CleanParams:
                              f"({self.harmonics}), got {self.output_terms!r}")
         if not (np.isfinite(self.time_ridge) and self.time_ridge > 0):
             raise InputError(f"time_ridge must be a positive number, got {self.time_ridge}")
-        if self.background not in ("median", "none"):
-            raise InputError(f"background must be 'median' or 'none', got {self.background!r}")
+        if self.background not in BACKGROUNDS:
+            raise InputError(f"background must be one of {', '.join(BACKGROUNDS)}, got "
+                             f"{self.background!r}")
+        if not (np.isfinite(self.n_sigma) and self.n_sigma >= 0):
+            raise InputError(f"n_sigma must be zero (off) or positive, got {self.n_sigma}")
+        if self.background_box_size is not None and (
+                len(self.background_box_size) != 2
+                or min(int(v) for v in self.background_box_size) < 2):
+            raise InputError("background_box_size must be two integers of 2 or more, got "
+                             f"{self.background_box_size}")
+        if self.subarray_fc is not None:
+            corners = [float(v) for v in self.subarray_fc]
+            if len(corners) != 4 or corners[0] < 0 or any(
+                    b < a for a, b in pairwise(corners)):
+                raise InputError("subarray_fc must be 4 frequencies in Hz, increasing, from "
+                                 f"0 up; got {self.subarray_fc}")
         return self
 
     def fit_settings(self) -> FitSettings:
@@ -212,6 +263,7 @@ class CleanResult:
     params: CleanParams
     detector: str
     coefficients: np.ndarray | None = None  # fft: g_k per DMS column, for incremental refits
+    background: float | np.ndarray = 0.0  # the level removed before the fit and restored
 
 
 def usable_background(image: np.ndarray, mask: np.ndarray, dq: np.ndarray | None = None
@@ -307,14 +359,21 @@ def clean(
     params = replace(params or CleanParams(), method=method, **overrides).validated()
     name = check_inputs(image, mask, detector)
     data = np.asarray(image, dtype=np.float32)
-    usable = usable_background(data, mask, dq)
+    # the step decides background from the user mask alone, never from DQ
+    usable = usable_background(data, mask, None if params.like_pipeline else dq)
     if not usable.any():
         raise MaskError("the mask leaves no usable background pixel (all False, NaN or border)")
     subtract_level = params.background == "median"
+    # Clipping, a 2-D level or the step's statistics need the level before the fit.
+    prepared = params.like_pipeline or params.n_sigma > 0 or params.background == "model"
     # The full-frame complex fit measures the level in its own sort of the lines (faster).
-    fits_level = params.method == "fft" and data.shape == FULL_FRAME and params.fit == "complex"
-    level = masked_median(data, usable) if subtract_level and not fits_level else 0.0
-    shifted = data if fits_level else data - np.float32(level)
+    fits_level = (params.method == "fft" and data.shape == FULL_FRAME
+                  and params.fit == "complex" and not prepared)
+    if prepared:
+        level = prepared_level(data, usable, params)  # trims usable in place
+    else:
+        level = masked_median(data, usable) if subtract_level and not fits_level else 0.0
+    shifted = data if fits_level else data - np.asarray(level, dtype=np.float32)
     coeffs, reduced = None, None
     if params.method == "time" and data.shape == FULL_FRAME:
         timing = line_timing(data.shape[0], readpatt)
@@ -335,23 +394,55 @@ def clean(
             coeffs, counts = fit_lines_real(fitter, shifted, usable, ridge=params.ridge,
                                             reduced=reduced)
         else:
-            fit = fitter.fit_frame(data, usable, subtract_level)
-            coeffs, counts, level, reduced = fit.coeffs, fit.counts, fit.level, fit.reduced
+            fit = fitter.fit_frame(shifted, usable, subtract_level and fits_level)
+            coeffs, counts, reduced = fit.coeffs, fit.counts, fit.reduced
+            if fits_level:
+                level = fit.level
         model = fitter.model(coeffs)
         needed, kind = fitter.nvec + 1, "fft"
         unfit = counts < needed
     else:
         model, counts, unfit = subarray_model(shifted, usable, name,
-                                              legacy_kernels=params.legacy_kernels)
+                                              legacy_kernels=params.legacy_kernels,
+                                              corners=params.subarray_fc or SUBARRAY_FC)
         needed, kind = 1, "fft-subarray"
     cleaned = data - model
-    diagnostics = line_diagnostics(counts, unfit, needed, name, data.shape, level, kind,
-                                   reduced)
+    diagnostics = line_diagnostics(counts, unfit, needed, name, data.shape,
+                                   float(np.median(level)), kind, reduced)
     if params.method == "time" and kind != "time":
         diagnostics.notes.append("time: a subarray is read by one output, so there is no "
                                  "second output to share the noise with; fitted as fft")
     return CleanResult(cleaned.astype(np.float32, copy=False), model, diagnostics, params, name,
-                       coeffs)
+                       coeffs, background=level)
+
+
+def prepared_level(data: np.ndarray, usable: np.ndarray, params: CleanParams
+                   ) -> float | np.ndarray:
+    """The background level (a number, or an image for ``model``) and, in place, the
+    background samples left once residual signal is clipped (``n_sigma``).
+
+    With ``like_pipeline`` the level is measured as the step measures it, after a 3σ
+    lower-half clip that also trims ``usable`` (:func:`app.core.engine.levels.background_level`).
+    """
+    from app.core.engine.levels import background_level, clip_signal
+
+    if params.background == "model" or (params.like_pipeline and params.background == "median"):
+        values = np.nan_to_num(data, nan=0.0)  # NaN are never in usable; 0 as the step has
+        level = background_level(values, usable, params.background, params.background_box_size)
+    elif params.background == "median":
+        level = masked_median(data, usable)
+    else:  # "none", or "median_image" (the caller subtracted the median image)
+        level = 0.0
+    if params.n_sigma > 0 and usable.any():
+        residual = data - np.asarray(level, dtype=np.float32)
+        # the step's user-mask path clips without the histogram fit
+        clip_signal(residual, usable, lower=params.n_sigma, upper=params.n_sigma,
+                    lower_half=True, fit_histogram=params.fit_histogram
+                    and not params.like_pipeline)
+        if params.background == "median" and not params.like_pipeline and usable.any():
+            # the level of what is left: signal the clip removed no longer lifts it
+            level = masked_median(data, usable)
+    return level
 
 
 def line_diagnostics(counts: np.ndarray, unfit_columns: np.ndarray, needed: int, detector: str,

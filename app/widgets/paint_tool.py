@@ -32,14 +32,13 @@ from app.core.state.states import (
     SettingsState,
 )
 from app.widgets.image_view import ImageView
-from app.widgets.paint_preview import ToolPreview, band_extent, far
+from app.widgets.paint_preview import ToolPreview, far
+from app.widgets.paint_tools import HINTS, TOOL_TABLE
 
 TOOLS = PAINT_TOOLS
 MIN_SIZE, MAX_SIZE = MIN_BRUSH, MAX_BRUSH
 #: A click this close (screen pixels) to the first polygon corner closes the polygon.
 CLOSE_DISTANCE = 8.0
-#: A polygon-tool press that moves this far (screen pixels) becomes a freehand lasso.
-LASSO_START = 4.0
 _ERASE_MODIFIERS = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier
 
 
@@ -192,7 +191,8 @@ class PaintTool(QObject):
 
     def _paints(self, event: QMouseEvent) -> bool:
         return (
-            event.button() == Qt.MouseButton.LeftButton and self.tool != "pan"
+            event.button() == Qt.MouseButton.LeftButton
+            and TOOL_TABLE[self.tool].press is not None
             and not self._space and self.masks.layers is not None
         )
 
@@ -218,23 +218,9 @@ class PaintTool(QObject):
         pos = self._dms(event)
         self._erase = bool(event.modifiers() & _ERASE_MODIFIERS) != (self.tool == "eraser")
         self._press = pos
-        shift = bool(event.modifiers() & Qt.KeyboardModifier.ShiftModifier)
-        if self.tool in ("brush", "eraser"):
-            if shift:
-                self._drag = "line"
-                self.preview.line(pos, pos, self.size, self._rgb())
-            else:
-                self._begin_stroke(pos)
-        elif self.tool in ("rectangle", "band"):
-            self._drag = self.tool
-            self._show_drag(pos, pos)
-        elif self.tool == "polygon":
-            self._lasso_new = not self._vertices
-            self._drag = "vertex"
-            self._polygon_click(pos)
-        elif self.tool == "fill":
-            y, x = self._model_point(pos)
-            self._layers.fill(self.layer, y, x, not self._erase)
+        press = TOOL_TABLE[self.tool].press
+        if press is not None:
+            press(self, pos, bool(event.modifiers() & Qt.KeyboardModifier.ShiftModifier))
         return True
 
     def _on_double_click(self, event: QMouseEvent) -> bool:
@@ -251,58 +237,25 @@ class PaintTool(QObject):
         if self.masks.layers is None:
             return False
         pos = self._dms(event)
-        brush = self.tool in ("brush", "eraser") and not self._space
-        self.preview.brush(pos if brush else None, self.size)
+        spec = TOOL_TABLE[self.tool]
+        self.preview.brush(pos if spec.brush_cursor and not self._space else None, self.size)
         if self._drag is None:
             if self._vertices:
                 self.preview.polygon(self._vertices, pos, self._rgb())
             return False
         self.view.sigCursor.emit(pos.x(), pos.y())  # the scene does not see consumed moves
-        if self._drag == "stroke":
-            self._layers.stroke_to(*self._model_point(pos))
-        elif self._drag == "line":
-            start = self._line_start(pos, self._press or pos)
-            self.preview.line(start, pos, self.size, self._rgb())
-        elif self._drag in ("rectangle", "band"):
-            self._show_drag(self._press or pos, pos)
-        elif self._drag in ("vertex", "lasso") and self._vertices:
-            # a drag (not a shaky click) draws freehand: a new lasso, or more outline
-            px = self.view.view.viewPixelSize()[0]
-            if self._drag == "vertex" and far(self._press or pos, pos, LASSO_START * px):
-                self._drag = "lasso"
-            if self._drag == "lasso" and far(self._vertices[-1], pos, max(px, 0.5)):
-                self._vertices.append(pos)
-            hover = None if self._drag == "lasso" else pos
-            self.preview.polygon(self._vertices, hover, self._rgb())
+        if spec.move is not None:
+            spec.move(self, pos)
         return True
 
     def _on_release(self, event: QMouseEvent) -> bool:
         if event.button() != Qt.MouseButton.LeftButton or self._drag is None:
             return False
-        layers, pos, drag = self._layers, self._dms(event), self._drag
-        start = self._press or pos
-        end = self._model_point(pos)
-        if drag == "stroke":
-            layers.stroke_to(*end)
-            self._last_stroke_end = end
-            self.finish()
-            return True
-        self._drag = self._press = None
-        value = not self._erase
-        if drag == "line":
-            p0 = self._model_point(self._line_start(pos, start))
-            layers.line(self.layer, p0, end, self.size / 2, value)
-            self._last_stroke_end = end
-        elif drag == "rectangle":
-            layers.rectangle(self.layer, self._model_point(start), end, value)
-        elif drag == "band":
-            axis, lo, stop = band_extent(start, pos)
-            layers.band(self.layer, lo, stop - 1, axis, value)  # first and last index
-        elif drag == "lasso" and self._lasso_new and len(self._vertices) >= 3:
-            self._commit_polygon()
-            return True
-        if drag not in ("vertex", "lasso"):
-            self.preview.hide_shape()
+        release = TOOL_TABLE[self.tool].release
+        if release is not None:
+            release(self, self._dms(event))
+        else:  # a tool without a drag of its own: the press did everything
+            self._drag = self._press = None
         return True
 
     def _key(self, event: QKeyEvent, pressed: bool) -> bool:
@@ -367,15 +320,3 @@ class PaintTool(QObject):
 
     def _rgb(self) -> tuple[int, int, int]:
         return self._layers.styles[self.layer].color
-
-
-HINTS = {
-    "brush": "Brush: drag to paint; Shift-drag for a straight line; Ctrl erases; [ ] size",
-    "eraser": "Eraser: drag to erase; Shift-drag for a straight line; [ ] size",
-    "rectangle": "Rectangle: drag a box; Ctrl erases",
-    "polygon": "Polygon: click corners, double-click or Enter to close, Esc to cancel; "
-    "drag for a lasso",
-    "fill": "Fill: click a region to fill it; Ctrl erases",
-    "band": "Band: drag across rows or columns to mark them whole; Ctrl erases",
-    "pan": "Pan: drag to move, wheel to zoom",
-}

@@ -20,7 +20,9 @@ from PyQt6.QtWidgets import (
 )
 
 from app.core.clean import FULL_FRAME, CleanParams
+from app.core.parameters import PARAMETERS
 from app.core.state.states import SettingsState
+from app.core.state.undo import UndoStack
 
 #: Samples on a full-frame detector line: frequencies are shown in cycles per line.
 LINE = FULL_FRAME[0]
@@ -33,41 +35,49 @@ AUTO_KW = -0.01
 
 @dataclass(frozen=True)
 class _Field:
+    """How the form shows one parameter of :data:`~app.core.parameters.PARAMETERS` (its
+    label, range and help come from there)."""
+
     name: str  # CleanParams attribute
-    label: str
-    unit: str
-    low: float
-    high: float
+    unit: str  # as shown
     step: float
     decimals: int
-    scale: float  # shown value = parameter × scale
-    tip: str
+    scale: float = 1.0  # shown value = parameter × scale
+    special_low: float | None = None  # a value below the range that means "none"
+
+    @property
+    def label(self) -> str:
+        return PARAMETERS[self.name].label
+
+    @property
+    def low(self) -> float:
+        if self.special_low is not None:
+            return self.special_low
+        return float(PARAMETERS[self.name].low or 0.0) * self.scale
+
+    @property
+    def high(self) -> float:
+        return float(PARAMETERS[self.name].high or 0.0) * self.scale
+
+    @property
+    def tip(self) -> str:
+        tip = PARAMETERS[self.name].help
+        if self.scale == LINE:
+            tip += " Shown in cycles per 2048-pixel detector line (the CLI's value × 2048)."
+        if self.special_low is not None:
+            tip += " One step below 0 is 'auto' (fc/4)."
+        return tip
 
 
 FIELDS = (
-    _Field("fc", "Cut-off fc", " cycles/line", 0.5, 128.0, 0.5, 2, LINE,
-           "Half-power frequency of the low-pass filter, in cycles per 2048-pixel detector "
-           "line (the CLI's --fc × 2048). Banding that varies more slowly than 2048/fc pixels "
-           "along a DMS column is modelled. Default 8 (1/256 per pixel)."),
-    _Field("kw", "Roll-off kw", " cycles/line", AUTO_KW, 64.0, 0.5, 2, LINE,
-           "Width of the filter's cosine roll-off around fc, in cycles per line. "
-           "'auto' (one step below 0) uses fc/4, the published default; 0 is a hard cut."),
-    _Field("sigrej", "Outlier rejection", " σ", 1.0, 20.0, 0.5, 1, 1.0,
-           "Background samples farther than this many σ (1.4826 × MAD) from their line's "
-           "median are replaced by the median before the fit (cosmic rays, hot pixels)."),
-    _Field("weight_sigma", "Weight σ", " px", 1.0, 512.0, 1.0, 1, 1.0,
-           "σ of the Gaussian that measures the density of background samples along a line; "
-           "samples are weighted by its reciprocal so that large dark areas do not dominate."),
-    _Field("buff_sigma", "Buffing σ", " lines", 0.1, 20.0, 0.1, 2, 1.0,
-           "σ of the smoothing of the model across neighbouring lines (DMS columns)."),
-    _Field("harmonics", "Harmonics", "", 1, 64, 1, 0, 1.0,
-           "Read-time fit: Fourier terms of the noise series shared by the four outputs "
-           "(16 ≈ one cycle per 40 ticks, 40 pixels of each output)."),
-    _Field("output_terms", "Output terms", "", 0, 16, 1, 0, 1.0,
-           "Read-time fit: harmonics of each output's own series besides its offset."),
-    _Field("time_ridge", "1/f prior", "", 0.1, 100.0, 0.5, 1, 1.0,
-           "Read-time fit: strength of the 1/f prior that keeps the series stable where no "
-           "output sees background."),
+    _Field("fc", " cycles/line", 0.5, 2, LINE),
+    _Field("kw", " cycles/line", 0.5, 2, LINE, special_low=AUTO_KW),
+    _Field("sigrej", " σ", 0.5, 1),
+    _Field("weight_sigma", " px", 1.0, 1),
+    _Field("buff_sigma", " lines", 0.1, 2),
+    _Field("harmonics", "", 1, 0),
+    _Field("output_terms", "", 1, 0),
+    _Field("time_ridge", "", 0.5, 1),
 )
 FOURIER_ONLY = ("fc", "kw", "buff_sigma", "buff")
 TIME_ONLY = ("harmonics", "output_terms", "time_ridge")
@@ -85,23 +95,21 @@ class ParameterForm(QWidget):
     ----------
     state : SettingsState of CleanParams, optional
         The state to bind to (a new one when omitted).
+    history : UndoStack, optional
+        Where "Reset to defaults" goes as an undoable command (Edit ▸ Undo).
     """
 
     def __init__(self, state: SettingsState[CleanParams] | None = None,
-                 parent: QWidget | None = None) -> None:
+                 history: UndoStack | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.state = state if state is not None else SettingsState(CleanParams())
+        self.history = history
         self._subarray = False
         form = QFormLayout(self)
         self.method = QComboBox()
         for name, label in METHODS.items():
             self.method.addItem(label, name)
-        self.method.setToolTip("Fourier fit: NSClean (subarray frames automatically use its "
-                               "subarray variant). Median: subtract each detector line's "
-                               "background median, a crude baseline to compare with. "
-                               "Read-time fit: each line's noise as the four outputs read it, "
-                               "at the same instants (full frames; subarrays use the Fourier "
-                               "fit).")
+        self.method.setToolTip(PARAMETERS["method"].help)
         form.addRow("Method", self.method)
         self.variant = QLabel()
         self.variant.setWordWrap(True)
@@ -118,15 +126,14 @@ class ParameterForm(QWidget):
             spin.valueChanged.connect(self._edited)
             self.spins[field.name] = spin
             if field.name == "buff_sigma":
-                self.buff = QCheckBox("Buffing")
-                self.buff.setToolTip("Smooth the fitted model across neighbouring lines "
-                                     "(the dispersion direction) before subtracting it.")
+                self.buff = QCheckBox(PARAMETERS["buff"].label)
+                self.buff.setToolTip(PARAMETERS["buff"].help)
                 self.buff.toggled.connect(self._edited)
                 form.addRow(self.buff)
             form.addRow(field.label, spin)
         self.spins["kw"].setSpecialValueText("auto (fc/4)")
         self.by_channel = QCheckBox("One median per readout channel")
-        self.by_channel.setToolTip("Median method: one median per 512-pixel output of each line.")
+        self.by_channel.setToolTip(PARAMETERS["by_channel"].help)
         self.by_channel.toggled.connect(self._edited)
         form.addRow(self.by_channel)
         self.reset_button = QPushButton("Reset to defaults")
@@ -145,8 +152,11 @@ class ParameterForm(QWidget):
         self.state.set(params)
 
     def reset(self) -> None:
-        """Back to the published defaults."""
-        self.state.reset()
+        """Back to the published defaults (one undo step when there is a history)."""
+        if self.history is not None:
+            self.history.set(self.state, self.state.default, "cleaning defaults")
+        else:
+            self.state.reset()
 
     def set_frame_shape(self, shape: tuple[int, int] | None) -> None:
         """Say which variant the frame gets and enable only the fields that apply."""

@@ -26,7 +26,9 @@ from app.core.clean import CleanParams
 from app.core.display.curves import difference_levels
 from app.core.display.stretch import DisplayModel
 from app.core.engine.incremental import PreviewResult
+from app.core.files.diagnostics import SUFFIXES
 from app.core.state.states import SettingsState
+from app.core.state.undo import UndoStack
 from app.widgets.image_view import ImageView
 from app.widgets.parameter_form import ParameterForm
 
@@ -190,13 +192,14 @@ class CleaningControls(QWidget):
     """
 
     cancelRequested = pyqtSignal()
+    frameChosen = pyqtSignal(int)  # -1: the working image; k: frame k of a ramp
     saveRequested = pyqtSignal()
     cleanAllRequested = pyqtSignal()
 
     def __init__(self, cleaning: SettingsState[CleanParams] | None = None,
-                 parent: QWidget | None = None) -> None:
+                 history: UndoStack | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.form = ParameterForm(cleaning)
+        self.form = ParameterForm(cleaning, history)
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
         self.progress.setTextVisible(False)
@@ -215,19 +218,54 @@ class CleaningControls(QWidget):
         self.clean_all_button.setToolTip("Write <name>_nsclean.fits for every loaded file "
                                          "into a folder")
         self.clean_all_button.clicked.connect(self.cleanAllRequested)
+        self.frame_choice = QComboBox()
+        self.frame_choice.setToolTip("What the preview cleans: the working image, or one "
+                                     "group difference of the loaded ramp")
+        self.frame_choice.currentIndexChanged.connect(
+            lambda index: self.frameChosen.emit(index - 1))
+        self.frame_row = QWidget()
+        frame_layout = QHBoxLayout(self.frame_row)
+        frame_layout.setContentsMargins(0, 0, 0, 0)
+        frame_layout.addWidget(QLabel("Preview:"))
+        frame_layout.addWidget(self.frame_choice, 1)
+        self.set_frames([])
         status = QHBoxLayout()
         status.addWidget(self.progress, 1)
         status.addWidget(self.cancel_button)
+        # the pipeline step's diagnostic products, written beside each cleaned file
+        self.save_boxes = {kind: QCheckBox(kind) for kind in ("mask", "background", "noise")}
+        extras = QHBoxLayout()
+        extras.addWidget(QLabel("Also save:"))
+        for kind, box in self.save_boxes.items():
+            box.setToolTip(f"Also write the {kind} as the pipeline step does, beside each "
+                           f"cleaned file: <name>_{SUFFIXES[kind]}.fits")
+            extras.addWidget(box)
+        extras.addStretch(1)
         buttons = QHBoxLayout()
         buttons.addWidget(self.save_button)
         buttons.addWidget(self.clean_all_button)
         layout = QVBoxLayout(self)
         layout.addWidget(self.form)
+        layout.addWidget(self.frame_row)
         layout.addLayout(status)
         layout.addWidget(self.message)
+        layout.addLayout(extras)
         layout.addLayout(buttons)
         layout.addStretch(1)
         self.set_busy(False)
+
+    def diagnostics(self) -> tuple[str, ...]:
+        """The diagnostic products ticked under "Also save"."""
+        return tuple(kind for kind, box in self.save_boxes.items() if box.isChecked())
+
+    def set_frames(self, labels: list[str]) -> None:
+        """Offer the working image and these frames (shown only when there are frames)."""
+        self.frame_choice.blockSignals(True)
+        self.frame_choice.clear()
+        self.frame_choice.addItem("Working image (draft rate)")
+        self.frame_choice.addItems(labels)
+        self.frame_choice.blockSignals(False)
+        self.frame_row.setVisible(bool(labels))
 
     def set_busy(self, busy: bool) -> None:
         """Show the progress indicator and enable Cancel while work runs."""

@@ -25,6 +25,7 @@ from PyQt6.QtWidgets import (
 )
 
 from app.core.state.states import SettingsState
+from app.core.state.undo import UndoStack
 from app.core.threshold.traces import SMOOTHING, ThresholdSettings
 from app.widgets.labeled_slider import LabeledDoubleSlider
 
@@ -65,9 +66,10 @@ class ThresholdPanel(QWidget):
     overlayToggled = pyqtSignal(bool)
 
     def __init__(self, state: SettingsState[ThresholdSettings] | None = None,
-                 parent: QWidget | None = None) -> None:
+                 history: UndoStack | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.state = state if state is not None else SettingsState(ThresholdSettings())
+        self.history = history
         self.smoothing = QComboBox()
         for name, label in SMOOTHING.items():
             self.smoothing.addItem(label, name)
@@ -146,7 +148,7 @@ class ThresholdPanel(QWidget):
             lambda _i: self.regionChanged.emit(self.region_kind))
         self.show_overlay.toggled.connect(self.overlayToggled)
         self.apply_button.clicked.connect(self.applyRequested)
-        self.reset_button.clicked.connect(self.state.reset)
+        self.reset_button.clicked.connect(self.reset)
 
     # --- state ------------------------------------------------------------------------
     def settings(self) -> ThresholdSettings:
@@ -165,6 +167,13 @@ class ThresholdPanel(QWidget):
     def set_settings(self, settings: ThresholdSettings) -> None:
         """Put ``settings`` into the state (shown at once; its listeners follow)."""
         self.state.set(settings)
+
+    def reset(self) -> None:
+        """Back to the default settings (one undo step when there is a history)."""
+        if self.history is not None:
+            self.history.set(self.state, self.state.default, "threshold defaults")
+        else:
+            self.state.reset()
 
     def set_busy(self, busy: bool) -> None:
         """A thin busy bar while a threshold is computed."""

@@ -52,15 +52,14 @@ class Curve:
 
 
 class TuneControls(QWidget):
-    """"Auto-tune…" and "Undo tune" buttons with a one-line note.
+    """The "Auto-tune…" button with a one-line note (Edit ▸ Undo takes a tune back).
 
     Signals
     -------
-    tuneRequested(), undoRequested()
+    tuneRequested()
     """
 
     tuneRequested = pyqtSignal()
-    undoRequested = pyqtSignal()
 
     TUNE_TIP = ("Choose fc, roll-off, buffing, weight σ and outlier rejection by "
                 "cross-validation: fit on most background samples, score the prediction "
@@ -70,22 +69,17 @@ class TuneControls(QWidget):
         super().__init__(parent)
         self.tune_button = QPushButton("Auto-tune…")
         self.tune_button.setToolTip(self.TUNE_TIP)
-        self.undo_button = QPushButton("Undo tune")
-        self.undo_button.setToolTip("Restore the parameters from before the last auto-tune")
-        self.undo_button.setEnabled(False)
         self.note = QLabel()
         self.note.setWordWrap(True)
         self.note.setVisible(False)
         row = QHBoxLayout()
         row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(self.tune_button, 1)
-        row.addWidget(self.undo_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(row)
         layout.addWidget(self.note)
         self.tune_button.clicked.connect(self.tuneRequested)
-        self.undo_button.clicked.connect(self.undoRequested)
 
     def set_tunable(self, reason: str | None, running: bool = False) -> None:
         """Enable Auto-tune, or disable it with ``reason`` as its tooltip."""
@@ -100,15 +94,14 @@ class TuneControls(QWidget):
 
 
 class TuneDialog(QDialog):
-    """Progress with Cancel while tuning; afterwards the score curves and Undo.
+    """Progress with Cancel while tuning; afterwards the score curves.
 
     Signals
     -------
-    cancelRequested(), undoRequested()
+    cancelRequested()
     """
 
     cancelRequested = pyqtSignal()
-    undoRequested = pyqtSignal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -124,11 +117,8 @@ class TuneDialog(QDialog):
         self.buttons = QDialogButtonBox()
         self.cancel_button = self.buttons.addButton("Cancel",
                                                     QDialogButtonBox.ButtonRole.RejectRole)
-        self.undo_button = self.buttons.addButton("Undo tune",
-                                                  QDialogButtonBox.ButtonRole.ResetRole)
         self.close_button = self.buttons.addButton(QDialogButtonBox.StandardButton.Close)
         self.cancel_button.clicked.connect(self.cancelRequested)
-        self.undo_button.clicked.connect(self.undoRequested)
         self.close_button.clicked.connect(self.accept)
         layout = QVBoxLayout(self)
         layout.addWidget(self.message)
@@ -144,12 +134,7 @@ class TuneDialog(QDialog):
         self.cancel_button.setVisible(running)
         self.close_button.setVisible(not running)
         if running:
-            self.undo_button.setVisible(False)
             self.show_curves([])
-
-    def set_undo_available(self, available: bool) -> None:
-        """Show the Undo button (after values were applied)."""
-        self.undo_button.setVisible(available)
 
     def set_progress(self, fraction: float, message: str) -> None:
         """Progress bar and what is being scored."""

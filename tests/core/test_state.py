@@ -96,3 +96,27 @@ def test_settings_of_an_older_session_file() -> None:
     assert workspace.display.settings.stretch == "log"
     assert workspace.cleaning.value.fc == 1 / 128 and workspace.paint.value.size == 20.0
     assert workspace.view.value.orientation == "detector" and workspace.stack.method == "median"
+
+
+def test_one_undo_stack_for_mask_actions_and_settings_commands() -> None:
+    import numpy as np
+
+    workspace = Workspace()
+    masks, history, cleaning = workspace.masks, workspace.undo, workspace.cleaning
+    nrs1 = np.zeros((20, 30), np.float32)
+    layers = masks.image_changed(nrs1, "NRS1")
+    layers.rectangle("light", (2, 2), (5, 10))
+    assert history.set(cleaning, CleanParams(fc=1 / 128), "auto-tune")
+    assert not history.set(cleaning, CleanParams(fc=1 / 128), "auto-tune")  # no change
+    layers.rectangle("exclude", (8, 2), (9, 10))
+    assert history.undo_label == "rectangle exclude"
+    assert history.undo() == "rectangle exclude" and not layers.layer("exclude").any()
+    assert history.undo() == "auto-tune" and cleaning.value == CleanParams()
+    assert history.redo() == "auto-tune" and cleaning.value.fc == 1 / 128
+    # another detector's image: its own layers; the NRS1 action waits for them
+    other = masks.image_changed(np.zeros((20, 30), np.float32), "NRS2")
+    assert other is not layers
+    assert history.undo() == "auto-tune"
+    assert history.undo() is None and layers.layer("light").any()
+    assert masks.image_changed(nrs1, "NRS1") is layers
+    assert history.undo() == "rectangle light" and not layers.layer("light").any()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before anything imports Qt
 # Autosaves during tests must never land in the user's real cache folder.
@@ -109,3 +111,18 @@ def messages(monkeypatch) -> list[tuple[str, str]]:
     monkeypatch.setattr(QMessageBox, "warning", capture)
     monkeypatch.setattr(QMessageBox, "critical", capture)
     return seen
+
+
+@pytest.fixture
+def state_dir(monkeypatch, tmp_path: Path) -> Path:
+    """Recovery files go to a temporary folder (``NSCLEAN_GUI_STATE_DIR``)."""
+    folder = tmp_path / "state"
+    monkeypatch.setenv("NSCLEAN_GUI_STATE_DIR", str(folder))
+    return folder
+
+
+def dead_pid() -> int:
+    """The id of a process that has exited (a crashed session's recovery file names it)."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid

@@ -2,27 +2,17 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 from PyQt6.QtWidgets import QFileDialog
 
 from app.core.mask.layers import LAYERS, MaskLayers
 from app.core.state.session import Session, load_session, recovery_path, save_session
+from tests.widgets.conftest import dead_pid
 
 TIMEOUT = 20000
 SHAPE = (40, 60)
 pytestmark = pytest.mark.qt_log_ignore(r"This plugin does not support (propagateSizeHints|raise)")
-
-
-@pytest.fixture
-def state_dir(monkeypatch, tmp_path) -> Path:
-    folder = tmp_path / "state"
-    monkeypatch.setenv("NSCLEAN_GUI_STATE_DIR", str(folder))
-    return folder
 
 
 @pytest.fixture
@@ -48,12 +38,6 @@ def copies(layers: MaskLayers) -> dict[str, np.ndarray]:
 def assert_layers(layers: MaskLayers, expected: dict[str, np.ndarray]) -> None:
     for name in LAYERS:
         np.testing.assert_array_equal(layers.layer(name), expected[name], err_msg=name)
-
-
-def dead_pid() -> int:
-    child = subprocess.Popen([sys.executable, "-c", "pass"])
-    child.wait()
-    return child.pid
 
 
 def test_save_and_open_round_trip_through_the_menu(qtbot, win, monkeypatch, tmp_path) -> None:

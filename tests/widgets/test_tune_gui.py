@@ -10,8 +10,10 @@ import pytest
 
 import app.tune_controller as tune_controller
 from app.core.clean import FULL_FRAME, CleanParams
+from app.core.threshold.traces import ThresholdSettings
 from app.core.tuning.cv import NotEnoughBackground, Score
 from app.core.tuning.tune import Stage, TuneResult
+from tests.widgets.test_file_menu import menu_action
 
 TIMEOUT = 60000
 
@@ -68,10 +70,51 @@ def test_tune_applies_best_values_and_undo_restores(qtbot, loaded, monkeypatch) 
     dialog = win.tune.dialog
     assert dialog.isVisible() and "Applied: fc 8 → 16 cycles/line" in dialog.message.text()
     assert len(dialog.plots.ci.items) == 2  # one score curve per stage
-    assert win.tune.controls.undo_button.isEnabled()
-    win.tune.controls.undo_button.click()
+    undo = menu_action(win, "Edit", "Undo auto-tune")  # one undo stack with the painting
+    undo.trigger()
     assert form.params() == before and seen[-1] == before
-    assert not win.tune.controls.undo_button.isEnabled()
+    assert form.spins["fc"].value() == pytest.approx(before.fc * 2048)
+    menu_action(win, "Edit", "Redo auto-tune").trigger()
+    assert form.params() == result.best
+
+
+def test_tune_and_strokes_undo_in_the_order_they_were_made(qtbot, loaded, monkeypatch) -> None:
+    monkeypatch.setattr(tune_controller, "iter_tune", fake_iter_tune())
+    win, form = loaded, loaded.preview.panel.form
+    layers, before = win.mask_layers, form.params()
+    layers.rectangle("light", (5, 5), (10, 30))  # a stroke, then a tune, then a stroke
+    after_first = np.array(layers.layer("light"))
+    with qtbot.waitSignal(win.tune.tuneFinished, timeout=TIMEOUT) as blocker:
+        win.tune.controls.tune_button.click()
+    tuned = blocker.args[0].best
+    layers.rectangle("light", (20, 5), (30, 30))
+    win.tune.dialog.close()
+    undo = win.mask_actions.actions["undo"]  # Edit ▸ Undo, named after what it undoes
+    assert undo.text() == "&Undo rectangle light"
+    undo.trigger()
+    np.testing.assert_array_equal(layers.layer("light"), after_first)
+    assert form.params() == tuned and undo.text() == "&Undo auto-tune"
+    undo.trigger()
+    assert form.params() == before
+    np.testing.assert_array_equal(layers.layer("light"), after_first)
+    undo.trigger()
+    assert not layers.layer("light").any() and not undo.isEnabled()
+
+
+def test_defaults_are_one_undo_step(qtbot, loaded) -> None:
+    win, form = loaded, loaded.preview.panel.form
+    form.spins["fc"].setValue(16.0)
+    edited = form.params()
+    form.reset_button.click()
+    assert form.params() == CleanParams()
+    menu_action(win, "Edit", "Undo cleaning defaults").trigger()
+    assert form.params() == edited
+    panel = win.threshold.panel
+    panel.grow.setValue(9)
+    panel.reset_button.click()
+    assert panel.settings().grow == ThresholdSettings().grow
+    menu_action(win, "Edit", "Undo threshold defaults").trigger()
+    assert panel.settings().grow == 9 and panel.grow.value() == 9
 
 
 def test_cancel_keeps_the_parameters(qtbot, loaded, monkeypatch) -> None:

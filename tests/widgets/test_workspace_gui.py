@@ -4,15 +4,12 @@ two workspaces compared."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 from PyQt6.QtWidgets import QFileDialog
 
 from app.core.state.session import recovery_path
 from app.core.state.workspace import Workspace
+from tests.widgets.conftest import dead_pid
 from tests.widgets.test_file_menu import menu_action
 
 TIMEOUT = 20000
@@ -24,7 +21,8 @@ NEW_VALUES = {
     "cleaning": {"method": "median", "fc": 1 / 128, "kw": 1 / 1024, "sigrej": 4.5,
                  "weight_sigma": 20.0, "buff": False, "buff_sigma": 2.5,
                  "legacy_kernels": True, "background": "none", "by_channel": True,
-                 "fit": "real", "ridge": 5.0},
+                 "fit": "real", "ridge": 5.0, "background_box_size": [16, 16],
+                 "subarray_fc": [100.0, 200.0, 40000.0, 41000.0]},
     "threshold": {"sigma": 3.1, "smoothing": "median", "smooth_size": 1.2, "elongation": 8.0,
                   "grow": 5, "bright_grow": 2, "bright_sigma": 7.0, "min_size": 300,
                   "low_sigma": 2.5},
@@ -59,19 +57,6 @@ def change_everything(window) -> dict[str, dict[str, object]]:
     assert not window.workspace.apply_settings(expected)
     assert window.workspace.settings_dict() == expected  # every field really changed
     return expected
-
-
-def dead_pid() -> int:
-    child = subprocess.Popen([sys.executable, "-c", "pass"])
-    child.wait()
-    return child.pid
-
-
-@pytest.fixture
-def state_dir(monkeypatch, tmp_path) -> Path:
-    folder = tmp_path / "state"
-    monkeypatch.setenv("NSCLEAN_GUI_STATE_DIR", str(folder))
-    return folder
 
 
 @pytest.fixture

@@ -6,16 +6,24 @@ they write are identical.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from app.core.clean import CleanParams, Diagnostics, clean
-from app.core.errors import InputError, MaskError
+from app.core.errors import InputError
 from app.core.files.frames import refuse_cleaned
+from app.core.files.planes import check_mask_planes, mask_plane
 from app.core.files.products import Product, read_product, resolve_detector, write_cleaned
+from app.core.files.stepoptions import (
+    check_median_image,
+    flux_scale,
+    median_frames,
+    params_for_file,
+)
 from app.core.mask.detector import check_mask_detector
+from app.core.parameters import history_text, provenance_cards
 from app.core.version import __version__
 
 DEFAULT_SUFFIX = "_nsclean"
@@ -29,6 +37,7 @@ class ProductResult:
     cleaned: np.ndarray
     diagnostics: list[Diagnostics]
     detector: str
+    backgrounds: list = field(default_factory=list)  # per integration: level or image
 
 
 def clean_product(product: Product, mask: np.ndarray, params: CleanParams | None = None,
@@ -40,7 +49,8 @@ def clean_product(product: Product, mask: np.ndarray, params: CleanParams | None
     product : Product
         A rate (one integration), rateints or cal product.
     mask : ndarray of bool
-        Background mask in DMS orientation, the shape of one integration.
+        Background mask in DMS orientation, the shape of one integration, or one plane
+        per integration (3-D).
     params : CleanParams, optional
         Cleaning parameters (defaults if omitted).
     detector : str, optional
@@ -50,24 +60,30 @@ def clean_product(product: Product, mask: np.ndarray, params: CleanParams | None
     -------
     ProductResult
     """
-    params = params or CleanParams()
+    params = params_for_file(params or CleanParams(), product.primary_header)
     name = resolve_detector(product, detector)
-    if mask.shape != product.shape:
-        raise MaskError(f"{product.path}: mask shape {mask.shape} does not match the image "
-                        f"shape {product.shape}")
+    mask = np.asarray(mask)
+    check_mask_planes(product.path, mask, product.nints, product.shape)
+    check_median_image(product.path, params, product.nints)
+    median = None
+    if params.background == "median_image":  # subtracted before the fit, restored after
+        median = median_frames(product.sci[:, None])[0]
+        scale = flux_scale(product.sci)
     cleaned = np.empty_like(product.sci)
-    diagnostics = []
+    diagnostics, backgrounds = [], []
     for i in range(product.nints):
         dq = None if product.dq is None else product.dq[i]
+        image = product.sci[i] if median is None else product.sci[i] - scale[i] * median
         try:
-            result = clean(product.sci[i], mask, name, params.method, dq=dq, params=params,
-                           readpatt=product.readpatt)
+            result = clean(image, mask_plane(mask, i), name, params.method, dq=dq,
+                           params=params, readpatt=product.readpatt)
         except InputError as exc:
             where = f" integration {i + 1}" if product.nints > 1 else ""
             raise type(exc)(f"{product.path}{where}: {exc}") from exc
-        cleaned[i] = result.cleaned
+        cleaned[i] = result.cleaned if median is None else result.cleaned + scale[i] * median
         diagnostics.append(result.diagnostics)
-    return ProductResult(product, cleaned, diagnostics, name)
+        backgrounds.append(result.background if median is None else scale[i] * median)
+    return ProductResult(product, cleaned, diagnostics, name, backgrounds)
 
 
 def output_path(source: Path, out_dir: Path | None = None, suffix: str = DEFAULT_SUFFIX) -> Path:
@@ -92,28 +108,16 @@ def provenance(params: CleanParams, mask_name: str, result: ProductResult
     """Header keywords and HISTORY lines that record how a file was cleaned."""
     unfit = max((len(d.unfit_lines) for d in result.diagnostics), default=0)
     cards: dict[str, object] = {
+        **provenance_cards(params),  # one keyword per parameter (app.core.parameters)
+        # the method actually used (a subarray gets the subarray variant)
         "NSC_METH": (result.diagnostics[0].method, "nsclean-gui cleaning method"),
-        "NSC_FC": (params.fc, "[1/pixel] low-pass half-power frequency"),
-        "NSC_KW": (params.kill_width, "[1/pixel] low-pass roll-off width"),
-        "NSC_SREJ": (params.sigrej, "outlier rejection threshold [sigma]"),
-        "NSC_WSIG": (params.weight_sigma, "[pixel] weight density kernel sigma"),
-        "NSC_BUFF": (params.buff, "model smoothed across lines (buffing)"),
-        "NSC_BSIG": (params.buff_sigma, "[line] buffing kernel sigma"),
-        "NSC_LEGK": (params.legacy_kernels, "legacy (off-by-one) kernels used"),
-        "NSC_BKG": (params.background, "background level removed and restored"),
-        "NSC_FIT": (params.fit, "least squares: complex (published) or real"),
-        "NSC_RIDG": (params.ridge, "real fit: strength of the 1/f amplitude prior"),
         "NSC_MASK": (Path(mask_name).name[-60:], "mask file"),
         "NSC_DET": (result.detector, "detector orientation used"),
         "NSC_UNFT": (unfit, "lines not fitted (too little background)"),
     }
     history = [
         f"Cleaned with nsclean-gui {__version__} (NSClean, Rauscher 2023), method "
-        f"{result.diagnostics[0].method}, fc={params.fc:g}, kw={params.kill_width:g}, "
-        f"sigrej={params.sigrej:g}, weight_sigma={params.weight_sigma:g}, "
-        f"buff={params.buff}, buff_sigma={params.buff_sigma:g}, "
-        f"legacy_kernels={params.legacy_kernels}, background={params.background}, "
-        f"fit={params.fit}, ridge={params.ridge:g}",
+        f"{result.diagnostics[0].method}; parameters {history_text(params)}",
         f"Background mask: {mask_name}",
     ]
     return cards, history
@@ -122,22 +126,39 @@ def provenance(params: CleanParams, mask_name: str, result: ProductResult
 def clean_file(source: str | Path, mask: np.ndarray, target: str | Path, *,
                params: CleanParams | None = None, detector: str | None = None,
                mask_name: str = "(in memory)", overwrite: bool = False,
-               mask_detector: str | None = None, any_mask_detector: bool = False,
-               force: bool = False) -> ProductResult:
+               save: tuple[str, ...] = (), mask_detector: str | None = None,
+               any_mask_detector: bool = False, force: bool = False):
     """Read, clean and write one product atomically; the input is never modified.
+
+    A ramp (``*_ramp.fits``, 4-D SCI) is cleaned group difference by group difference
+    (:mod:`app.core.files.ramps`); rate, rateints and cal files image by image.
+
+    ``save`` names the step's diagnostic products to write beside ``target``
+    (``"mask"``, ``"background"``, ``"noise"``: :mod:`app.core.files.diagnostics`).
 
     A file we cleaned already is refused unless ``force``; a mask whose recorded
     ``mask_detector`` is not the file's detector unless ``any_mask_detector``.
 
     Returns
     -------
-    ProductResult
+    ProductResult or RampResult
         What was written, with the per-integration diagnostics.
     """
+    from app.core.files import diagnostics as diag
+
     params = params or CleanParams()
     target = Path(target)
     if not overwrite and target.exists():
         raise InputError(exists_message(target))
+    save = diag.check_kinds(save)
+    diag.refuse_existing(source, target.parent, save, overwrite)
+    from app.core.files.ramps import clean_ramp_file, is_ramp
+
+    if is_ramp(source):
+        return clean_ramp_file(source, mask, target, params=params, detector=detector,
+                               mask_name=mask_name, overwrite=overwrite, save=save,
+                               mask_detector=mask_detector,
+                               any_mask_detector=any_mask_detector, force=force)
     product = read_product(source)
     refuse_cleaned(product.path, product.primary_header, force)
     check_mask_detector(mask_detector, resolve_detector(product, detector),
@@ -146,4 +167,13 @@ def clean_file(source: str | Path, mask: np.ndarray, target: str | Path, *,
     result = clean_product(product, mask, params, detector)
     cards, history = provenance(params, mask_name, result)
     write_cleaned(product, result.cleaned, target, cards, history, overwrite=overwrite)
+
+    def as_read(cube: np.ndarray) -> np.ndarray:
+        return cube if product.is_cube else cube[0]
+
+    diag.write_requested(
+        save, Path(source), target.parent, product.primary_header, mask=mask,
+        background=lambda: as_read(diag.background_cube(
+            product.sci.shape, enumerate(result.backgrounds))),
+        noise=lambda: as_read(result.cleaned - product.sci), overwrite=overwrite)
     return result

@@ -276,16 +276,21 @@ def write_cleaned(
     with hdul:
         sci = cleaned.astype(np.float32, copy=False)
         hdul["SCI"].data = sci if product.is_cube else sci[0]
-        header = hdul[0].header
-        header["NSC_VER"] = (__version__, "nsclean-gui version that cleaned this file")
-        header["NSC_DATE"] = (
-            datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S"),
-            "UTC time of cleaning",
-        )
-        for key, value in provenance.items():
-            header[key] = fits_value(value)
-        for line in history or []:
-            header.add_history(fits_text(line))
+        stamp_provenance(hdul[0].header, provenance, history)
         with atomic_path(target, overwrite=overwrite) as tmp:
             hdul.writeto(tmp, overwrite=True, output_verify="silentfix")
     return target
+
+
+def stamp_provenance(header: fits.Header, provenance: dict[str, object],
+                     history: list[str] | None = None) -> None:
+    """Add the NSC_VER/NSC_DATE keywords, ``provenance`` and HISTORY lines to ``header``."""
+    header["NSC_VER"] = (__version__, "nsclean-gui version that cleaned this file")
+    header["NSC_DATE"] = (
+        datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S"),
+        "UTC time of cleaning",
+    )
+    for key, value in provenance.items():
+        header[key] = fits_value(value)
+    for line in history or []:
+        header.add_history(fits_text(line))

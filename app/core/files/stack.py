@@ -101,12 +101,24 @@ def iter_load(
     for i, path in enumerate(paths):
         yield i / max(len(paths), 1), f"reading {Path(path).name}"
         try:
-            products.append(read_product(path))
+            products.append(_read_any(path))
         except InputError as exc:
             errors.append(str(exc))
         except Exception as exc:  # a damaged file must not take the app down
             errors.append(f"{path}: could not be read ({type(exc).__name__}: {exc})")
     return products, errors
+
+
+def _read_any(path: str | Path) -> Product:
+    """A product, or a ramp opened as its group-difference rate frames
+    (:func:`app.core.files.ramp_draft.read_ramp_draft`)."""
+    from app.core.files.ramps import is_ramp
+
+    if is_ramp(path):
+        from app.core.files.ramp_draft import read_ramp_draft
+
+        return read_ramp_draft(path)
+    return read_product(path)
 
 
 def iter_combine(

@@ -51,7 +51,6 @@ BACKGROUND_RGB = (255, 0, 0)
 #: JPEG-damaged red (GIMP's soft brush rim, (250, 10, 10)) while staying far from the
 #: grays of the picture underneath, which have red = green = blue.
 RED_TOLERANCE = 24
-KINDS = ("nsclean", "jwst", "png")
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
@@ -157,6 +156,7 @@ def read_mask(
     *,
     shape: tuple[int, int] | None = None,
     border: int = 4,
+    all_planes: bool = False,
 ) -> MaskRead:
     """Read a background mask of any supported format (the format is sniffed).
 
@@ -172,6 +172,9 @@ def read_mask(
         Reference border forced off for PNG masks (their convention), along the axes on
         which the picture spans the whole detector (a subarray has no reference rows;
         :func:`app.core.clean.reference_sides`).
+    all_planes : bool
+        With no ``plane``, return every plane of a CubeModel mask as a 3-D mask (one
+        plane per integration) instead of asking for one.
 
     Returns
     -------
@@ -191,6 +194,10 @@ def read_mask(
         kind, data, header = _fits_mask_hdu(path, hdul)
         nplanes = data.shape[0] if data.ndim == 3 else 1
         info = MaskInfo(path, kind, tuple(data.shape[-2:]), nplanes)
+        if all_planes and plane is None and data.ndim == 3:
+            planes = np.stack([_checked(path, layer, shape) for layer in data])
+            metadata = {k: str(v) for k, v in header.items() if k.startswith("NSC_")}
+            return MaskRead(planes, info, None, metadata)
         chosen = _choose_plane(path, nplanes, plane, data.ndim == 3)
         if data.ndim == 3:
             data = data[chosen]
@@ -433,11 +440,8 @@ def write_png(
 def write_mask(
     path: str | os.PathLike[str], mask: np.ndarray, kind: str | None = None, **options: object
 ) -> Path:
-    """Write ``mask`` as ``kind`` (``"nsclean"``, ``"jwst"``, ``"png"``); by default
-    ``.png`` files are PNG and everything else NSClean FITS."""
-    if kind is None:
-        kind = "png" if str(path).lower().endswith(".png") else "nsclean"
-    writers = {"nsclean": write_nsclean_fits, "jwst": write_jwst_mask, "png": write_png}
-    if kind not in writers:
-        raise InputError(f"unknown mask format {kind!r}; expected one of {', '.join(KINDS)}")
-    return writers[kind](path, mask, **options)  # type: ignore[operator]
+    """Write ``mask`` as ``kind`` (a name of :data:`app.core.mask.format_table.MASK_FORMATS`);
+    by default ``.png`` files are PNG and everything else NSClean FITS."""
+    from app.core.mask.format_table import write_mask as write  # the table imports this module
+
+    return write(path, mask, kind, **options)

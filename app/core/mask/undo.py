@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from app.core.mask.paint import Box
+from app.core.state.events import Event
 
 TileKey = tuple[str, int, int]
 
@@ -92,6 +93,9 @@ class History:
         self._undo: deque[UndoItem] = deque()
         self._redo: list[UndoItem] = []
         self._depth = 0
+        #: Emits ``pushed(UndoItem)`` when an action is stored (the window's undo stack
+        #: interleaves it with its other commands).
+        self.pushed = Event()
         self._label = ""
         self._pending: dict[TileKey, np.ndarray] = {}
         self._pending_state: dict[str, object] = {}
@@ -125,6 +129,7 @@ class History:
         self._redo.clear()
         self._undo.append(item)
         self._evict()
+        self.pushed.emit(item)
         return item
 
     @contextlib.contextmanager

@@ -95,6 +95,8 @@ def _types(annotation: str) -> tuple[type, ...]:
 
 def _check_type(name: str, value: object, annotation: str) -> object:
     kinds = _types(annotation)
+    if isinstance(value, list) and "tuple" in annotation:  # optional tuples, from JSON lists
+        return tuple(value)
     if not kinds:  # tuples and other structured fields: JSON gives lists
         return tuple(value) if isinstance(value, list) else value
     if isinstance(value, bool) and bool not in kinds:  # JSON true is not a number here

@@ -27,6 +27,7 @@ from app.core.state.states import (
     value_from_dict,
     value_to_dict,
 )
+from app.core.state.undo import UndoStack
 from app.core.threshold.traces import ThresholdSettings
 
 #: The settings states of a workspace, by the name they are saved under.
@@ -44,6 +45,8 @@ class Workspace:
         The products, the display settings and the mask layers.
     cleaning, threshold, paint, view : SettingsState
         The cleaning parameters, threshold settings, paint tool and view choices.
+    undo : UndoStack
+        The one undo history of the window.
     revision : int
         Bumped by every change of a state in :data:`WORK_STATES` (autosave compares it).
 
@@ -61,6 +64,8 @@ class Workspace:
         self.threshold: SettingsState[ThresholdSettings] = SettingsState(ThresholdSettings())
         self.paint: SettingsState[PaintSettings] = SettingsState(PaintSettings())
         self.view: SettingsState[ViewSettings] = SettingsState(ViewSettings())
+        #: Edit ▸ Undo: mask actions and settings commands (Auto-tune, Defaults) in order.
+        self.undo = UndoStack(self.masks)
         self.revision = 0
         self.changed = Event()
         for name in STATES:
