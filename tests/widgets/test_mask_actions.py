@@ -239,13 +239,10 @@ def test_export_never_replaces_a_loaded_image(qtbot, window, write_rate, monkeyp
     assert "loaded image" in messages[0][1]
 
 
-def test_a_mask_of_the_other_detector_asks_first_naming_both(win, monkeypatch, tmp_path
-                                                            ) -> None:
+def answer_questions(monkeypatch) -> tuple[list[str], list]:
+    """QMessageBox.question answers ``answer[0]`` (No at first) and records its texts."""
     from PyQt6.QtWidgets import QMessageBox
 
-    from app.core.mask.formats import write_nsclean_fits
-
-    path = write_nsclean_fits(tmp_path / "nrs2.fits", some_mask(), detector="NRS2")
     asked: list[str] = []
     answer = [QMessageBox.StandardButton.No]
 
@@ -254,6 +251,17 @@ def test_a_mask_of_the_other_detector_asks_first_naming_both(win, monkeypatch, t
         return answer[0]
 
     monkeypatch.setattr(QMessageBox, "question", question)
+    return asked, answer
+
+
+def test_a_mask_of_the_other_detector_asks_first_naming_both(win, monkeypatch, tmp_path
+                                                            ) -> None:
+    from PyQt6.QtWidgets import QMessageBox
+
+    from app.core.mask.formats import write_nsclean_fits
+
+    path = write_nsclean_fits(tmp_path / "nrs2.fits", some_mask(), detector="NRS2")
+    asked, answer = answer_questions(monkeypatch)
     choose_file(monkeypatch, path)
     before = state(win)
     menu_action(win, "Replace background").trigger()
@@ -375,14 +383,7 @@ def test_export_offers_the_remedy_for_the_published_fit(full_win, monkeypatch, t
 def test_library_mask_that_leaves_lines_clustered_asks_first(full_win, monkeypatch) -> None:
     from PyQt6.QtWidgets import QMessageBox
 
-    asked: list[str] = []
-    answer = [QMessageBox.StandardButton.No]
-
-    def question(_parent, _title, text, *args, **kwargs):
-        asked.append(text)
-        return answer[0]
-
-    monkeypatch.setattr(QMessageBox, "question", question)
+    asked, answer = answer_questions(monkeypatch)
     menu = full_win.mask_actions.library_menu
     menu.aboutToShow.emit()
     action = next(a for a in menu.actions() if a.isEnabled() and "MOS" in a.text())

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from app.core.engine.conditioning import COND_LIMIT
-from app.core.errors import InputError, MaskError
-from app.core.mask.published import PublishedFit, published_fit
+from app.core.errors import MaskError
+from app.core.mask.published import PublishedFit, checked, published_fit
 
 #: Segments along a line for the spread diagnostic (2048 / 8 = 256 samples each).
 SEGMENTS = 8
@@ -197,12 +197,7 @@ def line_coverage(mask: np.ndarray, detector: str, *, image: np.ndarray | None =
     from app.core.engine.fourier_basis import BORDER
     from app.core.orientation import dms_to_detector_coords
 
-    mask = np.asarray(mask)
-    if mask.ndim != 2:
-        raise MaskError(f"a mask must be a 2-D image, not shape {mask.shape}")
-    name = str(detector or "").strip().upper()
-    if name not in ("NRS1", "NRS2"):
-        raise InputError(f"detector must be NRS1 or NRS2, got {detector!r}")
+    mask, name = checked(mask, detector)
     if image is not None and np.shape(image) != mask.shape:
         raise MaskError(f"mask shape {mask.shape} does not match image shape {np.shape(image)}")
     data = np.zeros(mask.shape, np.float32) if image is None else np.asarray(image)

@@ -145,6 +145,18 @@ def normal_matrices(weights: np.ndarray, nvec: int) -> np.ndarray:
     return np.where(lag[None] >= 0, np.conj(w[:, np.abs(lag)]), w[:, np.abs(lag)])
 
 
+def checked(mask: np.ndarray, detector: str) -> tuple[np.ndarray, str]:
+    """``(mask as an array, NRS1 or NRS2)``; MaskError / InputError when not a 2-D mask or
+    not a known detector."""
+    mask = np.asarray(mask)
+    if mask.ndim != 2:
+        raise MaskError(f"a mask must be a 2-D image, not shape {mask.shape}")
+    name = str(detector or "").strip().upper()
+    if name not in ("NRS1", "NRS2"):
+        raise InputError(f"detector must be NRS1 or NRS2, got {detector!r}")
+    return mask, name
+
+
 def published_fit(mask: np.ndarray, detector: str, *, image: np.ndarray | None = None,
                   dq: np.ndarray | None = None, limit: float = COND_LIMIT) -> PublishedFit:
     """Condition numbers of the published full-frame fit for ``mask`` (DMS, 2048×2048).
@@ -167,12 +179,7 @@ def published_fit(mask: np.ndarray, detector: str, *, image: np.ndarray | None =
     """
     from app.core.files.products import DO_NOT_USE
 
-    mask = np.asarray(mask)
-    if mask.ndim != 2:
-        raise MaskError(f"a mask must be a 2-D image, not shape {mask.shape}")
-    name = str(detector or "").strip().upper()
-    if name not in ("NRS1", "NRS2"):
-        raise InputError(f"detector must be NRS1 or NRS2, got {detector!r}")
+    mask, name = checked(mask, detector)
     used = mask.astype(bool)
     if image is not None:
         used = used & np.isfinite(image)
