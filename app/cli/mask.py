@@ -54,6 +54,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                        {s for f in MASK_FORMATS.values() for s in f.suffixes})) + ")")
     p.add_argument("--format", choices=tuple(MASK_FORMATS), default=None, help=cli_help())
     p.add_argument("--overwrite", action="store_true", help="replace MASK if it exists")
+    p.add_argument("--force", action="store_true",
+                   help="accept files nsclean-gui cleaned already (NSC_* keywords)")
     p.add_argument("--combine", choices=tuple(COMBINE_METHODS), default="mean",
                    help="how several frames are combined per pixel (default mean)")
     p.add_argument("--detector", choices=("NRS1", "NRS2"), type=str.upper, default=None,
@@ -142,7 +144,12 @@ def run(args: argparse.Namespace) -> int:
 
     settings = settings_from_args(args)
     kind = check_output(args.output, args.format, list(args.files), args.overwrite)
+    from app.core.files.frames import refuse_cleaned
+
     products = [read_product(path) for path in args.files]
+    for product in products:  # thresholds a residual: say so unless asked for
+        refuse_cleaned(product.path, product.primary_header, args.force,
+                       "pass --force to threshold it anyway")
     detector = resolve_detector(products[0], args.detector)
     image = combine(products, args.combine)  # checks that detectors and shapes match
     nframes = sum(p.nints for p in products)
