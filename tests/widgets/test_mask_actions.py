@@ -396,3 +396,20 @@ def test_library_mask_that_leaves_lines_clustered_asks_first(full_win, monkeypat
     answer[0] = QMessageBox.StandardButton.Yes
     action.trigger()
     assert len(asked) == 2 and full_win.mask_layers.background()[830:930, 4:-4].mean() > 0.99
+
+
+def test_coverage_lists_published_unstable_lines_apart(qtbot, full_win) -> None:
+    from PyQt6.QtCore import QPointF
+
+    coverage = full_win.coverage
+    with qtbot.waitSignal(coverage.coverageShown, timeout=120000,
+                          check_params_cb=lambda c: c is not None
+                          and c.published_unstable_lines.size > 0):
+        clustered_layers(full_win)
+    texts = coverage.panel.row_texts()
+    assert any(t.startswith("lines 600–640: published fit unstable") for t in texts), texts
+    # our own fit: the same clustered lines, fitted by their mean (its criterion is named)
+    assert any("too clustered" in t and t.startswith("lines 600–639") for t in texts), texts
+    assert "criterion: complex fit" in coverage.panel.summary.text()
+    path = coverage.published_bands.path()
+    assert path.contains(QPointF(620.5, 1000)) and not path.contains(QPointF(300.5, 1000))
