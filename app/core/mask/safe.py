@@ -8,8 +8,9 @@ and each has its own remedy:
    gets a weight of hundreds to millions (the reciprocal of a Gaussian tail or of FFT
    round-off) and alone decides the line's model. Such samples are dropped: the line
    keeps every sample its predecessor supports. Lines are visited in detector order, so a
-   drop is seen by the next line. A line whose samples would all go (its predecessor is
-   empty) keeps them: dropping them would orphan the next line, and so on to the end.
+   drop is seen by the next line. A line whose orphans are more than a quarter of its
+   samples (its predecessor is empty or sparse) keeps them: dropping them would orphan the
+   next line, and so on to the end.
    The reference line before the first fitted one gets a copy of that line's
    background: the published code never fits a reference line but weights line 4 by
    its density (otherwise line 4 is weighted by FFT round-off in every mask); our
@@ -20,6 +21,7 @@ and each has its own remedy:
    Spectral traces run across lines, so a gap between traces on both neighbours is a gap
    on the line between them too; where the image says otherwise, ``allowed`` keeps it out.
 
+A pass that leaves the published fit worse conditioned overall (:func:`excess`) is undone.
 Emptying a clustered line instead (the pipeline skips empty lines) was measured and
 rejected: its successor is then weighted by FFT round-off, is unstable in turn, and
 emptying that one moves the problem one line on (447 lines emptied on one simulated IFU
