@@ -63,6 +63,8 @@ class PublishedFit:
     condition: np.ndarray
     samples: np.ndarray
     limit: float = COND_LIMIT
+    #: False for subarrays: the published subarray fit has no per-line matrices.
+    per_line: bool = True
 
     @property
     def unstable_lines(self) -> np.ndarray:
@@ -92,6 +94,9 @@ class PublishedFit:
         from app.core.mask.coverage import format_ranges
 
         unstable = self.unstable_lines
+        if not self.per_line:
+            return ("published fit: the subarray variant fits windows of lines together; "
+                    "there is no per-line conditioning to check")
         if not unstable.size:
             return (f"published fit (jwst NSClean, NSClean 1.x): stable on every line "
                     f"(condition number ≤ {self.limit:g})")
@@ -187,7 +192,8 @@ def published_fit(mask: np.ndarray, detector: str, *, image: np.ndarray | None =
         used = used & ((np.asarray(dq) & DO_NOT_USE) == 0)
     nlines = mask.shape[1]
     if mask.shape != (FULL, FULL):
-        return PublishedFit(name, np.full(nlines, np.nan), np.zeros(nlines, np.int64), limit)
+        return PublishedFit(name, np.full(nlines, np.nan), np.zeros(nlines, np.int64), limit,
+                            per_line=False)
     lines = to_detector(used, name)
     samples = np.count_nonzero(lines, axis=1)
     nvec = published_nvec(FULL)
