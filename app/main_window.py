@@ -29,6 +29,7 @@ from app.core.errors import NSCleanError
 from app.core.files.frames import cleaned_already, cleaned_note
 from app.core.files.stack import COMBINE_METHODS, iter_combine, iter_load
 from app.core.mask.layers import MaskLayers
+from app.core.orientation import naxis_text
 from app.core.state.workspace import Workspace
 from app.mask_actions import MaskActions
 from app.session_actions import SessionActions
@@ -45,6 +46,10 @@ from app.window_menus import add_action, build_menus, sync_menus
 
 FITS_FILTER = "FITS products (*.fits *.fits.gz *.fit *.fts);;All files (*)"
 MAX_RECENT = 10
+
+
+#: The status bar's progress box fits this text (the usual progress messages).
+PROGRESS_SAMPLE = "refitting 2048 lines · weight_sigma = 16.0"
 
 
 def _load_demo() -> Generator[tuple[float, str], None, tuple[list, list[str]]]:
@@ -86,7 +91,7 @@ class MainWindow(QMainWindow):
         self.masks = self.workspace.masks
         self.runner = TaskRunner(self)
         self.masks.changed.connect(self.maskChanged.emit)
-        self.setWindowTitle("nsclean-gui")
+        self.setWindowTitle("nsclean-gui[*]")  # [*]: Qt's unsaved-changes mark
         self.setAcceptDrops(True)
         from app.core.paths import resources_dir
 
@@ -113,14 +118,17 @@ class MainWindow(QMainWindow):
         )
         # the image gets most of the window; the docks start narrow
         self.resizeDocks([self.files_dock], [420], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.files_dock, self.display_dock], [170, 560], Qt.Orientation.Vertical)
+        self.resizeDocks([self.files_dock, self.display_dock], [240, 490], Qt.Orientation.Vertical)
         self.header_viewer: HeaderViewer | None = None
 
         self.readout = Readout()
         self.status = QLabel("Nothing loaded: File ▸ Open, or drop FITS files here")
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
-        self.progress.setMaximumWidth(220)
+        # wide enough for the usual messages on one line ("cleaning the whole frame",
+        # "fc = 12 cycles/line"); longer ones are elided, whole in the tooltip
+        self.progress.setFixedWidth(self.progress.fontMetrics().horizontalAdvance(
+            PROGRESS_SAMPLE) + 24)
         self.progress.setVisible(False)
         bar = self.statusBar()
         bar.addWidget(self.readout, 1)
@@ -139,7 +147,9 @@ class MainWindow(QMainWindow):
         self.display.changed.connect(lambda what: self._sync_menus())
         self.workspace.view.changed.connect(self._on_view_changed)
         self.view.sigCursor.connect(self.readout.show_at)
-        self.view.sigCursorLeft.connect(self.readout.clear)
+        self.view.sigCursorLeft.connect(self.readout.leave)
+        # a stroke or an undo changes the layers under a still pointer
+        self.masks.changed.connect(lambda _box: self.readout.refresh())
         self.files.removeRequested.connect(self.stack.remove)
         self.files.headerRequested.connect(self.show_header)
         self.runner.progress.connect(self._on_progress)
@@ -317,23 +327,25 @@ class MainWindow(QMainWindow):
 
     def _on_progress(self, key: str, fraction: float, message: str) -> None:
         self.progress.setValue(int(1000 * fraction))
-        self.progress.setFormat(message)
+        room = self.progress.width() - 16
+        self.progress.setFormat(self.progress.fontMetrics().elidedText(
+            message, Qt.TextElideMode.ElideRight, room))
         self.progress.setToolTip(message)
 
     def _update_status(self) -> None:
         stack = self.stack
         if not stack.products:
             self.status.setText("Nothing loaded")
-            self.setWindowTitle("nsclean-gui")
+            self.setWindowTitle("nsclean-gui[*]")
             return
-        ny, nx = stack.shape or (0, 0)
         state = "" if stack.image is not None else " (combining…)"
         self.status.setText(
             f"{stack.detector or '?'} · {len(stack.products)} file(s) · {stack.nframes} "
-            f"integration(s) · {COMBINE_METHODS[stack.method].lower()} · {ny}×{nx}{state}"
+            f"integration(s) · {COMBINE_METHODS[stack.method].lower()} · "
+            f"{naxis_text(stack.shape or (0, 0))}{state}"
         )
         more = f" (+{len(stack.products) - 1})" if len(stack.products) > 1 else ""
-        self.setWindowTitle(f"nsclean-gui — {stack.products[0].path.name}{more}")
+        self.setWindowTitle(f"{stack.products[0].path.name}{more}[*] — nsclean-gui")
 
     def _load_default_mask(self) -> None:
         """Start the demo from an automatic threshold mask (one undo step); the library's

@@ -30,6 +30,7 @@ from app.core.mask.format_table import MASK_FORMATS, import_filter, write_mask
 from app.core.mask.formats import RED_TOLERANCE, inspect_mask, read_mask
 from app.core.mask.library import LibraryEntry, library_entries
 from app.published_check import choose_export
+from app.region_actions import RegionActions
 from app.widgets.paint_tools import TOOL_TABLE
 
 if TYPE_CHECKING:
@@ -58,6 +59,7 @@ class MaskActions(QObject):
         self.layer_actions: dict[str, QAction] = {}
         self.actions: dict[str, QAction] = {}
         self.library_menu: QMenu | None = None
+        self.regions = RegionActions(window)
 
     def _new(self, text: str, slot: Callable[[], object], shortcut: str | list[str] | None = None,
              checkable: bool = False, group: QActionGroup | None = None) -> QAction:
@@ -113,6 +115,7 @@ class MaskActions(QObject):
         for kind, text in EXPORTS.items():
             self.actions[f"export_{kind}"] = self._new(text, partial(self.export_mask, kind))
             menu.addAction(self.actions[f"export_{kind}"])
+        self.regions.build(menu)
         menu.addSeparator()
         self.actions["computed"] = self._new("Use &computed background", self.use_computed)
         self.actions["computed"].setIconText("Use computed")  # the Mask dock's button

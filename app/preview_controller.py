@@ -25,7 +25,6 @@ from collections.abc import Generator, Sequence
 from pathlib import Path
 
 import numpy as np
-from astropy.io import fits
 from PyQt6.QtCore import QObject, QSettings, pyqtSignal
 from PyQt6.QtWidgets import QDockWidget, QFileDialog, QMessageBox, QWidget
 
@@ -51,6 +50,8 @@ DEBOUNCE_MS = 30
 PREVIEW_KEY, PLOTS_KEY, SAVE_KEY = "preview", "preview-plots", "clean-all"
 FITS_FILTER = "FITS files (*.fits *.fits.gz)"
 MASK_NAME = "(painted in nsclean-gui)"
+#: QSettings key of the folder Save cleaned / Clean all last wrote to.
+CLEANED_DIRECTORY = "lastCleanedDirectory"
 
 
 def _preview_job(cleaner: IncrementalCleaner, mask: np.ndarray, box: Box | None,
@@ -70,6 +71,8 @@ def save_product(product: Product, mask: np.ndarray, target: Path, params: Clean
     HDU to copy; the output is then exactly what ``nsclean clean`` makes of that file.
     ``save``: the diagnostic products written beside ``target`` (mask, background, noise).
     """
+    from astropy.io import fits
+
     if product.path.is_file():
         return clean_file(product.path, mask, target, params=params, mask_name=mask_name,
                           overwrite=overwrite, save=save)
@@ -322,12 +325,15 @@ class PreviewController(QObject):
         if len(products) != 1:
             self.choose_and_clean_all()
             return
-        start = Path(self.settings.value("lastDirectory", "", type=str) or ".")
-        default = output_path(products[0].path, start if not products[0].path.is_file()
-                              else None)
+        remembered = self.settings.value(CLEANED_DIRECTORY, "", type=str)
+        start = Path(remembered or self.settings.value("lastDirectory", "", type=str) or ".")
+        # the last folder cleaned files went to; else beside the input
+        default = output_path(products[0].path, start if remembered
+                              or not products[0].path.is_file() else None)
         name, _ = QFileDialog.getSaveFileName(self._parent, "Save cleaned file", str(default),
                                               FITS_FILTER)
         if name:  # the dialog asked before replacing a file
+            self.settings.setValue(CLEANED_DIRECTORY, str(Path(name).parent))
             self.save([(products[0], Path(name))], overwrite=True)
 
     def choose_and_clean_all(self) -> None:
@@ -336,11 +342,13 @@ class PreviewController(QObject):
         if not products:
             self.port.show_message("Nothing to clean", "Load files first.")
             return
-        start = self.settings.value("lastDirectory", "", type=str)
+        start = (self.settings.value(CLEANED_DIRECTORY, "", type=str)
+                 or self.settings.value("lastDirectory", "", type=str))
         folder = QFileDialog.getExistingDirectory(self._parent, "Folder for the cleaned files",
                                                   start)
         if not folder:
             return
+        self.settings.setValue(CLEANED_DIRECTORY, folder)
         items = [(p, output_path(p.path, Path(folder))) for p in products]
         existing = [t for _, t in items if t.exists()]
         overwrite = False

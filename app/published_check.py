@@ -15,7 +15,6 @@ import numpy as np
 from PyQt6.QtWidgets import QMessageBox, QWidget
 
 from app.core.mask.published import provenance_cards, published_fit
-from app.core.mask.safe import make_safe
 
 #: Button texts of the question (tests press them by text).
 SAFE_TEXT = "Make it safe"
@@ -45,6 +44,8 @@ def choose_export(parent: QWidget, mask: np.ndarray, detector: str | None,
     if fit.stable:
         cards, history = provenance_cards(fit)
         return ExportChoice(mask, cards, history, fit.summary())
+    from app.core.mask.safe import make_safe  # scipy.ndimage: only when it is needed
+
     safe = make_safe(mask, detector, allowed=allowed)
     box = QMessageBox(QMessageBox.Icon.Warning, "Published fit unstable",
                       f"{fit.summary()}.\n\nThe JWST pipeline's NSClean and NSClean 1.x would "

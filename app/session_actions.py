@@ -44,6 +44,8 @@ if TYPE_CHECKING:
 
 SESSION_FILTER = f"nsclean-gui sessions (*{SESSION_SUFFIX});;All files (*)"
 TICK_MS = 5_000
+#: QSettings key of the folder the session dialogs start in.
+SESSION_DIRECTORY = "lastSessionDirectory"
 AUTOSAVE_SECONDS = 30.0
 STYLE_NAMES = (*LAYERS, "unusable")
 
@@ -62,6 +64,10 @@ class SessionActions(QObject):
         # were, until images are loaded
         self._unloaded_sources: list[dict[str, object]] = []
         window.stack.changed.connect(self._on_stack_changed)
+        # the title's "*" follows every edit, undo and setting
+        window.masks.changed.connect(lambda _box: self.show_modified())
+        window.masks.replaced.connect(lambda _layers: self.show_modified())
+        window.workspace.changed.connect(lambda _name, _fields: self.show_modified())
         self.timer = QTimer(self)
         self.timer.setInterval(TICK_MS)
         self.timer.timeout.connect(self.autosave)
@@ -88,6 +94,7 @@ class SessionActions(QObject):
         if layers is None:
             raise NSCleanError("there is no mask to save: open an image first")
         view = {
+            "session_path": str(self.path) if self.path is not None else "",
             "detector": window.masks.detector,
             "demo": window.demo_loaded,
             "styles": {name: {"visible": layers.styles[name].visible,
@@ -146,10 +153,25 @@ class SessionActions(QObject):
             return self.save_as()
         return self._save_to(target)
 
+    def _folder(self) -> Path:
+        """Where the session dialogs start: the last session folder, else the images'."""
+        settings = self.window.settings
+        return Path(settings.value(SESSION_DIRECTORY, "", type=str)
+                    or settings.value("lastDirectory", "", type=str) or ".")
+
+    def proposed_path(self) -> Path:
+        """The name Save session as offers: the session's own, else the first image's."""
+        if self.path is not None:
+            return self.path
+        products = self.window.stack.products
+        stem = ("demo" if self.window.demo_loaded or not products
+                else products[0].path.name.split(".")[0])
+        return self._folder() / f"{stem}{SESSION_SUFFIX}"
+
     def save_as(self) -> bool:
-        """Ask for a file name and save there."""
-        start = str(self.path or self.window.settings.value("lastDirectory", "", type=str))
-        path, _ = QFileDialog.getSaveFileName(self.window, "Save session", start, SESSION_FILTER)
+        """Ask for a file name (one proposed) and save there."""
+        path, _ = QFileDialog.getSaveFileName(self.window, "Save session",
+                                              str(self.proposed_path()), SESSION_FILTER)
         if not path:
             return False
         if not path.endswith(SESSION_SUFFIX):
@@ -171,6 +193,7 @@ class SessionActions(QObject):
             )
             return False
         self.path = written
+        self.window.settings.setValue(SESSION_DIRECTORY, str(written.parent))
         self.mark_clean()
         self.window.statusBar().showMessage(f"Saved session {written}", 6000)
         return True
@@ -178,12 +201,12 @@ class SessionActions(QObject):
     def open(self, path: str | Path | None = None) -> bool:
         """Open a session file (dialog when ``path`` is None); True when opened."""
         if path is None:
-            start = self.window.settings.value("lastDirectory", "", type=str)
             path, _ = QFileDialog.getOpenFileName(
-                self.window, "Open session", start, SESSION_FILTER
+                self.window, "Open session", str(self._folder()), SESSION_FILTER
             )
             if not path:
                 return False
+            self.window.settings.setValue(SESSION_DIRECTORY, str(Path(path).parent))
         try:
             session = load_session(path)
         except NSCleanError as exc:
@@ -202,6 +225,11 @@ class SessionActions(QObject):
         self._session_revision = self._revision()
         with contextlib.suppress(NSCleanError):
             self.autosaver.saved()
+        self.show_modified()
+
+    def show_modified(self) -> None:
+        """The title's unsaved-changes mark ("*"), from :attr:`dirty`."""
+        self.window.setWindowModified(self.window.masks.layers is not None and self.dirty)
 
     def autosave(self) -> Path | None:
         """Timer slot: write the recovery file when due (never mid-stroke)."""
@@ -226,7 +254,13 @@ class SessionActions(QObject):
                 return False
             notes = self.apply_session(session)
             self._unsaved_marks += 1  # recovered work is unsaved until the user saves it
+            self.path = self._recovered_path(session)
             self.autosaver.tick(force=True)  # now it is safe in this process's recovery file
+            self.show_modified()
+            self.window.statusBar().showMessage(
+                f"Recovered. Save session (Ctrl+S) writes {self.path}" if self.path else
+                "Recovered. This work was never saved in a session: Save session (Ctrl+S) "
+                "asks for a file name", 15000)
             if notes:
                 self.window.show_message("Recovered with notes", "\n\n".join(notes))
             recovered = True
@@ -234,6 +268,13 @@ class SessionActions(QObject):
             with contextlib.suppress(NSCleanError):
                 discard_recovery(path)
         return recovered
+
+    @staticmethod
+    def _recovered_path(session: Session) -> Path | None:
+        """The session file the recovered work came from, if it can still be written."""
+        name = str(session.view.get("session_path", "") or "")
+        path = Path(name) if name else None
+        return path if path is not None and path.parent.is_dir() else None
 
     def ask_recovery(self, newest: Path, count: int) -> str:
         """``"recover"``, ``"discard"`` or ``"later"`` (a dialog; tests replace it)."""

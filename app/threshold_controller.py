@@ -46,6 +46,9 @@ from app.widgets.workers import TaskRunner
 
 #: Delay of a preview request when none runs: the next event-loop turn.
 DEBOUNCE_MS = 0
+#: The Threshold tab while the first background fit of an image runs.
+FITTING_MESSAGE = ("Fitting the background of this image (banding, readout channels, "
+                   "picture frame; once per image, a few seconds)…")
 PREVIEW_KEY, APPLY_KEY, AUTO_KEY = "threshold-preview", "threshold-apply", "threshold-auto"
 
 
@@ -91,7 +94,7 @@ class ThresholdController(QObject):
         # moves while a threshold is computed wait for it: then the newest settings go out
         self.live = LiveTask(self.runner, PREVIEW_KEY, _threshold_job, self._inputs,
                              self._on_preview, self._on_preview_error, idle_ms=DEBOUNCE_MS,
-                             busy_ms=None, parent=self)
+                             busy_ms=None, on_progress=self._on_progress, parent=self)
         self._timer = self.live.timer
 
         self.settings.changed.connect(lambda _fields: self.schedule())
@@ -156,7 +159,14 @@ class ThresholdController(QObject):
         if self._on_screen(cache.image) and not self.live.running:
             return None  # on screen already (e.g. the dock shown again)
         self.panel.set_busy(True)
+        if not cache.fitted:  # the first look at an image takes seconds: say what happens
+            self.panel.show_message(FITTING_MESSAGE)
         return cache, settings
+
+    def _on_progress(self, fraction: float, message: str) -> None:
+        text = (FITTING_MESSAGE if message.startswith("fitting")
+                else f"{message[:1].upper()}{message[1:]}…")
+        self.panel.set_progress(fraction, text)
 
     def _on_preview(self, inputs: tuple, preview: ThresholdPreview) -> None:
         cache = inputs[0]
@@ -234,17 +244,20 @@ class ThresholdController(QObject):
             return False
         settings = self.panel.settings()
         if self.result is not None and self._on_screen(cache.image):
-            self._on_apply(cache, layers, region, self.result)  # the overlay is the answer
+            # the overlay is the answer
+            self._on_apply(cache, layers, region, self.result, how=self.panel.apply_how)
             return True
         self.panel.set_busy(True)
         self.panel.apply_button.setEnabled(False)
         self.runner.submit(APPLY_KEY, cache.run, settings,
-                           on_done=partial(self._on_apply, cache, layers, region),
+                           on_done=partial(self._on_apply, cache, layers, region,
+                                           how=self.panel.apply_how),
                            on_error=self._on_apply_error)
         return True
 
     def _on_apply(self, cache: ThresholderCache, layers: MaskLayers,
-                  region: np.ndarray | None, result: ThresholdResult) -> None:
+                  region: np.ndarray | None, result: ThresholdResult, how: str = "add"
+                  ) -> None:
         self._apply_finished()
         # the layers outlive an image of the same shape (new file, other combination):
         # the image decides whether this threshold still belongs on them
@@ -259,14 +272,15 @@ class ThresholdController(QObject):
                                      f"{problem[1:]}.\n\nThe layers are unchanged.")
             return
         try:
-            self.write(layers, result, region, "threshold")
+            self.write(layers, result, region, f"threshold ({how})", how)
         except NSCleanError as exc:
             self.port.show_message("Threshold not applied", f"{exc}\n\nThe layers are "
                                      "unchanged.")
             return
         where = "inside the selection" if region is not None else "on the whole frame"
-        self.panel.show_message(f"Light layer replaced {where} ({result.regions} region(s)). "
-                                "Edit ▸ Undo (Ctrl+Z) restores it.")
+        done = {"add": "added to", "replace": "replaced", "intersect": "intersected with"}[how]
+        self.panel.show_message(f"Threshold {done} the light layer {where} ({result.regions} "
+                                "region(s)). Edit ▸ Undo (Ctrl+Z) restores it.")
         self.applied.emit(result)
 
     def _on_apply_error(self, exc: BaseException) -> None:
@@ -283,13 +297,20 @@ class ThresholdController(QObject):
         self.panel.apply_button.setEnabled(True)
 
     def write(self, layers: MaskLayers, result: ThresholdResult, region: np.ndarray | None,
-              label: str) -> None:
-        """Replace the light layer by ``result`` (inside ``region``): one undo item."""
+              label: str, how: str = "replace") -> None:
+        """Combine ``result`` with the light layer (inside ``region``): one undo item.
+
+        ``how``: "add" (union: painted light stays), "replace" or "intersect".
+        """
         self.finish_painting()
         light = (self.preview.light if self.preview is not None
                  and self.preview.result is result else result.light)
-        light = limit_to_region(light, np.asarray(layers.layer("light")), region)
-        layers.apply_mask("light", light, "replace", label)
+        current = np.asarray(layers.layer("light"))
+        if how == "add":
+            light = light | current
+        elif how == "intersect":
+            light = light & current
+        layers.apply_mask("light", limit_to_region(light, current, region), "replace", label)
 
     # --- the demo's starting mask -------------------------------------------------------
     def auto_mask(self, fallback: Callable[[], None],

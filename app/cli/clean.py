@@ -126,9 +126,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--mask", required=True, type=Path,
                    help="background mask: NSClean FITS, JWST ImageModel/CubeModel, or GIMP PNG")
     p.add_argument("--mask-plane", type=int, default=None, metavar="N",
-                   help="plane of a CubeModel mask to use for every integration (0-based); "
-                        "without it, plane i cleans integration i (the mask must have one "
-                        "plane per integration)")
+                   help="plane of a CubeModel mask to use for every integration, counted "
+                        "from 0 as in NumPy (plane 0 is the first); without it, plane i "
+                        "cleans integration i (the mask must have one plane per integration)")
     out = p.add_mutually_exclusive_group()
     out.add_argument("-o", "--output-dir", type=Path, default=None, metavar="DIR",
                      help="write cleaned files here (default: beside each input)")
@@ -487,7 +487,10 @@ def run(args: argparse.Namespace) -> int:
             for text in messages:
                 progress.message(f"nsclean: {'error: ' if status == 'error' else ''}{text}")
             failures += status != "ok"
-            progress.advance(str(source), f"-> {target}" if status == "ok" else "FAILED")
+            if status == "ok":
+                progress.advance(str(source), target=str(target))
+            else:
+                progress.advance(str(source), "FAILED")
     except KeyboardInterrupt:
         progress.close()
         if pool is not None:  # no new file is started; the ones being written are removed

@@ -36,13 +36,15 @@ class Progress:
         self.stream.write(text + "\n")
         self._draw()
 
-    def advance(self, item: str, status: str = "ok") -> None:
-        """Count one finished item."""
+    def advance(self, item: str, status: str = "ok", target: str | None = None) -> None:
+        """Count one finished item: ``[i/n] item -> target`` when it became ``target``,
+        else ``[i/n] item: status``."""
         self.done += 1
         if self.tty:
             self._draw()
         else:
-            self.stream.write(f"[{self.done}/{self.total}] {item}: {status}\n")
+            outcome = f" -> {target}" if target is not None else f": {status}"
+            self.stream.write(f"[{self.done}/{self.total}] {item}{outcome}\n")
         self.stream.flush()
 
     def _draw(self) -> None:

@@ -89,6 +89,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Simulate and write; return 0 on success (errors raise InputError)."""
     from app.core.errors import InputError
+    from app.core.orientation import naxis_text
     from app.core.simulation.noise import FULL_SIZE
     from app.core.simulation.simulate import simulate_exposure, write_simulation
 
@@ -107,11 +108,11 @@ def run(args: argparse.Namespace) -> int:
     sim = simulate_exposure(args.scene, args.detector, nints=args.nints, seed=args.seed,
                             shape=shape, readpatt=args.readpatt)
     write_simulation(sim, output, overwrite=args.overwrite)
-    ny, nx = sim.product.shape
     kind = "rateints" if sim.product.is_cube else "rate"
     readpatt = sim.product.primary_header["READPATT"]
     print(f"wrote {output}: {args.scene} {args.detector} {kind}, {args.nints} integration(s) "
-          f"of {ny}×{nx}, {readpatt}, seed {args.seed}; truth in TRUTH_SCENE/NOISE/CR/MASK")
+          f"of {naxis_text(sim.product.shape)} (NAXIS1×NAXIS2), {readpatt}, seed {args.seed}; "
+          "truth in TRUTH_SCENE/NOISE/CR/MASK")
     return 0
 
 

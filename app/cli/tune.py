@@ -157,9 +157,12 @@ def add_parser(subparsers) -> None:
     p.add_argument("--mask", required=True, type=Path,
                    help="background mask: NSClean FITS, JWST ImageModel/CubeModel, or GIMP PNG")
     p.add_argument("--mask-plane", type=int, default=None, metavar="N",
-                   help="plane of a CubeModel mask to use (0-based)")
+                   help="plane of a CubeModel mask to use, counted from 0 as in "
+                        "NumPy (plane 0 is the first; --integration counts from 1)")
     p.add_argument("--integration", type=int, default=1, metavar="I",
-                   help="integration of a rateints file to tune on (1-based, default 1)")
+                   help="integration of a rateints file to tune on, counted from 1 "
+                        "as the pipeline's INT_NUM (default 1, the first; --mask-plane "
+                        "counts from 0)")
     p.add_argument("--json", action="store_true",
                    help="print the result as JSON instead of a table")
     add_tune_settings(p)

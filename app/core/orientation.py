@@ -86,3 +86,8 @@ def detector_to_dms_coords(
     if _check(detector) == "NRS1":
         return line, sample
     return (nx - 1) - line, sample
+
+
+def naxis_text(shape: tuple[int, ...]) -> str:
+    """An image shape ``(ny, nx)`` as FITS users read it: ``NAXIS1×NAXIS2`` (``nx×ny``)."""
+    return f"{shape[-1]}×{shape[-2]}"

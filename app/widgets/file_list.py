@@ -19,7 +19,10 @@ from PyQt6.QtWidgets import (
 )
 
 from app.core.files.products import Product
+from app.core.orientation import naxis_text
 
+#: Rows the file table always shows.
+MIN_ROWS = 4
 COLUMNS = ("File", "DETECTOR", "EXP_TYPE", "Shape", "Ints")
 
 
@@ -42,6 +45,10 @@ class FileList(QWidget):
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
         self.table.verticalHeader().setVisible(False)
+        # at least four files in view (a dock sized for two hid the rest behind a scroll bar)
+        rows = self.table.verticalHeader().defaultSectionSize()
+        self.table.setMinimumHeight(self.table.horizontalHeader().sizeHint().height()
+                                    + MIN_ROWS * rows + 2 * self.table.frameWidth() + 2)
         self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -68,8 +75,8 @@ class FileList(QWidget):
         """Show ``products``, one row each."""
         self.table.setRowCount(len(products))
         for row, p in enumerate(products):
-            ny, nx = p.shape
-            cells = (p.path.name, p.detector or "?", p.exp_type or "?", f"{ny}×{nx}", str(p.nints))
+            cells = (p.path.name, p.detector or "?", p.exp_type or "?", naxis_text(p.shape),
+                     str(p.nints))
             for col, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 item.setToolTip(str(p.path))

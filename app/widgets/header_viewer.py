@@ -1,4 +1,4 @@
-"""A window that shows the FITS headers of the loaded files, with a filter."""
+"""A window that shows the full FITS headers of every HDU of the loaded files, with a filter."""
 
 from __future__ import annotations
 
@@ -15,13 +15,12 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from app.core.files.products import Product
-
-HDUS = ("Primary", "SCI")
+from app.core.files.products import Product, hdu_headers
 
 
 class HeaderViewer(QDialog):
-    """Non-modal viewer: choose the file and HDU; type to keep only matching cards."""
+    """Non-modal viewer: choose the file and HDU (every one the file holds: SCI, ERR, DQ,
+    TRUTH_* ...); type to keep only matching cards."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -30,7 +29,8 @@ class HeaderViewer(QDialog):
         self._products: list[Product] = []
         self.files = QComboBox()
         self.hdu = QComboBox()
-        self.hdu.addItems(HDUS)
+        self.hdu.setMinimumContentsLength(14)
+        self._headers: list = []  # (name, header) of the file shown
         self.filter = QLineEdit()
         self.filter.setPlaceholderText("Filter cards (e.g. DETECTOR, READPATT, NINTS)")
         self.filter.setClearButtonEnabled(True)
@@ -45,8 +45,8 @@ class HeaderViewer(QDialog):
         layout.addLayout(top)
         layout.addWidget(self.filter)
         layout.addWidget(self.text, 1)
-        for signal in (self.files.currentIndexChanged, self.hdu.currentIndexChanged,
-                       self.filter.textChanged):
+        self.files.currentIndexChanged.connect(self._file_chosen)
+        for signal in (self.hdu.currentIndexChanged, self.filter.textChanged):
             signal.connect(self.refresh)
 
     def set_products(self, products: Sequence[Product], current: int = 0) -> None:
@@ -57,16 +57,29 @@ class HeaderViewer(QDialog):
         self.files.addItems([p.path.name for p in self._products])
         self.files.setCurrentIndex(min(max(current, 0), len(self._products) - 1))
         self.files.blockSignals(False)
+        self._file_chosen()
+
+    def _file_chosen(self) -> None:
+        """List the HDUs of the chosen file, keeping the chosen HDU's name if it has one."""
+        index = self.files.currentIndex()
+        name = self.hdu.currentText().split(" ", 1)[-1]
+        self._headers = hdu_headers(self._products[index]) if 0 <= index < len(
+            self._products) else []
+        names = [n for n, _h in self._headers]
+        self.hdu.blockSignals(True)
+        self.hdu.clear()
+        self.hdu.addItems([f"{i} {n}" for i, n in enumerate(names)])
+        self.hdu.setCurrentIndex(names.index(name) if name in names else 0)
+        self.hdu.blockSignals(False)
         self.refresh()
 
     def refresh(self) -> None:
         """Redraw the text for the chosen file, HDU and filter."""
-        index = self.files.currentIndex()
-        if not 0 <= index < len(self._products):
+        hdu = self.hdu.currentIndex()
+        if not 0 <= hdu < len(self._headers):
             self.text.setPlainText("No files loaded.")
             return
-        product = self._products[index]
-        header = product.primary_header if self.hdu.currentIndex() == 0 else product.sci_header
+        header = self._headers[hdu][1]
         cards = [card.image.rstrip() for card in header.cards]
         needle = self.filter.text().strip().upper()
         if needle:

@@ -13,6 +13,7 @@ from PyQt6.QtGui import QBrush, QColor, QPainterPath, QPen
 from PyQt6.QtWidgets import (
     QCheckBox,
     QComboBox,
+    QDoubleSpinBox,
     QGraphicsPathItem,
     QHBoxLayout,
     QLabel,
@@ -23,7 +24,6 @@ from PyQt6.QtWidgets import (
 )
 
 from app.core.clean import CleanParams
-from app.core.display.curves import difference_levels
 from app.core.display.stretch import DisplayModel
 from app.core.engine.incremental import PreviewResult
 from app.core.files.diagnostics import SUFFIXES
@@ -113,15 +113,17 @@ class PreviewPane(QWidget):
         self._apply_levels()
 
     def _apply_levels(self) -> None:
-        levels = self._display.levels
-        self.view.set_levels(difference_levels(levels) if self.kind in DIFFERENCE_VIEWS
-                             else levels)
+        # model and residual: their own linear LUT and levels symmetric about zero (the
+        # image's log or equalising stretch left a residual as a blank square)
+        display = self._display
+        difference = self.kind in DIFFERENCE_VIEWS
+        self.view.set_lut(display.difference_lut if difference else display.lut)
+        self.view.set_levels(display.difference_levels if difference else display.levels)
 
     def _on_display(self, what: frozenset[str]) -> None:
-        if "levels" in what:
+        if "levels" in what or "lut" in what:
             self._apply_levels()
         if "lut" in what:
-            self.view.set_lut(self._display.lut)
             self.view.set_nan_color(self._display.nan_color)
 
 
@@ -131,19 +133,44 @@ class PreviewViews(QWidget):
     def __init__(self, display: DisplayModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.first = PreviewPane(display, "residual")
-        self.second = PreviewPane(display, "original")
+        self.second = PreviewPane(display, "cleaned")
         self.second.setVisible(False)
+        self._paired = False  # side by side was on once: the panes show the user's choice
         self.side_by_side = QCheckBox("Side by side")
         self.side_by_side.setToolTip("Show two views with linked zoom and pan")
         self.side_by_side.toggled.connect(self._show_second)
+        self._display = display
+        self.difference_range = QDoubleSpinBox()
+        self.difference_range.setRange(0.05, 20.0)
+        self.difference_range.setSingleStep(0.25)
+        self.difference_range.setDecimals(2)
+        self.difference_range.setPrefix("model/residual ± ")
+        self.difference_range.setSuffix(" × image")
+        self.difference_range.setToolTip(
+            "Model and residual are shown linearly, centred on zero, over ± this many times "
+            "half the width of the image's display levels (whatever the image's stretch)")
+        self.difference_range.setValue(display.settings.difference_range)
+        self.difference_range.valueChanged.connect(
+            lambda value: display.update(difference_range=float(value)))
+        display.changed.connect(self._on_display)
         panes = QHBoxLayout()
         panes.setContentsMargins(0, 0, 0, 0)
         panes.addWidget(self.first, 1)
         panes.addWidget(self.second, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
-        layout.addWidget(self.side_by_side)
+        bar = QHBoxLayout()
+        bar.addWidget(self.side_by_side)
+        bar.addStretch(1)
+        bar.addWidget(self.difference_range)
+        layout.addLayout(bar)
         layout.addLayout(panes, 1)
+
+    def _on_display(self, what: frozenset[str]) -> None:
+        if "settings" in what:  # e.g. a session opened: show its range
+            self.difference_range.blockSignals(True)
+            self.difference_range.setValue(self._display.settings.difference_range)
+            self.difference_range.blockSignals(False)
 
     @property
     def panes(self) -> tuple[PreviewPane, PreviewPane]:
@@ -159,6 +186,11 @@ class PreviewViews(QWidget):
             second.setXLink(None)
             second.setYLink(None)
         self.second.setVisible(shown)
+        if shown and not self._paired:
+            # the comparison a first look wants: before | after
+            self._paired = True
+            self.first.set_kind("original")
+            self.second.set_kind("cleaned")
         if shown:
             self.second.view.fit()
             second.setXLink(first)  # linked zoom and pan

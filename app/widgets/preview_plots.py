@@ -15,21 +15,70 @@ from app.core.clean import Diagnostics
 from app.core.display.curves import PreviewCurves, profile_range
 from app.core.state.states import PLOT_TABS, SettingsState, ViewSettings
 
-BEFORE_PEN = pg.mkPen((150, 150, 150), width=1)
-AFTER_PEN = pg.mkPen((60, 170, 255), width=1)
+BEFORE_COLOUR, AFTER_COLOUR, UNFIT_COLOUR = (150, 150, 150), (60, 170, 255), (255, 60, 60)
+BEFORE_PEN = pg.mkPen(BEFORE_COLOUR, width=1)
+AFTER_PEN = pg.mkPen(AFTER_COLOUR, width=1)
+CURVES = [("original", BEFORE_COLOUR), ("cleaned", AFTER_COLOUR)]
 PROFILE_AXES = {
     "rows": "Mean along the dispersion direction (per DMS row)",
     "columns": "Mean along the detector lines (per DMS column)",
 }
 
 
-def _plot(title: str, x_label: str, y_label: str) -> pg.PlotWidget:
-    plot = pg.PlotWidget(title=title)
-    plot.setLabel("bottom", x_label)
-    plot.setLabel("left", y_label)
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def hertz(value: float) -> str:
+    """``50 Hz``, ``1 kHz``, ``10 kHz``."""
+    return f"{value / 1000:g} kHz" if value >= 1000 else f"{value:g} Hz"
+
+
+def power_of_ten(value: float) -> str:
+    """``10⁻³`` for a power of ten, else ``3·10⁻³``."""
+    exponent = int(np.floor(np.log10(value) + 1e-9))
+    mantissa = value / 10.0 ** exponent
+    head = "" if abs(mantissa - 1) < 1e-6 else f"{mantissa:.2g}·"
+    return f"{head}10{str(exponent).translate(_SUPERSCRIPT)}"
+
+
+class DecadeAxis(pg.AxisItem):
+    """A log axis labelled at whole decades only, in the reader's units.
+
+    pyqtgraph labels every minor tick ("5·10 6·10 7·10 8·10 10²"), which overlaps; here the
+    minor ticks stay as ticks. A range narrower than a decade labels its ticks instead.
+    """
+
+    def __init__(self, orientation: str, formatter, **kwargs) -> None:
+        super().__init__(orientation, **kwargs)
+        self._formatter = formatter
+        self.enableAutoSIPrefix(False)
+
+    def logTickStrings(self, values, scale, spacing) -> list[str]:
+        """Labels of the decades among ``values`` (log10 of the tick values)."""
+        decades = [abs(v - round(v)) < 1e-6 for v in values]
+        if not any(decades):  # less than a decade on screen
+            return [self._formatter(10.0 ** v * scale) for v in values]
+        return [self._formatter(10.0 ** round(v) * scale) if on else ""
+                for v, on in zip(values, decades, strict=True)]
+
+
+def _legend(title: str, entries: list[tuple[str, tuple[int, int, int]]]) -> str:
+    """The title with the curves' names in their colours: a legend that covers no curve."""
+    names = "  ".join(f"<span style='color: rgb{colour}'>━ {name}</span>"
+                      for name, colour in entries)
+    return f"{title}&nbsp;&nbsp;&nbsp;{names}"
+
+
+def _plot(title: str, x_label: str, y_label: str, entries: list, *, log: bool = False,
+          x_units=None, y_units=None) -> pg.PlotWidget:
+    axes = ({"bottom": DecadeAxis("bottom", x_units), "left": DecadeAxis("left", y_units)}
+            if log else {})
+    plot = pg.PlotWidget(title=_legend(title, entries), axisItems=axes)
+    for side, label in (("bottom", x_label), ("left", y_label)):
+        plot.setLabel(side, label)
+        # values as they are (0.04), not scaled ticks with an "(x0.001)" in the label
+        plot.getAxis(side).enableAutoSIPrefix(False)
     plot.showGrid(x=True, y=True, alpha=0.2)
-    # a dark box behind the legend: the curves fill the plot, and would hide the names
-    plot.addLegend(offset=(-10, 10), brush=pg.mkBrush(0, 0, 0, 200), pen=pg.mkPen(90, 90, 90))
     return plot
 
 
@@ -52,20 +101,22 @@ class PreviewPlots(QWidget):
                              "cleaning removes.")
         self.axis.currentIndexChanged.connect(
             lambda _i: self.state.update(profile_axis=self.profile_axis))
-        self.profile = _plot("Background profile", "DMS row", "mean (DN/s)")
+        self.profile = _plot("Background profile", "DMS row", "mean (DN/s)", CURVES)
         self.profile_before = self.profile.plot(pen=BEFORE_PEN, name="original")
         self.profile_after = self.profile.plot(pen=AFTER_PEN, name="cleaned")
         self.profile.setToolTip(
             "Mean of the background pixels along each row (or column). The vertical range "
             "leaves out the 1 % most extreme points (rows hit by cosmic rays or hot pixels); "
             "click the 'A' button at the bottom left to see everything.")
-        self.spectrum = _plot("Power along the fast-scan axis", "frequency (Hz)",
-                              "power density")
+        self.spectrum = _plot("Power along the fast-scan axis", "frequency",
+                              "power density ((DN/s)²/Hz)", CURVES, log=True, x_units=hertz,
+                              y_units=power_of_ten)
         self.spectrum.setLogMode(x=True, y=True)
         self.spectrum_before = self.spectrum.plot(pen=BEFORE_PEN, name="original")
         self.spectrum_after = self.spectrum.plot(pen=AFTER_PEN, name="cleaned")
         self.coverage = _plot("Background samples per detector line", "detector line",
-                              "samples")
+                              "samples", [("samples", AFTER_COLOUR), ("✕ not fit", UNFIT_COLOUR),
+                                          ("┄ needed", UNFIT_COLOUR)])
         self.coverage_curve = self.coverage.plot(pen=AFTER_PEN, name="samples",
                                                  stepMode="center", fillLevel=0,
                                                  brush=(60, 170, 255, 60))

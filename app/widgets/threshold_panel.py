@@ -32,6 +32,25 @@ from app.widgets.labeled_slider import LabeledDoubleSlider
 #: Where Apply writes: the whole frame or the selection drawn on the image.
 REGIONS = {"frame": "Whole frame", "rectangle": "Inside a rectangle",
            "polygon": "Inside a polygon"}
+#: How to draw the selection (a drag on the image elsewhere pans, as always).
+REGION_HINTS = {
+    "rectangle": "A box appears in the middle of the view: drag its inside to move it and "
+                 "its corner handles to size it (a drag elsewhere pans).",
+    "polygon": "A four-corner polygon appears in the middle of the view: drag its corners, "
+               "click an edge to add a corner, drag its inside to move it.",
+}
+#: How Apply combines the threshold with the light layer (inside the region): the
+#: button says which. Adding is the default: it never drops hand-painted work.
+APPLY_MODES = {"add": "Add to light layer", "replace": "Replace light layer",
+               "intersect": "Intersect with light layer"}
+APPLY_TIPS = {
+    "add": "Add the green pixels to the light layer (inside the region); everything "
+           "painted stays. One undo step (Ctrl+Z).",
+    "replace": "Replace the light layer (inside the region) with the green pixels: "
+               "hand-painted light there is dropped. One undo step (Ctrl+Z).",
+    "intersect": "Keep only the light pixels (inside the region) that the threshold also "
+                 "finds. One undo step (Ctrl+Z).",
+}
 #: Would-be light pixels: green, so they stand out on the blue light layer.
 PREVIEW_RGBA = (0, 230, 140, 120)
 #: Above the mask overlay (z 10), below the tool previews.
@@ -102,12 +121,20 @@ class ThresholdPanel(QWidget):
         self.region.setToolTip("Apply to the whole frame, or only inside a rectangle or polygon "
                                "drawn on the image (drag its handles; the rest of the light "
                                "layer is kept).")
+        self.region_hint = QLabel()
+        self.region_hint.setWordWrap(True)
+        self.region_hint.setStyleSheet("color: palette(mid);")
+        self.region_hint.setVisible(False)
         self.show_overlay = QCheckBox("Show would-be light pixels")
         self.show_overlay.setChecked(True)
         self.show_overlay.setToolTip("Green: what Apply would write into the light layer.")
-        self.apply_button = QPushButton("Apply to light layer")
-        self.apply_button.setToolTip("Replace the light layer (inside the region) with the "
-                                     "threshold: one undo step (Ctrl+Z)")
+        self.apply_mode = QComboBox()
+        for name in APPLY_MODES:
+            self.apply_mode.addItem(name.capitalize(), name)
+        self.apply_mode.setToolTip("How Apply combines the threshold with the light layer")
+        self.apply_button = QPushButton()
+        self.apply_mode.currentIndexChanged.connect(lambda _i: self._name_apply())
+        self._name_apply()
         self.reset_button = QPushButton("Defaults")
         self.reset_button.setToolTip("Back to the default threshold settings")
         self.progress = QProgressBar()
@@ -127,6 +154,8 @@ class ThresholdPanel(QWidget):
         form.addRow("Minimum size", self.min_size)
         form.addRow("Low-side σ", self.low_sigma)
         form.addRow("Region", self.region)
+        form.addRow(self.region_hint)
+        form.addRow("Apply", self.apply_mode)
         buttons = QHBoxLayout()
         buttons.addWidget(self.apply_button, 1)
         buttons.addWidget(self.reset_button)
@@ -146,6 +175,7 @@ class ThresholdPanel(QWidget):
             signal.connect(self._edited)
         self.region.currentIndexChanged.connect(
             lambda _i: self.regionChanged.emit(self.region_kind))
+        self.region.currentIndexChanged.connect(lambda _i: self._hint_region())
         self.show_overlay.toggled.connect(self.overlayToggled)
         self.apply_button.clicked.connect(self.applyRequested)
         self.reset_button.clicked.connect(self.reset)
@@ -154,6 +184,20 @@ class ThresholdPanel(QWidget):
     def settings(self) -> ThresholdSettings:
         """The settings of the state."""
         return self.state.value
+
+    @property
+    def apply_how(self) -> str:
+        """How Apply combines: a key of :data:`APPLY_MODES`."""
+        return str(self.apply_mode.currentData())
+
+    def _hint_region(self) -> None:
+        hint = REGION_HINTS.get(self.region_kind, "")
+        self.region_hint.setText(hint)
+        self.region_hint.setVisible(bool(hint))
+
+    def _name_apply(self) -> None:
+        self.apply_button.setText(APPLY_MODES[self.apply_how])
+        self.apply_button.setToolTip(APPLY_TIPS[self.apply_how])
 
     @property
     def region_kind(self) -> str:
@@ -178,6 +222,16 @@ class ThresholdPanel(QWidget):
     def set_busy(self, busy: bool) -> None:
         """A thin busy bar while a threshold is computed."""
         self.progress.setVisible(busy)
+        if not busy:
+            self.progress.setRange(0, 0)
+
+    def set_progress(self, fraction: float, message: str) -> None:
+        """Progress of a running threshold: the bar and, while fitting, the status line."""
+        self.progress.setRange(0, 1000)
+        self.progress.setValue(int(1000 * fraction))
+        self.progress.setToolTip(message)
+        if fraction < 0.7:  # the fit; afterwards the result's summary follows at once
+            self.show_message(message)
 
     def show_message(self, text: str, problem: bool = False) -> None:
         """The status line (red for problems)."""

@@ -11,18 +11,27 @@ from astropy.io import fits
 def write_product(path: Path, sci: np.ndarray, *, detector: str | None = "NRS1",
                   dq: np.ndarray | None = None, exp_type: str = "NRS_IFU") -> Path:
     """A rate (2-D) or rateints (3-D) file with SCI, ERR, DQ and an extra ASDF-like HDU."""
+    primary = _primary(detector, exp_type)
+    hdus = [primary, fits.ImageHDU(sci.astype(np.float32), name="SCI"),
+            fits.ImageHDU(np.ones_like(sci, dtype=np.float32), name="ERR")]
+    hdus.append(fits.ImageHDU(np.zeros(sci.shape, np.uint32) if dq is None else dq, name="DQ"))
+    hdus.append(_extra_table())
+    fits.HDUList(hdus).writeto(path)
+    return path
+
+
+def _primary(detector: str | None, exp_type: str) -> fits.PrimaryHDU:
     primary = fits.PrimaryHDU()
     if detector:
         primary.header["DETECTOR"] = detector
     primary.header["EXP_TYPE"] = exp_type
     primary.header["TELESCOP"] = "JWST"
-    hdus = [primary, fits.ImageHDU(sci.astype(np.float32), name="SCI"),
-            fits.ImageHDU(np.ones_like(sci, dtype=np.float32), name="ERR")]
-    hdus.append(fits.ImageHDU(np.zeros(sci.shape, np.uint32) if dq is None else dq, name="DQ"))
-    hdus.append(fits.BinTableHDU.from_columns(
-        [fits.Column(name="x", format="J", array=np.arange(3))], name="EXTRA"))
-    fits.HDUList(hdus).writeto(path)
-    return path
+    return primary
+
+
+def _extra_table() -> fits.BinTableHDU:
+    return fits.BinTableHDU.from_columns(
+        [fits.Column(name="x", format="J", array=np.arange(3))], name="EXTRA")
 
 
 def banded_frame(seed: int = 0, shape=(2048, 2048)) -> np.ndarray:
@@ -35,11 +44,7 @@ def banded_frame(seed: int = 0, shape=(2048, 2048)) -> np.ndarray:
 def write_ramp(path: Path, sci: np.ndarray, *, detector: str | None = "NRS1",
                groupdq: np.ndarray | None = None, exp_type: str = "NRS_IFU") -> Path:
     """A ramp file (4-D SCI in DN) with PIXELDQ, GROUPDQ and an extra table HDU."""
-    primary = fits.PrimaryHDU()
-    if detector:
-        primary.header["DETECTOR"] = detector
-    primary.header["EXP_TYPE"] = exp_type
-    primary.header["TELESCOP"] = "JWST"
+    primary = _primary(detector, exp_type)
     primary.header["INSTRUME"] = "NIRSPEC"
     primary.header["DATAMODL"] = "RampModel"
     primary.header["SUBARRAY"] = "FULL" if sci.shape[-2:] == (2048, 2048) else "SUB2048"
@@ -48,9 +53,7 @@ def write_ramp(path: Path, sci: np.ndarray, *, detector: str | None = "NRS1",
     gdq = np.zeros(sci.shape, np.uint8) if groupdq is None else groupdq
     hdus = [primary, fits.ImageHDU(sci.astype(np.float32), name="SCI"),
             fits.ImageHDU(np.zeros(sci.shape[-2:], np.uint32), name="PIXELDQ"),
-            fits.ImageHDU(gdq, name="GROUPDQ"),
-            fits.BinTableHDU.from_columns(
-                [fits.Column(name="x", format="J", array=np.arange(3))], name="EXTRA")]
+            fits.ImageHDU(gdq, name="GROUPDQ"), _extra_table()]
     fits.HDUList(hdus).writeto(path)
     return path
 

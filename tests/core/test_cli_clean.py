@@ -29,6 +29,9 @@ def test_good_and_bad_files(tmp_path, mask_file, capsys):
     assert status == 1
     assert "b_rate.fits: not a readable FITS file" in err
     assert "Traceback" not in err
+    # one line per file, no stray colon before the arrow
+    assert f"[2/2] {good} -> {tmp_path / 'g_rate_nsclean.fits'}\n" in err
+    assert f"[1/2] {bad}: FAILED\n" in err
     out = tmp_path / "g_rate_nsclean.fits"
     assert out.exists() and fits.getheader(out)["NSC_METH"] == "fft"
     assert not (tmp_path / "b_rate_nsclean.fits").exists()

@@ -284,8 +284,13 @@ def test_images_that_are_not_masks_are_refused(tmp_path):
 
 def test_wrong_sizes_are_explained(tmp_path):
     maskio.write_nsclean_fits(tmp_path / "small.fits", np.zeros((1024, 1024), bool))
-    with pytest.raises(MaskError, match="1024×1024 pixels, but the image is 2048×2048"):
+    with pytest.raises(MaskError, match=r"1024×1024 pixels \(NAXIS1×NAXIS2\), but the image is "
+                       r"2048×2048"):
         maskio.read_mask(tmp_path / "small.fits", shape=SHAPE)
+    # FITS order: NAXIS1 (x, the last NumPy axis) first
+    maskio.write_nsclean_fits(tmp_path / "strip.fits", np.zeros((32, 2048), bool))
+    with pytest.raises(MaskError, match="is 2048×32 pixels"):
+        maskio.read_mask(tmp_path / "strip.fits", shape=SHAPE)
     Image.new("RGB", (300, 200)).save(tmp_path / "small.png")
     with pytest.raises(MaskError, match=r"PNG is 300×200 pixels"):
         maskio.read_mask(tmp_path / "small.png", shape=(100, 300))

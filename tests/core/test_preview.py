@@ -215,18 +215,51 @@ def test_lines_without_background_are_reported_and_an_empty_mask_keeps_the_state
     assert_matches_clean(later, image, mask, "NRS1")
 
 
-def test_real_fit_recomputes_fully_and_results_name_their_base(scene) -> None:
+def test_results_name_their_base(scene) -> None:
     image, mask0 = scene
     mask = mask0.copy()
     cleaner = IncrementalCleaner(image, "NRS1")
     first = cleaner.update(mask)
     second = cleaner.update(mask, stroke(mask, 10, 500, 40, 60))
     assert (first.base, second.base) == (-1, first.serial) and second.serial > first.serial
-    params = CleanParams(fit="real")  # the incremental solver is the complex fit's
-    cleaner.update(mask, params=params)
-    result = cleaner.update(mask, stroke(mask, 600, 900, 300, 320))
-    assert result.full and result.base == -1
-    assert_matches_clean(result, image, mask, "NRS1", params)
+    cleaner.update(mask, params=CleanParams(fit="real"))  # new parameters: from scratch
+    assert cleaner.result is not None and cleaner.result.base == -1
+
+
+#: Parameter sets the tuner can choose (tuning.tune.TuneSettings): the real fit with and
+#: without its 1/f prior, high fc, own kw, no buffing, other weight σ / sigrej / buffing σ.
+TUNED = (
+    CleanParams(fit="real"),
+    CleanParams(fit="real", ridge=10.0, fc=1 / 48, buff=False),
+    CleanParams(fit="real", ridge=3.0, fc=1 / 96, kw=1 / 192, weight_sigma=16.0, sigrej=2.5,
+                buff_sigma=3.0),
+    CleanParams(fit="real", ridge=100.0, fc=1 / 32, kw=1 / 64, buff_sigma=0.5),
+    CleanParams(fc=1 / 64, kw=1 / 128, weight_sigma=64.0, buff=False),
+)
+
+
+@pytest.mark.parametrize("params", TUNED, ids=lambda p: f"{p.fit}-r{p.ridge:g}-fc{p.fc:.3g}")
+def test_tuned_parameters_refit_incrementally_and_equal_a_clean_from_scratch(
+        scene, params) -> None:
+    image, mask0 = scene
+    mask = mask0.copy()
+    cleaner = IncrementalCleaner(image, "NRS2", params)
+    first = cleaner.update(mask)
+    assert first.full
+    for x0 in (300, 1201, 2036):  # the last one next to the border and buffing's seam
+        result = cleaner.update(mask, stroke(mask, 300, 700, x0, x0 + 12))
+        assert not result.full
+        np.testing.assert_array_equal(result.refit_columns,
+                                      np.arange(x0, min(x0 + 12, N - 4)))
+    assert result.level_shift != 0.0
+    assert_matches_clean(result, image, mask, "NRS2", params)
+    # a stroke that leaves a line a single 300-pixel stretch: reported (or, with the
+    # prior, fitted) as clean() does
+    mask[:, 700:704] = False
+    mask[1200:1500, 700:704] = True
+    result = cleaner.update(mask, Box(0, N, 700, 704))
+    assert not result.full
+    assert_matches_clean(result, image, mask, "NRS2", params)
 
 
 def assert_spectra_match_the_metric(curves, result) -> None:

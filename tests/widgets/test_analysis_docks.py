@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PyQt6.QtCore import QPointF
+from PyQt6.QtCore import QPointF, Qt
 
 from app.core.threshold.live import region_mask
 from app.core.threshold.traces import Thresholder, ThresholdSettings
@@ -44,7 +44,10 @@ def expected_light(window, settings: ThresholdSettings) -> np.ndarray:
     return Thresholder(window.stack.image).threshold(settings).light
 
 
-def apply(qtbot, window) -> None:
+def apply(qtbot, window, how: str = "replace") -> None:
+    """Apply, combining as ``how`` (chosen in the panel as a user would)."""
+    mode = window.threshold.panel.apply_mode
+    mode.setCurrentIndex(mode.findData(how))
     with qtbot.waitSignal(window.threshold.applied, timeout=TIMEOUT):
         assert window.threshold.apply()
     wait_idle(qtbot, window)
@@ -352,3 +355,54 @@ def test_overlay_and_selection_follow_the_detector_view(qtbot, window, make_prod
         np.testing.assert_array_equal(control.region(SHAPE), region)  # still DMS pixels
     assert region[10:50, 20:50].all() and region.sum() == 30 * 40
     assert corner["detector"] != corner["dms"]  # the view did turn
+
+
+def test_apply_adds_by_default_and_says_so_on_the_button(qtbot, thresholding) -> None:
+    win = thresholding
+    panel, layers = win.threshold.panel, win.mask_layers
+    assert panel.apply_button.text() == "Add to light layer"  # hand work is never dropped
+    layers.rectangle("light", (100, 0), (110, 40))  # hand-painted
+    painted = np.array(layers.layer("light"))
+    threshold = expected_light(win, panel.settings())
+    with qtbot.waitSignal(win.threshold.applied, timeout=TIMEOUT):
+        qtbot.mouseClick(panel.apply_button, Qt.MouseButton.LeftButton)
+    wait_idle(qtbot, win)
+    np.testing.assert_array_equal(layers.layer("light"), painted | threshold)
+    win.mask_actions.undo()
+    for how, text, expected in (("intersect", "Intersect with light layer",
+                                 painted & threshold),
+                                ("replace", "Replace light layer", threshold)):
+        panel.apply_mode.setCurrentIndex(panel.apply_mode.findData(how))
+        assert panel.apply_button.text() == text
+        with qtbot.waitSignal(win.threshold.applied, timeout=TIMEOUT):
+            qtbot.mouseClick(panel.apply_button, Qt.MouseButton.LeftButton)
+        wait_idle(qtbot, win)
+        np.testing.assert_array_equal(layers.layer("light"), expected)
+        win.mask_actions.undo()
+        np.testing.assert_array_equal(layers.layer("light"), painted)
+
+
+def test_threshold_tab_says_it_is_fitting_while_the_first_fit_runs(
+        qtbot, window, make_product, monkeypatch) -> None:
+    import threading
+
+    from app.threshold_controller import FITTING_MESSAGE
+
+    release, started = threading.Event(), threading.Event()
+    fit = Thresholder.fit
+
+    def slow_fit(self):  # the background fit of a full frame takes seconds
+        started.set()
+        release.wait(30)
+        return fit(self)
+
+    monkeypatch.setattr(Thresholder, "fit", slow_fit)
+    window.threshold.dock.raise_()
+    window.stack.set_products([make_product("t_rate.fits", shape=SHAPE, seed=1)])
+    qtbot.waitUntil(started.is_set, timeout=TIMEOUT)
+    panel = window.threshold.panel
+    qtbot.waitUntil(lambda: panel.message.text() == FITTING_MESSAGE, timeout=TIMEOUT)
+    assert panel.progress.isVisible() and "Load an image" not in panel.message.text()
+    with qtbot.waitSignal(window.threshold.previewShown, timeout=TIMEOUT):
+        release.set()
+    assert "light region(s)" in panel.message.text() and not panel.progress.isVisible()

@@ -33,7 +33,7 @@ def test_opening_files_combines_them_and_lists_them(qtbot, window, write_rate) -
     table = window.files.table
     assert table.rowCount() == 2
     assert [table.item(1, c).text() for c in range(5)] == [
-        "b_rateints.fits", "NRS1", "NRS_IFU", "40×60", "3"
+        "b_rateints.fits", "NRS1", "NRS_IFU", "60×40", "3"
     ]
     expected = combine(window.stack.products, "mean")
     np.testing.assert_array_equal(window.view.image, expected)
@@ -169,7 +169,8 @@ def test_readout_maps_dms_to_detector_line_and_sample(detector: str) -> None:
     line = int(text.split("line")[1].split()[0])
     sample = int(text.split("sample")[1].split()[0])
     assert det[line, sample] == image[y, x]  # the detector pixel really is this DMS pixel
-    assert f"DMS x   {x}  y    {y}" in text and f"value {image[y, x]:.5g}" in text
+    # DS9 image coordinates: 1-based, x along NAXIS1
+    assert f"DS9 x   {x + 1}  y    {y + 1}" in text and f"value {image[y, x]:.5g}" in text
     assert text.endswith(f"layers@{x},{y}")
     assert format_readout(image, -0.5, 3.0, detector) == ""
 
@@ -189,8 +190,8 @@ def test_readout_follows_the_pointer(qtbot, window, make_product) -> None:
             Qt.MouseButton.NoButton, Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier,
         ))
         text = window.readout.text()
-        assert "DMS x   10  y   20" in text, text
-        assert "NRS2 line   49  sample   20" in text and text.endswith("dark")
+        assert "DS9 x   11  y   21" in text, text
+        assert "NRS2 line   49  sample   20 (from 0)" in text and text.endswith("dark")
     assert window.view.orientation == "detector"
 
 

@@ -350,3 +350,15 @@ def test_turning_the_view_mid_stroke_ends_the_stroke_where_it_was(qtbot, win) ->
     assert_same(win, ref)
     assert len(win.mask_layers.history) == 1 and not win.paint_tool.busy
     win.detector_action.trigger()
+
+
+def test_readout_names_the_new_layer_without_a_mouse_move(qtbot, win) -> None:
+    """A click with the brush, then undo with the pointer still: the readout follows."""
+    p = screen(win, 30.5, 20.5)
+    send(win, QEvent.Type.MouseMove, p, NONE, NONE)  # the pointer arrives
+    before = win.readout.text()
+    assert "DS9 x   31  y   21" in before and "light" not in before
+    click(win, p)  # paint: press and release, no move afterwards
+    assert win.readout.text().endswith("light"), win.readout.text()
+    qtbot.keyClick(win.view, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert win.readout.text() == before

@@ -241,6 +241,7 @@ def test_side_by_side_views_share_zoom_and_stretch(qtbot, small) -> None:
     window = small
     views = window.preview.views
     views.side_by_side.setChecked(True)
+    views.first.set_kind("residual")
     views.second.set_kind("cleaned")
     ((ax0, ax1), (ay0, ay1)), ((bx0, bx1), (by0, by1)) = zoomed_side_by_side(qtbot, views)
     assert (by0, by1) == pytest.approx((ay0, ay1))
@@ -390,3 +391,29 @@ def test_profile_plot_range_shows_the_banding_not_a_cosmic_ray(qtbot, window) ->
     (x0, x1), (y0, y1) = plots.profile.getViewBox().viewRange()
     assert -0.02 < y0 < -0.0099 and 0.0099 < y1 < 0.02
     assert x0 <= 0 and x1 >= 511  # the whole profile along x
+
+
+def test_residual_keeps_its_own_linear_scale_under_a_log_stretch(qtbot, small) -> None:
+    """Under log or histogram equalisation the residual pane used to be a blank square."""
+    from tests.widgets.test_file_menu import menu_action
+
+    window = small
+    views = window.preview.views
+    views.first.set_kind("residual")
+    for name in ("log (a)", "histogram equalization"):
+        menu_action(window, "Scale", name).trigger()
+        item = views.first.view.image_item
+        lo, hi = window.display.levels
+        half = (hi - lo) / 2
+        assert item.levels == pytest.approx([-half, half])  # symmetric about zero
+        np.testing.assert_array_equal(item.lut, window.display.difference_lut)
+        # zero is drawn mid-grey (a log LUT drew it near white: a blank square)
+        values = item.image[np.isfinite(item.image)]
+        top = len(item.lut) - 1
+        rendered = item.lut[np.clip(np.round((values + half) / (2 * half) * top), 0,
+                                    top).astype(int)]
+        assert abs(float(np.median(rendered[:, 0])) - 127.5) < 10
+        assert window.display.lut is not window.display.difference_lut
+    views.difference_range.setValue(2.0)  # the preview's own setting, in the display model
+    assert window.display.settings.difference_range == 2.0
+    assert views.first.view.image_item.levels == pytest.approx([-2 * half, 2 * half])

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PyQt6.QtWidgets import QFileDialog
@@ -38,6 +41,27 @@ def copies(layers: MaskLayers) -> dict[str, np.ndarray]:
 def assert_layers(layers: MaskLayers, expected: dict[str, np.ndarray]) -> None:
     for name in LAYERS:
         np.testing.assert_array_equal(layers.layer(name), expected[name], err_msg=name)
+
+
+@contextlib.contextmanager
+def recovering_window(qtbot, settings, ask=None):
+    """A new window that recovers the crashed work it is offered (``ask`` answers the
+    offer, "recover" by default), loaded and idle."""
+    from app.main_window import MainWindow
+
+    monkeypatch = pytest.MonkeyPatch()
+    monkeypatch.setattr("app.session_actions.SessionActions.ask_recovery",
+                        ask or (lambda self, newest, count: "recover"))
+    try:
+        win = MainWindow(settings=settings, offer_recovery=True)
+        qtbot.addWidget(win)
+        win.show()
+        qtbot.waitUntil(lambda: win.stack.image is not None and not win.runner.is_busy(),
+                        timeout=TIMEOUT)
+        yield win
+        win.runner.shutdown()
+    finally:
+        monkeypatch.undo()
 
 
 def test_save_and_open_round_trip_through_the_menu(qtbot, win, monkeypatch, tmp_path) -> None:
@@ -101,7 +125,6 @@ def test_autosave_writes_a_recovery_file(win, state_dir) -> None:
 
 
 def test_recovery_is_offered_at_start_after_a_crash(qtbot, settings, write_rate, state_dir) -> None:
-    from app.main_window import MainWindow
 
     layers = MaskLayers(SHAPE)
     paint(layers)
@@ -116,14 +139,7 @@ def test_recovery_is_offered_at_start_after_a_crash(qtbot, settings, write_rate,
         asked.append((newest, count))
         return "recover"
 
-    monkeypatch = pytest.MonkeyPatch()
-    monkeypatch.setattr("app.session_actions.SessionActions.ask_recovery", ask)
-    try:
-        win = MainWindow(settings=settings, offer_recovery=True)
-        qtbot.addWidget(win)
-        win.show()
-        qtbot.waitUntil(lambda: win.stack.image is not None and not win.runner.is_busy(),
-                        timeout=TIMEOUT)
+    with recovering_window(qtbot, settings, ask) as win:
         assert asked == [(crashed, 1)]
         assert_layers(win.mask_layers, copies(layers))
         assert not crashed.exists()  # taken over: this process's recovery file holds it now
@@ -132,8 +148,6 @@ def test_recovery_is_offered_at_start_after_a_crash(qtbot, settings, write_rate,
         win.runner.shutdown()
         win.close()
         assert not recovery_path().exists()  # clean exit (offscreen: nothing to ask)
-    finally:
-        monkeypatch.undo()
 
 
 def test_live_processes_are_not_offered(qtbot, settings, state_dir) -> None:
@@ -233,7 +247,6 @@ def test_the_cleaning_settings_survive_a_session(qtbot, win, settings, monkeypat
 
 
 def test_the_cleaning_settings_survive_a_crash(qtbot, win, settings, state_dir) -> None:
-    from app.main_window import MainWindow
 
     tuned = edit_cleaning(win)
     paint(win.mask_layers)
@@ -241,15 +254,82 @@ def test_the_cleaning_settings_survive_a_crash(qtbot, win, settings, state_dir) 
     written = win.sessions.autosave()
     crashed = recovery_path(dead_pid())
     written.rename(crashed)
-    monkeypatch = pytest.MonkeyPatch()
-    monkeypatch.setattr("app.session_actions.SessionActions.ask_recovery",
-                        lambda self, newest, count: "recover")
-    try:
-        other = MainWindow(settings=settings, offer_recovery=True)
-        qtbot.addWidget(other)
-        qtbot.waitUntil(lambda: other.stack.image is not None and not other.runner.is_busy(),
-                        timeout=TIMEOUT)
+    with recovering_window(qtbot, settings) as other:
         assert other.preview.params == tuned
-        other.runner.shutdown()
-    finally:
-        monkeypatch.undo()
+
+
+def file_action(window, text: str):
+    for top in window.menuBar().actions():
+        if top.text().replace("&", "") == "File":
+            for action in top.menu().actions():
+                if action.text().replace("&", "") == text:
+                    return action
+    raise LookupError(text)
+
+
+def test_title_marks_unsaved_work_and_save_as_proposes_a_name(
+        qtbot, win, monkeypatch, tmp_path) -> None:
+    from PyQt6.QtCore import Qt
+
+    assert not win.isWindowModified() and "[*]" in win.windowTitle()
+    paint(win.mask_layers)
+    assert win.isWindowModified()  # shown as "a_rate.fits* — nsclean-gui"
+    offered = []
+    folder = tmp_path / "sessions"
+    folder.mkdir()
+
+    def save_dialog(_parent, _title, start, _filter):
+        offered.append(start)
+        return str(folder / "mine.nsclean-session"), ""
+
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", save_dialog)
+    qtbot.keyClick(win, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
+    assert Path(offered[0]).name == "a_rate.nsclean-session"  # named after the image
+    assert not win.isWindowModified()
+    win.preview.panel.form.spins["sigrej"].setValue(4.0)  # a setting counts too
+    assert win.isWindowModified()
+    # the session dialogs start in the session folder from now on
+    opened = []
+    monkeypatch.setattr(QFileDialog, "getOpenFileName",
+                        lambda _p, _t, start, _f: (opened.append(start), ("", ""))[1])
+    file_action(win, "Open session…").trigger()
+    assert opened == [str(folder)]
+
+
+def test_save_cleaned_remembers_its_folder(qtbot, win, monkeypatch, tmp_path) -> None:
+    from PyQt6.QtCore import Qt
+
+    out = tmp_path / "cleaned"
+    out.mkdir()
+    starts = []
+
+    def save_dialog(_parent, _title, start, _filter):
+        starts.append(start)
+        return str(out / Path(start).name), ""
+
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", save_dialog)
+    for _ in range(2):
+        with qtbot.waitSignal(win.preview.saveFinished, timeout=TIMEOUT):
+            qtbot.mouseClick(win.preview.panel.save_button, Qt.MouseButton.LeftButton)
+    assert Path(starts[0]).parent != out and Path(starts[1]).parent == out
+
+
+def test_after_crash_recovery_ctrl_s_saves_to_the_session_file(
+        qtbot, settings, write_rate, state_dir, tmp_path) -> None:
+    from PyQt6.QtCore import Qt
+
+
+    layers = MaskLayers(SHAPE)
+    paint(layers)
+    image = write_rate("crashed_rate.fits", shape=SHAPE)
+    session_file = tmp_path / "work.nsclean-session"
+    state_dir.mkdir(parents=True)
+    save_session(recovery_path(dead_pid()), Session(
+        layers=layers.snapshot(), sources=[{"path": str(image)}],
+        view={"detector": "NRS1", "session_path": str(session_file)}))
+    with recovering_window(qtbot, settings) as win:
+        assert win.isWindowModified() and str(session_file) in win.statusBar().currentMessage()
+        qtbot.keyClick(win, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)  # no dialog
+        assert session_file.exists() and not win.isWindowModified()
+        assert_layers(MaskLayers.from_snapshot(load_session(session_file).layers),
+                      copies(layers))

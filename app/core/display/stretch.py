@@ -237,6 +237,9 @@ class DisplaySettings:
     invert: bool = False
     contrast: float = 1.0
     bias: float = 0.5
+    #: Model and residual views: linear, centred on zero, ± this many times half the
+    #: width of the image's levels (1: a stripe looks as strong as in the image).
+    difference_range: float = 1.0
 
     def validated(self) -> DisplaySettings:
         """Return self after checking the names and values; raise ``ValueError``."""
@@ -264,6 +267,7 @@ class DisplayModel:
         self.changed = Event()
         self._levels: tuple[float, float] = (0.0, 1.0)
         self._lut: np.ndarray | None = None
+        self._difference_lut: np.ndarray | None = None
         self._recompute_levels()
 
     @property
@@ -282,6 +286,26 @@ class DisplayModel:
         if self._lut is None:
             self._lut = self._make_lut()
         return self._lut
+
+    @property
+    def difference_levels(self) -> tuple[float, float]:
+        """Levels of the model and residual views: symmetric about zero."""
+        half = 0.5 * self.settings.difference_range * (self._levels[1] - self._levels[0])
+        return -half, half
+
+    @property
+    def difference_lut(self) -> np.ndarray:
+        """The LUT of the model and residual views: linear (a log, power or equalising
+        stretch of the image is meaningless for values around zero), the image's colours."""
+        if self._difference_lut is None:
+            s = self.settings
+            y = stretch_curve("linear", None, LUT_SIZE)
+            if s.invert:
+                y = 1.0 - y
+            lut = np.full((LUT_SIZE, 4), 255, dtype=np.uint8)
+            lut[:, :3] = colormap_table(s.colormap)[np.round(y * 255).astype(np.intp)]
+            self._difference_lut = lut
+        return self._difference_lut
 
     def set_stats(self, stats: ImageStats | None) -> None:
         """Attach the statistics of a new working image and recompute the levels."""
@@ -305,8 +329,10 @@ class DisplayModel:
             self._recompute_levels()
             what.add("levels")
         if changed & _LUT_FIELDS or ("levels" in what and new.stretch == "histeq"):
-            self._lut = None
+            self._lut = self._difference_lut = None
             what.add("lut")
+        if "difference_range" in changed:
+            what.add("levels")
         self._notify(what)
 
     def set_manual_levels(self, lo: float, hi: float) -> None:
@@ -352,3 +378,5 @@ def _validate(s: DisplaySettings) -> None:
         raise ValueError(f"unknown limits {s.limits!r}")
     if s.colormap not in _CMAPS:
         raise ValueError(f"unknown colour map {s.colormap!r}")
+    if not 0.01 <= s.difference_range <= 100:
+        raise ValueError(f"difference range must be 0.01–100, got {s.difference_range}")

@@ -20,9 +20,13 @@ after a brush stroke :class:`IncrementalCleaner`
    change of its constant term.
 
 The result equals :func:`app.core.clean.clean` on the same mask to float32 precision
-(tests/core/test_preview.py checks it). Parameter changes, a new image, the median and
-subarray variants and legacy kernels (whose weights mix neighbouring lines) recompute
-from scratch with :func:`~app.core.clean.clean` itself.
+(tests/core/test_preview.py checks it), for the published complex fit and for the real
+fit with or without its 1/f prior (:mod:`~app.core.engine.fourier_real`: also one line at a
+time, and the prior does not penalise the constant term, so a level change still moves
+only ``g_0``), at any fc, kw, weight σ, sigrej and buffing the tuner can choose.
+Parameter changes, a new image, the median and subarray variants and legacy kernels
+(whose weights mix neighbouring lines) recompute from scratch with
+:func:`~app.core.clean.clean` itself.
 
 The read-time fit (method "time") is refit the same way, without buffing
 (:mod:`app.core.engine.incremental_time`).
@@ -53,6 +57,7 @@ from app.core.clean import (
     reference_pixels,
 )
 from app.core.engine.fourier import LineFitter
+from app.core.engine.fourier_real import fit_lines_real, single_threaded_blas
 from app.core.engine.incremental_time import TimeState, refit
 from app.core.engine.readtime import line_timing
 from app.core.errors import MaskError
@@ -283,8 +288,8 @@ class IncrementalCleaner:
         p = self._params
         if p.method == "time":
             return self._image is not None and self._image.shape == FULL_FRAME
-        # the incremental refit uses the complex fit's solver: the real fit recomputes
-        return (p.method == "fft" and p.fit == "complex" and not p.legacy_kernels
+        # legacy kernels mix neighbouring lines in the weights: they recompute
+        return (p.method == "fft" and not p.legacy_kernels
                 and self._image is not None and self._image.shape == FULL_FRAME)
 
     # -- from scratch ----------------------------------------------------------------------
@@ -332,7 +337,7 @@ class IncrementalCleaner:
                      state: _FitState | TimeState, start: float
                      ) -> Generator[tuple[float, str], None,
                                     tuple[PreviewResult, _FitState | None]]:
-        image, params = self._image, self._params
+        image = self._image
         assert image is not None
         x0, x1 = (0, image.shape[1]) if box is None else (max(box.x0, 0), min(box.x1,
                                                                                image.shape[1]))
@@ -357,11 +362,24 @@ class IncrementalCleaner:
                             "border)")
         yield 0.1, "background level"
         level, ordered = self._level(state, previous.usable, usable, columns)
-        shift = level - state.level
         yield 0.4, f"refitting {columns.size} line(s)"
         if isinstance(state, TimeState):
             return self._incremental_time(state, image, usable, columns, level, ordered,
                                           previous, start)
+        # A few lines: multithreaded BLAS only adds hand-offs, which on a busy 2-core
+        # machine made the lag sums and the synthesis of a high-fc fit 10-20× slower.
+        with single_threaded_blas():
+            result, state = self._refit(usable, columns, level, ordered, previous, state,
+                                        start)
+        return result, state
+
+    def _refit(self, usable: np.ndarray, columns: np.ndarray, level: float,
+               ordered: np.ndarray | None, previous: PreviewResult, state: _FitState,
+               start: float) -> tuple[PreviewResult, _FitState]:
+        """Refit ``columns`` and rebuild the model (the second half of an update)."""
+        image, params = self._image, self._params
+        assert image is not None
+        shift = level - state.level
         fitter = state.fitter
         sub_usable = np.ascontiguousarray(usable[:, columns])
         # C order matters: the robust statistics sort their input in place otherwise
@@ -374,10 +392,18 @@ class IncrementalCleaner:
         reduced[columns] = False
         if sub_fitted.any():
             weights = self._narrow_weights(fitter, sub_usable)
-            data = fitter.replace_outliers(sub_data, sub_usable)
-            sub_coeffs[sub_fitted], sub_reduced = fitter.solve_reporting(
-                data, weights, np.flatnonzero(sub_fitted))
-            reduced[columns[sub_fitted]] = sub_reduced
+            if params.fit == "real":
+                # the real fit (with or without its 1/f prior) is per line like the
+                # complex one; clean() calls the same function on the whole frame
+                sub_reduced = np.zeros(columns.size, dtype=bool)
+                sub_coeffs, _ = fit_lines_real(fitter, sub_data, sub_usable, weights,
+                                               params.ridge, sub_reduced)
+                reduced[columns] = sub_reduced
+            else:
+                data = fitter.replace_outliers(sub_data, sub_usable)
+                sub_coeffs[sub_fitted], sub_reduced = fitter.solve_reporting(
+                    data, weights, np.flatnonzero(sub_fitted))
+                reduced[columns[sub_fitted]] = sub_reduced
         coeffs = state.coeffs.copy()
         coeffs[state.fitted, 0] -= shift  # the fit follows a constant shift of the data
         coeffs[columns] = sub_coeffs
@@ -385,7 +411,6 @@ class IncrementalCleaner:
         fitted[columns] = sub_fitted
         counts = state.counts.copy()
         counts[columns] = sub_counts
-        yield 0.7, "model"
         buffed = fitter.buff(coeffs) if params.buff else coeffs
         # Columns out of buffing reach change only by their constant term (k = 0 is
         # synthesised with weight 1); the others are synthesised again.

@@ -12,10 +12,12 @@ of a residual and is refused unless the user insists.
 from __future__ import annotations
 
 from pathlib import Path
-
-from astropy.io import fits
+from typing import TYPE_CHECKING
 
 from app.core.errors import InputError
+
+if TYPE_CHECKING:  # annotations only: astropy.io.fits costs ~0.5 s of the GUI's start-up
+    from astropy.io import fits
 
 #: The keyword :func:`app.core.files.batch.provenance` writes into every cleaned file
 #: (simulated files carry other NSC_* keywords but not this one).

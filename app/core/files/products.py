@@ -16,15 +16,18 @@ import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from astropy.io import fits
 
 from app.core.errors import InputError
 from app.core.files.atomic import atomic_path
 from app.core.files.fitstext import fits_text, fits_value
 from app.core.files.frames import refuse_cutouts
 from app.core.version import __version__
+
+if TYPE_CHECKING:  # astropy.io.fits takes ~0.5 s to import: only when a file is read
+    from astropy.io import fits
 
 #: JWST DQ bit 0: the pixel must not be used.
 DO_NOT_USE = 1
@@ -48,6 +51,9 @@ class Product:
         Copies of the primary and SCI headers.
     is_cube : bool
         True when SCI was 3-D on disk (``rateints``); the writer keeps that shape.
+    headers : list of (str, astropy.io.fits.Header)
+        Every HDU's full header as read (name, header), structural keywords included;
+        empty for products built in memory (:func:`hdu_headers` fills in what it can).
     """
 
     path: Path
@@ -57,6 +63,7 @@ class Product:
     sci_header: fits.Header
     is_cube: bool
     extras: dict[str, str] = field(default_factory=dict)
+    headers: list[tuple[str, fits.Header]] = field(default_factory=list)
 
     @property
     def nints(self) -> int:
@@ -95,6 +102,8 @@ class Product:
 
 
 def _read_hdul(path: Path) -> fits.HDUList:
+    from astropy.io import fits
+
     if not path.exists():
         raise InputError(f"{path}: no such file")
     if path.is_dir():
@@ -214,7 +223,31 @@ def read_product(path: str | Path) -> Product:
             primary_header=hdul[0].header.copy(),
             sci_header=sci_hdu.header.copy(),
             is_cube=is_cube,
+            headers=[(hdu.name or f"HDU {i}", hdu.header.copy()) for i, hdu in enumerate(hdul)],
         )
+
+
+def hdu_headers(product: Product) -> list[tuple[str, fits.Header]]:
+    """Every HDU's full header ``(name, header)``, as a FITS reader shows them.
+
+    Products read from a file keep the headers they were read with; for one built in
+    memory (the demo, tests) the PRIMARY, SCI and DQ headers are completed with the
+    structural keywords (SIMPLE, XTENSION, BITPIX, NAXISn) its arrays imply.
+    """
+    from astropy.io import fits
+
+    if product.headers:
+        return list(product.headers)
+
+    def plane(cube: np.ndarray) -> np.ndarray:
+        return cube if product.is_cube else cube[0]
+
+    hdus: list[fits.PrimaryHDU | fits.ImageHDU] = [
+        fits.PrimaryHDU(header=product.primary_header.copy()),
+        fits.ImageHDU(plane(product.sci), header=product.sci_header.copy(), name="SCI")]
+    if product.dq is not None:
+        hdus.append(fits.ImageHDU(plane(product.dq), name="DQ"))
+    return [(hdu.name, hdu.header) for hdu in hdus]
 
 
 def resolve_detector(product: Product, detector: str | None = None) -> str:

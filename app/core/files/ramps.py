@@ -36,7 +36,13 @@ from app.core.errors import InputError, MaskError
 from app.core.files.atomic import atomic_path
 from app.core.files.frames import refuse_cleaned
 from app.core.files.planes import check_mask_planes, mask_plane
-from app.core.files.products import DO_NOT_USE, _read_hdul, resolve_detector, stamp_provenance
+from app.core.files.products import (
+    DO_NOT_USE,
+    Product,
+    _read_hdul,
+    resolve_detector,
+    stamp_provenance,
+)
 from app.core.files.stepoptions import (
     check_median_image,
     flux_scale,
@@ -99,17 +105,9 @@ class Ramp:
         """``(ny, nx)`` of one group."""
         return (int(self.sci.shape[2]), int(self.sci.shape[3]))
 
-    @property
-    def detector(self) -> str | None:
-        """``NRS1``, ``NRS2`` or None when the header does not say."""
-        value = str(self.primary_header.get("DETECTOR", "")).strip().upper()
-        return value or None
-
-    @property
-    def readpatt(self) -> str | None:
-        """The READPATT keyword (read timing of the "time" method), or None."""
-        value = str(self.primary_header.get("READPATT", "")).strip().upper()
-        return value or None
+    # the same header keywords as a rate product's, read the same way
+    detector = Product.detector
+    readpatt = Product.readpatt
 
     def excluded(self, integration: int, group: int) -> np.ndarray:
         """Pixels that are not background in the difference ending at ``group``."""

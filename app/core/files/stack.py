@@ -17,6 +17,7 @@ import numpy as np
 
 from app.core.errors import InputError
 from app.core.files.products import DO_NOT_USE, Product, read_product
+from app.core.orientation import naxis_text
 from app.core.state.events import Event
 
 #: Combination methods: name -> label for menus.
@@ -50,7 +51,7 @@ def check_compatible(reference: Product, product: Product) -> None:
 
 
 def _shape(shape: tuple[int, int]) -> str:
-    return f"{shape[0]}×{shape[1]}"
+    return naxis_text(shape)
 
 
 def _file_key(product: Product) -> Path | None:

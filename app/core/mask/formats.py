@@ -33,16 +33,20 @@ import warnings
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from astropy.io import fits
 
 from app.core.clean import reference_sides
 from app.core.errors import InputError, MaskError
 from app.core.files.atomic import atomic_path
 from app.core.files.fitstext import fits_text, fits_value
 from app.core.mask.style import check_mask_array
+from app.core.orientation import naxis_text
 from app.core.version import __version__
+
+if TYPE_CHECKING:  # astropy.io.fits takes ~0.5 s to import: only when a file is read
+    from astropy.io import fits
 
 NSCLEAN_COMMENT = "Pixels = 1 are background"
 BACKGROUND_RGB = (255, 0, 0)
@@ -106,6 +110,8 @@ def _sniff(path: Path) -> str:
 
 
 def _open_fits(path: Path) -> fits.HDUList:
+    from astropy.io import fits
+
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -232,8 +238,8 @@ def _choose_plane(path: Path, nplanes: int, plane: int | None, cube: bool) -> in
 def _checked(path: Path, data: np.ndarray, shape: tuple[int, int] | None) -> np.ndarray:
     if shape is not None and tuple(data.shape) != tuple(shape):
         raise MaskError(
-            f"{path}: the mask is {data.shape[0]}×{data.shape[1]} pixels, "
-            f"but the image is {shape[0]}×{shape[1]}"
+            f"{path}: the mask is {naxis_text(data.shape)} pixels (NAXIS1×NAXIS2), "
+            f"but the image is {naxis_text(shape)}"
         )
     try:
         return check_mask_array(np.asarray(data), tuple(data.shape), "mask").copy()
@@ -341,6 +347,8 @@ def write_nsclean_fits(
 ) -> Path:
     """Write an NSClean mask: uint8 primary image, 1 = background (``.fits`` or ``.fits.gz``);
     ``DETECTOR`` records which detector it was made for."""
+    from astropy.io import fits
+
     mask = _as_mask(mask)
     hdu = fits.PrimaryHDU(mask.astype(np.uint8))
     if detector:
@@ -361,6 +369,8 @@ def write_jwst_mask(
     overwrite: bool = True,
 ) -> Path:
     """Write a mask for the pipeline's ``clean_flicker_noise --user_mask`` (an ImageModel)."""
+    from astropy.io import fits
+
     mask = _as_mask(mask)
     primary = fits.PrimaryHDU()
     header = primary.header
@@ -377,6 +387,8 @@ def write_jwst_mask(
 
 
 def _write_fits(path: str | os.PathLike[str], hdul: fits.HDUList, overwrite: bool) -> Path:
+    from astropy.io import fits
+
     target = Path(path)
     with atomic_path(target, overwrite=overwrite) as tmp:
         try:

@@ -21,7 +21,7 @@ background). :func:`read_simulation` reads such a file back.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -243,8 +243,38 @@ def demo_simulation(nints: int = 3, seed: int = DEMO_SEED) -> Simulation:
 
 
 def demo_products(nints: int = 3, seed: int = DEMO_SEED) -> list[Product]:
-    """The products ``nsclean-gui --demo`` opens: :func:`demo_simulation`'s product."""
-    return [demo_simulation(nints, seed).product]
+    """The products ``nsclean-gui --demo`` opens: :func:`demo_simulation`'s product, with
+    the headers of every HDU the simulation would write (its header viewer shows them)."""
+    sim = demo_simulation(nints, seed)
+    headers = [(hdu.name, hdu.header) for hdu in simulation_hdus(sim, sim.product.path.name)]
+    return [replace(sim.product, headers=headers)]
+
+
+def simulation_hdus(sim: Simulation, name: str) -> list[fits.PrimaryHDU | fits.ImageHDU]:
+    """The HDUs :func:`write_simulation` writes for ``sim`` as file ``name`` (no copies of
+    the arrays: building them is cheap)."""
+    prod = sim.product
+
+    def cube(a: np.ndarray) -> np.ndarray:
+        return a if prod.is_cube else a[0]
+
+    dq = prod.dq if prod.dq is not None else np.zeros(prod.sci.shape, np.uint32)
+    primary = prod.primary_header.copy()
+    primary["FILENAME"] = fits_text(name)
+    hdus = [
+        fits.PrimaryHDU(header=primary),
+        fits.ImageHDU(cube(prod.sci), header=prod.sci_header.copy(), name="SCI"),
+        fits.ImageHDU(cube(sim.err), name="ERR"),
+        fits.ImageHDU(cube(dq), name="DQ"),
+        fits.ImageHDU(sim.scene, name="TRUTH_SCENE"),
+        fits.ImageHDU(cube(sim.correlated_noise), name="TRUTH_NOISE"),
+        fits.ImageHDU(cube(sim.transients), name="TRUTH_CR"),
+        fits.ImageHDU(sim.ideal_mask.astype(np.uint8), name="TRUTH_MASK"),
+    ]
+    for hdu in (hdus[2], hdus[4], hdus[5], hdus[6]):
+        hdu.header["BUNIT"] = "DN/s"
+    hdus[-1].header["COMMENT"] = "Pixels = 1 are background (ideal mask of the simulation)"
+    return hdus
 
 
 def write_simulation(sim: Simulation, path: str | Path, overwrite: bool = False) -> Path:
@@ -260,27 +290,7 @@ def write_simulation(sim: Simulation, path: str | Path, overwrite: bool = False)
         If the file exists and ``overwrite`` is False, or it cannot be written.
     """
     path = Path(path)
-    prod = sim.product
-
-    def cube(a: np.ndarray) -> np.ndarray:
-        return a if prod.is_cube else a[0]
-
-    dq = prod.dq if prod.dq is not None else np.zeros(prod.sci.shape, np.uint32)
-    primary = prod.primary_header.copy()
-    primary["FILENAME"] = fits_text(path.name)
-    hdus = [
-        fits.PrimaryHDU(header=primary),
-        fits.ImageHDU(cube(prod.sci), header=prod.sci_header.copy(), name="SCI"),
-        fits.ImageHDU(cube(sim.err), name="ERR"),
-        fits.ImageHDU(cube(dq), name="DQ"),
-        fits.ImageHDU(sim.scene, name="TRUTH_SCENE"),
-        fits.ImageHDU(cube(sim.correlated_noise), name="TRUTH_NOISE"),
-        fits.ImageHDU(cube(sim.transients), name="TRUTH_CR"),
-        fits.ImageHDU(sim.ideal_mask.astype(np.uint8), name="TRUTH_MASK"),
-    ]
-    for hdu in (hdus[2], hdus[4], hdus[5], hdus[6]):
-        hdu.header["BUNIT"] = "DN/s"
-    hdus[-1].header["COMMENT"] = "Pixels = 1 are background (ideal mask of the simulation)"
+    hdus = simulation_hdus(sim, path.name)
     with atomic_path(path, overwrite=overwrite) as tmp:
         fits.HDUList(hdus).writeto(tmp, overwrite=True)
     return path

@@ -51,6 +51,11 @@ class ThresholderCache:
         self._thresholder: Thresholder | None = None
         self._fitted = False
 
+    @property
+    def fitted(self) -> bool:
+        """Whether the image's background fit (the slow first step) is done."""
+        return self._fitted
+
     def run(self, settings: ThresholdSettings) -> Generator[tuple[float, str], None,
                                                             ThresholdResult]:
         """Threshold with ``settings`` (a generator for the TaskRunner)."""
