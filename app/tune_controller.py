@@ -40,8 +40,10 @@ TITLES = {name: f"{p.label} ({p.unit})" if p.unit else p.label
 
 
 def _tune_job(image: np.ndarray, mask: np.ndarray, detector: str, start: CleanParams,
-              settings: TuneSettings) -> Generator[tuple[float, str], None, TuneResult]:
-    return (yield from iter_tune(image, mask, detector, start=start, settings=settings))
+              settings: TuneSettings, readpatt: str | None = None
+              ) -> Generator[tuple[float, str], None, TuneResult]:
+    return (yield from iter_tune(image, mask, detector, start=start, settings=settings,
+                                 readpatt=readpatt))
 
 
 def _label(name: str, value: object) -> str:
@@ -71,6 +73,9 @@ def describe_changes(result: TuneResult) -> str:
         changes.pop("buff_sigma", None)  # unused without buffing
     if result.best.fit != "real":
         changes.pop("ridge", None)
+    if result.best.method != "time":  # the read-time fit's own settings: unused
+        for name in ("time_ridge", "output_terms", "harmonics"):
+            changes.pop(name, None)
     parts = []
     for name, (old, new) in changes.items():
         if name in ("fc", "kw"):
@@ -170,7 +175,8 @@ class TuneController(QObject):
         dialog.raise_()
         self._tuning = True
         self._refresh_button()
-        self._request = (image, mask, detector, self.cleaning.value, self.settings)
+        self._request = (image, mask, detector, self.cleaning.value, self.settings,
+                         self.stack.readpatt)
         return self.live.submit()
 
     def cancel(self) -> None:

@@ -82,6 +82,7 @@ def add_cleaning_options(parser: argparse.ArgumentParser) -> None:
                    help=h("time_ridge"))
     g.add_argument("--output-terms", type=int, default=d.output_terms, metavar="L",
                    help=h("output_terms"))
+    g.add_argument("--time-weighted", action="store_true", help=h("time_weighted", "off"))
     g.add_argument("--detector", choices=("NRS1", "NRS2"), type=str.upper, default=None,
                    help="override the DETECTOR header keyword")
 
@@ -111,6 +112,7 @@ def params_from_args(args: argparse.Namespace):
                    background=args.background, by_channel=args.by_channel,
                    fit=args.fit, ridge=args.ridge, harmonics=args.harmonics,
                    time_ridge=args.time_ridge, output_terms=args.output_terms,
+                   time_weighted=args.time_weighted,
                    n_sigma=base.n_sigma if n_sigma is None else n_sigma,
                    fit_histogram=getattr(args, "fit_histogram", False),
                    background_box_size=None if box is None else tuple(box),

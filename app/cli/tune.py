@@ -86,7 +86,7 @@ def tune_integration(product, mask, start, detector: str | None, settings,
     dq = None if product.dq is None else product.dq[integration]
     name = resolve_detector(product, detector)
     gen = iter_tune(product.sci[integration], mask, name, dq=dq, start=start,
-                    settings=settings)
+                    settings=settings, readpatt=product.readpatt)
     while True:
         try:
             fraction, message = next(gen)
@@ -138,6 +138,10 @@ def tune_first(sources, mask, start, detector: str | None, settings):
 
 def options_text(params) -> str:
     """The ``nsclean clean`` options that reproduce the fitted part of ``params``."""
+    if params.method == "time":
+        return (f"--method time --harmonics {params.harmonics} --output-terms "
+                f"{params.output_terms} --time-ridge {params.time_ridge:g} "
+                f"--sigrej {params.sigrej:g}")
     parts = [f"--fc {params.fc:.6g}", f"--kw {params.kill_width:.6g}", f"--fit {params.fit}"]
     if params.fit == "real":
         parts.append(f"--ridge {params.ridge:g}")

@@ -84,13 +84,18 @@ class CleanParams:
         squares; about 1–30 keeps high ``fc`` fits stable across gaps in the mask.
     harmonics : int
         "time" only: Fourier terms (cos and sin) of the common read-time series per
-        basis period (1.25 × the time a line's samples span; 16 ≈ one cycle per 40 ticks).
+        basis period (1.25 × the time a line's samples span; 24 ≈ one cycle per 37 ticks
+        with IRS², 27 with the traditional readout).
         Replaces ``fc``/``kw``, which "time" ignores, as it ignores buffing: neighbouring
         lines are read 524 (IRS²: 712) ticks apart.
     time_ridge : float
         "time" only: strength of its 1/f prior (> 0), as ``ridge``.
     output_terms : int
         "time" only: harmonics of each output's own series besides its offset.
+    time_weighted : bool
+        "time" only: weight the samples as NSClean does (``weight_sigma``). Off by
+        default: on simulated exposures the density weights left more banding under the
+        traces (the least-squares fit of white noise is best unweighted).
     n_sigma : float
         Before the fit, background samples farther than ``n_sigma`` σ from the centre of
         the image's background (both estimated from the lower half of the distribution
@@ -125,9 +130,10 @@ class CleanParams:
     by_channel: bool = False
     fit: str = "complex"
     ridge: float = 0.0
-    harmonics: int = 16
+    harmonics: int = 24
     time_ridge: float = 3.0
-    output_terms: int = 1
+    output_terms: int = 3
+    time_weighted: bool = False
     n_sigma: float = 0.0
     fit_histogram: bool = False
     background_box_size: tuple[int, int] | None = None
@@ -211,7 +217,7 @@ class CleanParams:
         """The settings of the read-time fitter."""
         return TimeFitSettings(harmonics=int(self.harmonics), output_terms=int(self.output_terms),
                                ridge=float(self.time_ridge), sigrej=self.sigrej,
-                               weight_sigma=self.weight_sigma)
+                               weight_sigma=self.weight_sigma if self.time_weighted else 0.0)
 
     def as_dict(self) -> dict[str, object]:
         """Plain dict (for headers, sessions and JSON)."""
@@ -234,6 +240,7 @@ class Diagnostics:
         lines the same way); without buffing they are left as they were.
     min_samples : int
         Samples a line needs to be fit (more than the number of fitted frequencies).
+        "time": ticks at which some output sees background, for more than the mean.
     background_level : float
         The level removed before the fit and restored after.
     method : str
@@ -241,7 +248,9 @@ class Diagnostics:
     reduced_lines : ndarray of int
         Detector lines whose background is too clustered for the Fourier fit to be
         trusted across their gaps (ill-conditioned normal matrix): only their mean level
-        was fitted and removed (see :mod:`app.core.engine.conditioning`).
+        was fitted and removed (see :mod:`app.core.engine.conditioning`). "time": lines
+        with background at fewer than ``min_samples`` ticks (its 1/f prior keeps the
+        others stable across gaps).
     """
 
     samples_per_line: np.ndarray
@@ -367,8 +376,8 @@ def clean(
     # Clipping, a 2-D level or the step's statistics need the level before the fit.
     prepared = params.like_pipeline or params.n_sigma > 0 or params.background == "model"
     # The full-frame complex fit measures the level in its own sort of the lines (faster).
-    fits_level = (params.method == "fft" and data.shape == FULL_FRAME
-                  and params.fit == "complex" and not prepared)
+    fits_level = data.shape == FULL_FRAME and not prepared and (
+        params.method == "time" or (params.method == "fft" and params.fit == "complex"))
     if prepared:
         level = prepared_level(data, usable, params)  # trims usable in place
     else:
@@ -378,8 +387,11 @@ def clean(
     if params.method == "time" and data.shape == FULL_FRAME:
         timing = line_timing(data.shape[0], readpatt)
         time_fitter = TimeFitter.cached(data.shape, name, timing, params.time_settings())
-        fit, reduced = time_fitter.fit(shifted, usable)
+        # the fitter measures the level in its own sort of the lines, unless prepared
+        fit, reduced = time_fitter.fit(data if fits_level else shifted, usable,
+                                       subtract_level and fits_level)
         model = time_fitter.model(fit.theta)
+        level = fit.level if fits_level else level
         counts, needed, kind = fit.counts, time_fitter.min_samples, "time"
         unfit = ~fit.fitted
     elif params.method == "median":

@@ -98,9 +98,9 @@ PARAMETERS: dict[str, Parameter] = {p.name: p for p in (
               "Real fit: strength of a 1/f prior on the Fourier amplitudes; keeps high fc "
               "stable across gaps (0: none).",
               "NSC_RIDG", "real fit: strength of the 1/f amplitude prior"),
-    Parameter("harmonics", "Harmonics", "", 1, 64,
+    Parameter("harmonics", "Harmonics", "", 4, 64,
               "Read-time fit: Fourier terms of the noise series shared by the four outputs "
-              "(16 ≈ one cycle per 40 ticks, 40 pixels of each output).",
+              "(24 ≈ one cycle per 37 ticks with IRS², about 27 pixels of each output).",
               "NSC_HARM", "time fit: harmonics of the common series"),
     Parameter("time_ridge", "Read-time 1/f prior", "", 0.1, 100.0,
               "Read-time fit: strength of the 1/f prior that keeps the series stable where "
@@ -108,6 +108,10 @@ PARAMETERS: dict[str, Parameter] = {p.name: p for p in (
     Parameter("output_terms", "Output terms", "", 0, 16,
               "Read-time fit: harmonics of each output's own series besides its offset.",
               "NSC_OTRM", "time fit: harmonics of each output's series"),
+    Parameter("time_weighted", "Read-time weights", "", None, None,
+              "Read-time fit: weight the samples as NSClean does (weight σ); off by default, "
+              "as the density weights left more banding under the traces.",
+              "NSC_TWGT", "time fit: NSClean density weights used"),
     Parameter("n_sigma", "Residual-signal clip", "σ", 0.0, 10.0,
               "Background samples beyond this many σ of the image's background (centre and "
               "σ from its lower half, mirrored) are dropped as residual signal before the "

@@ -31,7 +31,7 @@ def test_provenance_records_every_keyword_and_kw_as_used() -> None:
     cards = provenance_cards(params)
     assert {p.keyword for p in PARAMETERS.values() if p.keyword} == set(cards)
     assert cards["NSC_KW"][0] == params.fc / 4 and cards["NSC_RIDG"][0] == 2.0
-    assert "ridge=2" in history_text(params) and "harmonics=16" in history_text(params)
+    assert "ridge=2" in history_text(params) and "harmonics=24" in history_text(params)
 
 
 def test_the_cli_help_is_the_table() -> None:

@@ -38,13 +38,13 @@ def reference_fit(data, usable, readpatt, settings):
     prior = settings.ridge * np.array(prior)
     # NSClean weights: 1 / (mask convolved along the line with a unit-area Gaussian)²
     offset = (np.arange(n) + n // 2) % n - n // 2
-    kernel = np.exp(-0.5 * (offset / settings.weight_sigma) ** 2)
-    kernel /= settings.weight_sigma * np.sqrt(2 * np.pi)
+    sigma = max(settings.weight_sigma, 1e-3)
+    kernel = np.exp(-0.5 * (offset / sigma) ** 2) / (sigma * np.sqrt(2 * np.pi))
     model = np.zeros((n, nlines))
     for line in range(nlines):
         m = usable[:, line]
         density = np.real(np.fft.ifft(np.fft.fft(m.astype(float)) * np.fft.fft(kernel)))
-        w = np.where(m, 1.0 / density**2, 0.0)
+        w = np.where(m, 1.0 / density**2, 0.0) if settings.weight_sigma > 0 else m * 1.0
         d = data[:, line].astype(float)
         mu = np.median(d[m])
         sigma = 1.4826 * np.median(np.abs(d[m] - mu))
@@ -69,10 +69,12 @@ def narrow_frame():
 
 
 @pytest.mark.parametrize("readpatt", ["NRSIRS2", "NRSRAPID"])
-@pytest.mark.parametrize("output_terms", [0, 2])
-def test_matches_a_per_line_least_squares_reference(narrow_frame, readpatt, output_terms):
+@pytest.mark.parametrize(("output_terms", "weight_sigma"), [(0, 0.0), (2, 0.0), (2, 32.0)])
+def test_matches_a_per_line_least_squares_reference(narrow_frame, readpatt, output_terms,
+                                                    weight_sigma):
     data, usable = narrow_frame
-    settings = TimeFitSettings(harmonics=8, output_terms=output_terms, ridge=2.0)
+    settings = TimeFitSettings(harmonics=8, output_terms=output_terms, ridge=2.0,
+                               weight_sigma=weight_sigma)
     timing = line_timing(2048, readpatt)
     fitter = TimeFitter(data.shape, "NRS1", timing, settings)
     fit, reduced = fitter.fit(data, usable)
@@ -154,3 +156,40 @@ def test_subarray_falls_back_to_the_fft_fit():
 def test_bad_time_parameters_are_refused(field, value):
     with pytest.raises(InputError, match=field):
         CleanParams(method="time", **{field: value}).validated()
+
+
+def test_samples_read_at_one_tick_count_once():
+    # 20 read steps seen by all four outputs: 80 samples but 20 ticks, fewer than the 34
+    # a 16-harmonic series needs; 40 steps seen by one output each (10 per output, at
+    # different steps) are 40 ticks: enough
+    timing = line_timing(2048)
+    usable = np.zeros((2048, 2), dtype=bool)
+    for a in range(4):
+        rows = timing.samples_at(a)
+        usable[rows[100:120], 0] = True
+        usable[rows[200 + 10 * a: 210 + 10 * a], 1] = True
+    data = np.random.default_rng(2).uniform(-1, 1, usable.shape).astype(np.float32)
+    fitter = TimeFitter(usable.shape, "NRS1", timing, TimeFitSettings(harmonics=16))
+    _, reduced = fitter.fit(data, usable)
+    assert reduced.tolist() == [True, False]
+
+
+def test_coverage_counts_gaps_in_read_time():
+    from app.core.mask.coverage import TIME_GAP_LIMIT, line_coverage
+
+    timing = line_timing(2048)
+    mask = np.zeros((2048, 2048), dtype=bool)
+    mask[:, 100] = True  # all background
+    for a in range(4):  # line 101: each output dark over a different quarter of its reads
+        rows = timing.samples_at(a)
+        mask[rows, 101] = True
+        mask[rows[128 * a: 128 * (a + 1)], 101] = False
+    mask[:, 102] = True
+    for a in range(4):  # line 102: every output dark over reads 256-455
+        mask[timing.samples_at(a)[256:456], 102] = False
+    time = line_coverage(mask, "NRS1", params=CleanParams(method="time"))
+    fft = line_coverage(mask, "NRS1")
+    assert time.max_gap[100] == 0 and time.max_gap[101] == 0 and time.max_gap[102] == 200
+    assert fft.max_gap[101] == 128  # in position: each output's dark quarter
+    assert time.gap_limit == TIME_GAP_LIMIT < 200 and time.min_samples == 1
+    assert time.sparse_lines.tolist() == [102]

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.qt_log_ignore(r"This plugin does not support (propagate
 def fake_iter_tune(steps: int = 3, pause: float = 0.0):
     """A quick stand-in for iter_tune: fc ×2 and buffing σ 1, with a two-stage curve."""
 
-    def run(image, mask, detector, *, start=None, settings=None, dq=None):
+    def run(image, mask, detector, *, start=None, settings=None, dq=None, readpatt=None):
         assert image.shape == mask.shape and detector in ("NRS1", "NRS2")
         start = start or CleanParams()
         for i in range(steps):

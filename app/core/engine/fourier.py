@@ -438,8 +438,11 @@ class LineFitter:
         smoothed = np.fft.ifft(np.fft.fft(ordered, axis=0) * self._buff_kernel[:, None], axis=0)
         return smoothed[:: self.line_step]
 
-    def synthesize(self, coeffs: np.ndarray) -> np.ndarray:
-        """Evaluate the model (DMS layout, float32) from coefficients ``g`` per column."""
+    def synthesize(self, coeffs: np.ndarray, parallel: bool = True) -> np.ndarray:
+        """Evaluate the model (DMS layout, float32) from coefficients ``g`` per column.
+
+        ``parallel=False`` stays on the calling thread: for a few columns (the preview's
+        refit) a hand-off to the engine's pool, busy with other work, costs more."""
         parts = np.concatenate([coeffs.real.T, coeffs.imag.T]).astype(np.float32)
         out = np.empty((self.n, parts.shape[1]), dtype=np.float32)
 
@@ -447,7 +450,10 @@ class LineFitter:
             for cols in spans(parts.shape[1], _TILE[1]):
                 np.matmul(self._synthesis[rows], parts[:, cols], out=out[rows, cols])
 
-        parallel_map(rows_of_model, spans(self.n, _TILE[0]))
+        if parallel:
+            parallel_map(rows_of_model, spans(self.n, _TILE[0]))
+        else:
+            rows_of_model(slice(None))
         return out
 
     def model(self, coeffs: np.ndarray) -> np.ndarray:

@@ -419,7 +419,7 @@ class IncrementalCleaner:
         reach = buff_reach(params)
         near = np.unique((columns[:, None] + np.arange(-reach, reach + 1)[None, :])
                          % image.shape[1])
-        model[:, near] = fitter.synthesize(buffed[near])
+        model[:, near] = fitter.synthesize(buffed[near], parallel=False)
         cleaned = image - model
         diagnostics = line_diagnostics(counts, counts < fitter.nvec + 1, fitter.nvec + 1,
                                        self._detector, image.shape, level, "fft", reduced)

@@ -154,3 +154,24 @@ def line_timing(n: int = FULL_LINE, readpatt: str | None = None, nrs_normal: int
     timing.output.setflags(write=False)
     timing.tick.setflags(write=False)
     return timing
+
+
+def read_order_coverage(usable: np.ndarray, timing: LineTiming) -> np.ndarray:
+    """Per read step (tick, in order) and line: whether any output has a usable sample.
+
+    Parameters
+    ----------
+    usable : ndarray of bool, (n, ncols)
+        Usable background, DMS layout (one column per detector line).
+    timing : LineTiming
+        Read timing of the ``n`` samples of a line.
+
+    Returns
+    -------
+    ndarray of bool, (n // outputs, ncols)
+        Row ``k``: the ``k``-th read of the line's outputs (all read at the same tick).
+    """
+    covered = np.zeros((timing.n // timing.outputs, usable.shape[1]), dtype=bool)
+    for a in range(timing.outputs):
+        covered |= usable[timing.samples_at(a)]
+    return covered

@@ -15,6 +15,12 @@ Per line it reports the number of samples, the fraction of each of :data:`SEGMEN
 equal segments that is background (how the samples spread along the line) and the
 longest run without any background sample. Lines are indexed in detector order (for
 NRS2 the reverse of DMS column order); :meth:`LineCoverage.columns` maps them back.
+
+The read-time fit (method "time") sees a line as the four outputs read it, at the same
+ticks: a tick is covered when *any* output has background there, so a trace over one
+output leaves no gap if another output sees background at those ticks. For it the
+longest gap is counted in read steps (ticks) without background in any output, and
+every line with a sample is cleaned (at least its mean level).
 """
 
 from __future__ import annotations
@@ -29,6 +35,9 @@ from app.core.mask.published import PublishedFit, checked, published_fit
 
 #: Segments along a line for the spread diagnostic (2048 / 8 = 256 samples each).
 SEGMENTS = 8
+#: Read-time fit: read steps without background in any output beyond which the common
+#: series is set by its 1/f prior alone (a quarter of an output's 512 reads).
+TIME_GAP_LIMIT = 128
 
 
 @dataclass
@@ -159,8 +168,8 @@ def min_samples(shape: tuple[int, int], detector: str, params: object | None = N
     from app.core.engine.fourier import LineFitter
 
     params = params if isinstance(params, CleanParams) else CleanParams()
-    if params.method == "median" or tuple(shape) != FULL_FRAME:
-        return 1
+    if params.method in ("median", "time") or tuple(shape) != FULL_FRAME:
+        return 1  # "time": any sample gives at least the line's mean level
     return LineFitter(FULL_FRAME, detector, params.fit_settings()).nvec + 1
 
 
@@ -211,12 +220,14 @@ def line_coverage(mask: np.ndarray, detector: str, *, image: np.ndarray | None =
     covered = np.add.reduceat(inner.astype(np.int32), bounds[:-1], axis=0)
     segments = (covered / np.maximum(np.diff(bounds), 1)[:, None]).T
     gaps = longest_false_run(inner)
+    gap_limit = round(1.0 / params.fc)
+    if params.method == "time" and tuple(mask.shape) == FULL_FRAME:
+        gaps, gap_limit = longest_false_run(_read_order(usable)), TIME_GAP_LIMIT
     lines = np.asarray(dms_to_detector_coords(np.arange(nx), 0, name, mask.shape)[0])
     fitted_columns = ~reference_pixels(mask.shape)[ny // 2]
     out = [np.empty_like(a) for a in (per_column, segments, gaps, fitted_columns)]
     for target, source in zip(out, (per_column, segments, gaps, fitted_columns), strict=True):
         target[lines] = source
-    gap_limit = round(1.0 / params.fc)
     windowed = None
     if params.method != "median" and tuple(mask.shape) != FULL_FRAME:
         windowed = subarray_windowed(out[0], ny)
@@ -254,6 +265,14 @@ def fit_in_use_reduced(image: np.ndarray, mask: np.ndarray, detector: str,
                          "every fittable line stable, none is reduced to its mean")
     return reduced, (f"{params.fit} fit: lines whose normal matrix has a condition number "
                      f"above {COND_LIMIT:g} are fitted by their mean level only")
+
+
+def _read_order(usable: np.ndarray) -> np.ndarray:
+    """Per read step and line: whether any output sees background (the first steps read
+    reference pixels in two outputs only, mid-frame pixels in the other two)."""
+    from app.core.engine.readtime import line_timing, read_order_coverage
+
+    return read_order_coverage(usable, line_timing(usable.shape[0]))
 
 
 def subarray_windowed(samples: np.ndarray, line_length: int) -> np.ndarray:

@@ -29,7 +29,9 @@ from app.core.engine.fourier_real import (
     single_threaded_blas,
     solve_from_lags,
 )
+from app.core.engine.readtime import line_timing
 from app.core.engine.robust import MAD_TO_SIGMA, column_median_mad
+from app.core.engine.time_fit import TimeFitter
 from app.core.errors import InputError
 
 _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="nsclean-tune")
@@ -122,8 +124,9 @@ class CrossValidation:
     """
 
     def __init__(self, data: np.ndarray, usable: np.ndarray, detector: str, settings,
-                 start: CleanParams) -> None:
+                 start: CleanParams, readpatt: str | None = None) -> None:
         self.detector = detector
+        self.readpatt = readpatt
         self.n, self.frame_lines = data.shape
         # Tune on runs of neighbouring lines (every line_stride-th run of line_run lines):
         # lines are fit independently, so a subset costs proportionally less, and runs
@@ -170,6 +173,7 @@ class CrossValidation:
         self._lag_d: dict[tuple, _Lags] = {}
         self._nonzero: dict[tuple, np.ndarray] = {}
         self._theta: dict[tuple, np.ndarray] = {}
+        self._time_models: dict[tuple, np.ndarray] = {}
 
     # -- shared pieces ---------------------------------------------------------------
     def _weights_for(self, sigma: float) -> np.ndarray:
@@ -216,6 +220,8 @@ class CrossValidation:
     # -- scores ----------------------------------------------------------------------
     def score(self, params: CleanParams) -> Score:
         """Cross-validated mean squared prediction error of ``params`` (see module doc)."""
+        if params.method == "time":
+            return self._score_models(lambda f: self._time_model(f, params))
         apodizer = lowpass_apodizer(params.fc, params.kill_width, self.n)
         nvec = int(np.count_nonzero(apodizer > 0))
         taper = np.concatenate([apodizer[:nvec], apodizer[1:nvec]])
@@ -223,12 +229,31 @@ class CrossValidation:
         synth = np.ascontiguousarray(np.hstack([basis[:, :nvec], basis[:, nvec + 1:]]),
                                      dtype=np.float32)
 
-        def fold_sse(f: int) -> np.ndarray:
+        def fold_model(f: int) -> np.ndarray:
             theta = self._solve(f, params.fit, nvec, params.weight_sigma, params.sigrej,
                                 params.ridge) * taper
             if params.buff:
                 theta = self._buff(theta, params.buff_sigma)
-            model = synth @ np.ascontiguousarray(theta.T, dtype=np.float32)
+            return synth @ np.ascontiguousarray(theta.T, dtype=np.float32)
+
+        return self._score_models(fold_model)
+
+    def _time_model(self, f: int, params: CleanParams) -> np.ndarray:
+        """The read-time fit of the training samples of fold ``f`` (kept per settings)."""
+        settings = params.time_settings()
+        key = (f, settings)
+        if key not in self._time_models:
+            timing = line_timing(self.n, self.readpatt)
+            fitter = TimeFitter((self.n, self.nlines), self.detector, timing, settings)
+            fit, _ = fitter.fit(self.data, self.folds[f].train)
+            self._time_models[key] = fitter.model(fit.theta)
+        return self._time_models[key]
+
+    def _score_models(self, fold_model: Callable[[int], np.ndarray]) -> Score:
+        """Score the models ``fold_model(f)`` of every fold on its held-out samples."""
+
+        def fold_sse(f: int) -> np.ndarray:
+            model = fold_model(f)
             fold = self.folds[f]
             residual = (self.data.ravel()[fold.positions]
                         - model.ravel()[fold.positions]).astype(np.float64)

@@ -18,8 +18,13 @@ standard error over (fold, group of lines) units; differences between candidates
 paired standard error, which is much smaller because the floor cancels.
 
 The search is a coordinate line search from the starting parameters: buffing, fit,
-fc, kw, weight σ, sigrej, then buffing again. Every fit and score is computed from lag
-sums (:mod:`app.core.engine.fourier_real`) that are shared between candidates, so a candidate
+fc, kw, weight σ, sigrej, then buffing again. Then the model itself is chosen by the
+data: the tuned NSClean fit ("fft") against the read-time fit ("time",
+:mod:`app.core.engine.time_fit`) on the same held-out samples; if "time" scores lower it
+is kept and its 1/f prior, per-output terms and harmonics are searched in turn. (A
+search that starts from "time" compares the methods first and searches the winner.)
+Every NSClean fit and score is computed from lag sums
+(:mod:`app.core.engine.fourier_real`) that are shared between candidates, so a candidate
 costs one batched solve per fold, and a buffing candidate nothing more than a smoothing
 of coefficients. Implementation in :mod:`app.core.tuning.cv`; this module is the API.
 """
@@ -79,6 +84,11 @@ class TuneSettings:
         Candidate strengths of the 1/f prior of the real fit.
     prior : float
         Prior strength the "real" candidate starts from when the current ridge is 0.
+    methods : tuple of str
+        Models compared in the "method" stage: "fft" (NSClean) and "time" (the
+        read-time fit); ``("fft",)`` tunes NSClean only.
+    time_ridges, output_terms, harmonics : tuple
+        Candidate values of the read-time fit's parameters.
     """
 
     groups: int = 6
@@ -100,6 +110,10 @@ class TuneSettings:
     fits: tuple[str, ...] = ("complex", "real")
     ridges: tuple[float, ...] = (0.0, 1.0, 3.0, 10.0, 30.0, 100.0)
     prior: float = 10.0
+    methods: tuple[str, ...] = ("fft", "time")
+    time_ridges: tuple[float, ...] = (1.0, 3.0, 10.0, 30.0)
+    output_terms: tuple[int, ...] = (1, 2, 3, 5)
+    harmonics: tuple[int, ...] = (16, 24, 32)
 
     def validated(self) -> TuneSettings:
         """Return self after checking ranges; raise :class:`InputError` with the reason."""
@@ -115,6 +129,8 @@ class TuneSettings:
             raise InputError(f"the seed must be a whole number ≥ 0, got {self.seed}")
         if self.rule not in ("min", "1se"):
             raise InputError(f"rule must be 'min' or '1se', got {self.rule!r}")
+        if not self.methods or not set(self.methods) <= {"fft", "time"}:
+            raise InputError(f"methods must be 'fft' and/or 'time', got {self.methods!r}")
         return self
 
 
@@ -126,7 +142,8 @@ class Stage:
     ----------
     name : str
         Parameter: "buff_sigma" (0 = no buffing), "fit", "fc", "kw", "weight_sigma",
-        "sigrej".
+        "sigrej"; "method" ("fft" or "time"); "time_ridge", "output_terms", "harmonics"
+        (the read-time fit's).
     values : list
         Candidate values tried, in grid order (str for "fit", float otherwise).
     scores, errors : list of float
@@ -208,6 +225,10 @@ def _with_value(params: CleanParams, name: str, value: object, settings: TuneSet
     if name == "fit":
         ridge = (params.ridge or settings.prior) if value == "real" else 0.0
         return replace(params, fit=str(value), ridge=ridge)
+    if name == "method":
+        return replace(params, method=str(value))
+    if name in ("output_terms", "harmonics"):
+        return replace(params, **{name: round(float(value))})
     return replace(params, **{name: float(value)})
 
 
@@ -215,7 +236,9 @@ def _grid(settings: TuneSettings, name: str, current: object) -> list:
     """Candidate values of ``name`` in order (simplest first), including ``current``."""
     grid = {"buff_sigma": settings.buff_sigmas, "fit": settings.fits, "fc": settings.fc_grid,
             "ridge": settings.ridges, "kw": settings.kw_ratios,
-            "weight_sigma": settings.weight_sigmas, "sigrej": settings.sigrejs}[name]
+            "weight_sigma": settings.weight_sigmas, "sigrej": settings.sigrejs,
+            "method": settings.methods, "time_ridge": settings.time_ridges,
+            "output_terms": settings.output_terms, "harmonics": settings.harmonics}[name]
     values = list(grid)
     if isinstance(current, str):
         return values if current in values else [*values, current]
@@ -234,8 +257,10 @@ def _index_of(values: list, current: object) -> int:
 #: solutions are only smoothed); weight σ and sigrej come before fc because they are
 #: scored at the starting fc, where every solve is cheap, and hardly depend on it.
 SEARCH = ("buff_sigma", "fit", "weight_sigma", "sigrej", "fc", "ridge", "kw", "buff_sigma")
+#: The read-time fit's search, after the "method" stage chose it.
+TIME_SEARCH = ("time_ridge", "output_terms", "harmonics")
 #: Parameters whose whole (short) grid is scored; the others get a 1-D line search.
-FULL_GRID = ("buff_sigma", "fit")
+FULL_GRID = ("buff_sigma", "fit", "method")
 #: Steps without improvement before a line search stops: the fc curve has shoulders
 #: (the number of fitted frequencies grows in steps), the others are smooth.
 PATIENCE = {"fc": 2}
@@ -244,19 +269,29 @@ PATIENCE = {"fc": 2}
 def why_not_tunable(shape: tuple[int, ...], params: CleanParams) -> str | None:
     """Why these cleaning settings have nothing to tune on a frame of ``shape``, or None.
 
-    Auto-tune searches the full-frame Fourier fit with centred kernels only: subarrays,
-    the median method and the published (legacy) kernels have no parameters to search.
+    Auto-tune searches the full-frame Fourier and read-time fits (centred kernels only):
+    subarrays, the median method and the published (legacy) kernels have no parameters
+    to search.
     """
-    if params.method != "fft" or tuple(shape) != FULL_FRAME or params.legacy_kernels:
-        return ("auto-tune applies to the full-frame Fourier fit (method fft, 2048×2048, "
-                "centred kernels); subarrays and the median method have no parameters to "
-                "tune")
+    if params.method not in ("fft", "time") or tuple(shape) != FULL_FRAME \
+            or params.legacy_kernels:
+        return ("auto-tune applies to the full-frame Fourier fit (method fft or time, "
+                "2048×2048, centred kernels); subarrays and the median method have no "
+                "parameters to tune")
     return None
+
+
+def search_order(start: CleanParams, settings: TuneSettings) -> tuple[str, ...]:
+    """The stages before the method is chosen (the rest follows the choice)."""
+    compare = ("method",) if len(settings.methods) > 1 else ()
+    if start.method == "time":
+        return compare
+    return SEARCH + compare
 
 
 def iter_tune(image: np.ndarray, mask: np.ndarray, detector: str = "NRS1", *,
               dq: np.ndarray | None = None, start: CleanParams | None = None,
-              settings: TuneSettings | None = None,
+              settings: TuneSettings | None = None, readpatt: str | None = None,
               ) -> Generator[tuple[float, str], None, TuneResult]:
     """Cross-validate cleaning parameters; a generator of ``(fraction, message)``.
 
@@ -272,6 +307,8 @@ def iter_tune(image: np.ndarray, mask: np.ndarray, detector: str = "NRS1", *,
         background, legacy kernels) are kept.
     settings : TuneSettings, optional
         Cross-validation and search settings.
+    readpatt : str, optional
+        The exposure's ``READPATT`` (the read-time fit's timing).
 
     Raises
     ------
@@ -292,24 +329,33 @@ def iter_tune(image: np.ndarray, mask: np.ndarray, detector: str = "NRS1", *,
     level = float(np.median(data[usable])) if start.background == "median" and usable.any() \
         else 0.0
     yield 0.0, "holding out background tiles"
-    cv = CrossValidation(data - np.float32(level), usable, name, settings, start)
+    cv = CrossValidation(data - np.float32(level), usable, name, settings, start, readpatt)
     current, current_score = start, cv.score(start)
     start_score = current_score
     stages: list[Stage] = []
-    for step, pname in enumerate(SEARCH):
+    order = list(search_order(start, settings))
+    step = 0
+    while step < len(order):
+        pname = order[step]
+        step += 1
         if pname == "ridge" and current.fit != "real":
             continue  # the prior belongs to the real fit only
         values = _grid(settings, pname, _settings_value(current, pname))
         here = _index_of(values, _settings_value(current, pname))
         tried: dict[int, Score] = {here: current_score}
         for i in _candidates(pname, here, values, tried):
-            yield ((step + len(tried) / (len(values) + 1)) / len(SEARCH),
+            yield ((step - 1 + len(tried) / (len(values) + 1)) / len(order),
                    f"{pname} = {_label(values[i])}")
             tried[i] = cv.score(_with_value(current, pname, values[i], settings))
         stage = _stage(pname, values, tried, here, cv, settings.rule)
         stages.append(stage)
         current = _with_value(current, pname, stage.values[stage.chosen], settings).validated()
         current_score = tried[values.index(stage.values[stage.chosen])]
+        if pname == "method":  # search the chosen model's own parameters
+            if current.method == "time":
+                order += TIME_SEARCH
+            elif start.method == "time":
+                order += SEARCH
     yield 1.0, "done"
     return TuneResult(current, start, current_score, start_score, stages,
                       time.perf_counter() - began, cv.held_out_fraction, cv.scored_samples)
@@ -362,14 +408,16 @@ def _stage(name: str, values: list, tried: dict[int, Score], here: int,
 
 
 #: Which of several equally good (ascending) grid positions is the smoothest model.
-SMOOTHEST = {"fc": min, "kw": min, "ridge": max}
+SMOOTHEST = {"fc": min, "kw": min, "ridge": max, "time_ridge": max, "output_terms": min,
+             "harmonics": min}
 
 
 def tune(image: np.ndarray, mask: np.ndarray, detector: str = "NRS1", *,
          dq: np.ndarray | None = None, start: CleanParams | None = None,
-         settings: TuneSettings | None = None) -> TuneResult:
+         settings: TuneSettings | None = None, readpatt: str | None = None) -> TuneResult:
     """Run :func:`iter_tune` to the end and return its :class:`TuneResult`."""
-    gen = iter_tune(image, mask, detector, dq=dq, start=start, settings=settings)
+    gen = iter_tune(image, mask, detector, dq=dq, start=start, settings=settings,
+                    readpatt=readpatt)
     while True:
         try:
             next(gen)
