@@ -232,7 +232,10 @@ def line_coverage(mask: np.ndarray, detector: str, *, image: np.ndarray | None =
     if params.method != "median" and tuple(mask.shape) != FULL_FRAME:
         windowed = subarray_windowed(out[0], ny)
     reduced, criterion = None, ""
-    if fit_in_use and usable.any():
+    if params.method == "time":  # its own criterion: gaps in read time (issue 18)
+        criterion = (f"read-time fit: gaps longer than {gap_limit} reads in read order leave "
+                     "the line poorly constrained")
+    elif fit_in_use and usable.any():
         reduced, criterion = fit_in_use_reduced(data, mask, name, dq, params, readpatt)
     if published is True:
         published = published_fit(mask, name, image=image, dq=dq) if tuple(mask.shape) == \
