@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 import numpy as np
 from PyQt6.QtCore import QObject, pyqtSignal
+from PyQt6.QtWidgets import QDockWidget
 
 from app.core.clean import CleanParams
 from app.core.files.stack import ImageStack
@@ -118,6 +119,9 @@ class CoverageController(QObject):
         cleaning.changed.connect(lambda _fields: self.schedule())
         self.panel.rowActivated.connect(self.centre_on)
         self.panel.highlightToggled.connect(self._sync_bands)
+        self.dock = QDockWidget("Coverage")  # placed by the window
+        self.dock.setObjectName("Coverage")  # the saved layout names it
+        self.dock.setWidget(self.panel)
 
     def schedule(self) -> None:
         """Recompute after the debounce time."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Generator, Sequence
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PyQt6.QtCore import QSettings, Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QIcon
@@ -42,7 +43,14 @@ from app.widgets.paint_tool import PaintTool
 from app.widgets.readout import Readout
 from app.widgets.stretch_panel import StretchPanel
 from app.widgets.workers import TaskRunner
+from app.window_layout import place_analysis, place_preview, restore_layout, save_layout
 from app.window_menus import add_action, build_menus, sync_menus
+
+if TYPE_CHECKING:  # imported in _build_controllers: astropy.io.fits waits for the window
+    from app.coverage_controller import CoverageController
+    from app.preview_controller import PreviewController
+    from app.threshold_controller import ThresholdController
+    from app.tune_controller import TuneController
 
 FITS_FILTER = "FITS products (*.fits *.fits.gz *.fit *.fts);;All files (*)"
 MAX_RECENT = 10
@@ -78,6 +86,13 @@ class MainWindow(QMainWindow):
 
     maskChanged = pyqtSignal(object)
 
+    # the controllers of the docks, built in this order in __init__ (coverage and
+    # Auto-tune read the preview's current mask; Auto-tune sits under its form)
+    preview: PreviewController
+    threshold: ThresholdController
+    coverage: CoverageController
+    tune: TuneController
+
     def __init__(
         self, settings: QSettings | None = None, parent: QWidget | None = None,
         *, offer_recovery: bool = False,
@@ -108,8 +123,14 @@ class MainWindow(QMainWindow):
         self.paint_tool = PaintTool(self.view, self.masks, self.workspace.paint, self)
         self.demo_loaded = False
         self._demo_mask_pending = False
-        self.sessions = SessionActions(self)
-        self.mask_actions = MaskActions(self)
+        self.sessions = SessionActions(
+            self.workspace, self.paint_tool, self.runner, self, self.settings, self,
+            open_images=lambda paths: self.open_files(paths, replace=True),
+            open_demo=lambda: self.open_demo(with_mask=False),
+            is_demo=lambda: self.demo_loaded, close_images=self.close_images,
+            loaded_input=self.loaded_input, set_modified=self.setWindowModified)
+        self.mask_actions = MaskActions(self.workspace, self.paint_tool, self.view, self,
+                                        self.settings, self, self.loaded_input)
         self.files = FileList()
         self.stretch_panel = StretchPanel(self.display)
         self.files_dock = self._dock("Files", self.files, Qt.DockWidgetArea.RightDockWidgetArea)
@@ -154,14 +175,7 @@ class MainWindow(QMainWindow):
         self.files.headerRequested.connect(self.show_header)
         self.runner.progress.connect(self._on_progress)
         self.runner.busyChanged.connect(self.progress.setVisible)
-        from app.preview_controller import PreviewController  # live cleaning preview
-        from app.window_layout import install_analysis, place_preview, restore_layout
-
-        self.preview = PreviewController(self.workspace, self.view, self.runner, self,
-                                         self.settings, self)
-        place_preview(self)
-
-        install_analysis(self)  # threshold, coverage, auto-tune, tabs
+        self._build_controllers()
         restore_layout(self)
         if offer_recovery:
             QTimer.singleShot(0, self.sessions.offer_recovery)
@@ -178,6 +192,25 @@ class MainWindow(QMainWindow):
         dock.setWidget(widget)
         self.addDockWidget(area, dock)
         return dock
+
+    def _build_controllers(self) -> None:
+        """The docks' controllers, each given the models it uses, the runner and this
+        window as its :class:`~app.widgets.port.MessagePort`; then their docks placed."""
+        from app.coverage_controller import CoverageController
+        from app.preview_controller import PreviewController
+        from app.threshold_controller import ThresholdController
+        from app.tune_controller import TuneController
+
+        ws, view, runner = self.workspace, self.view, self.runner
+        self.preview = PreviewController(ws, view, runner, self, self.settings, self)
+        self.threshold = ThresholdController(ws.stack, ws.masks, ws.threshold, ws.undo, view,
+                                             runner, self, self.paint_tool.finish, self)
+        self.coverage = CoverageController(ws.stack, ws.masks, ws.cleaning,
+                                           self.preview.current_mask, view, runner, self)
+        self.tune = TuneController(ws.stack, ws.cleaning, ws.undo, self.preview.current_mask,
+                                   runner, self, self)
+        place_preview(self)
+        place_analysis(self)  # threshold, coverage, auto-tune, tabs
 
     def _build_menus(self) -> None:
         build_menus(self)
@@ -253,6 +286,12 @@ class MainWindow(QMainWindow):
     def show_status(self, text: str, msecs: int = 6000) -> None:
         """A transient line in the status bar (the controllers' :class:`MessagePort`)."""
         self.statusBar().showMessage(text, msecs)
+
+    def close_images(self) -> None:
+        """Stop a load and close every image (the demo's too)."""
+        self.runner.cancel("load")
+        self.demo_loaded = False
+        self.stack.set_products([])
 
     def loaded_input(self, path: str | Path) -> Path | None:
         """The loaded image file that ``path`` names (None if it names none): writers
@@ -403,8 +442,6 @@ class MainWindow(QMainWindow):
         if not self.sessions.confirm_close():
             event.ignore()
             return
-        from app.window_layout import save_layout
-
         save_layout(self)
         self.runner.shutdown()
         super().closeEvent(event)

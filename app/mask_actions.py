@@ -16,12 +16,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
-from PyQt6.QtCore import QObject
+from PyQt6.QtCore import QObject, QSettings
 from PyQt6.QtGui import QAction, QActionGroup, QKeySequence
-from PyQt6.QtWidgets import QFileDialog, QInputDialog, QMenu, QMenuBar, QMessageBox
+from PyQt6.QtWidgets import QFileDialog, QInputDialog, QMenu, QMenuBar, QMessageBox, QWidget
 
 from app.core.errors import NSCleanError
 from app.core.mask.coverage import line_coverage
@@ -29,12 +28,13 @@ from app.core.mask.detector import detector_mismatch, mismatch_text
 from app.core.mask.format_table import MASK_FORMATS, import_filter, write_mask
 from app.core.mask.formats import RED_TOLERANCE, inspect_mask, read_mask
 from app.core.mask.library import LibraryEntry, library_entries
+from app.core.state.workspace import Workspace
 from app.published_check import choose_export
 from app.region_actions import RegionActions
+from app.widgets.image_view import ImageView
+from app.widgets.paint_tool import PaintTool
 from app.widgets.paint_tools import TOOL_TABLE
-
-if TYPE_CHECKING:
-    from app.main_window import MainWindow
+from app.widgets.port import MessagePort
 
 LAYER_ITEMS = {"light": ("&Light (signal)", "1"), "dark": ("&Dark (background)", "2"),
                "exclude": ("E&xclude", "3")}
@@ -48,22 +48,47 @@ EXPORTS = {name: f"Export &{fmt.label}…" for name, fmt in MASK_FORMATS.items()
 
 
 class MaskActions(QObject):
-    """Builds the Edit (undo/redo) and Mask menus of ``window`` and runs their actions."""
+    """Builds the Edit (undo/redo) and Mask menus and runs their actions.
 
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__(window)
-        self.window = window
-        self.masks, self.tool = window.masks, window.paint_tool
-        self.history = window.workspace.undo
+    Parameters
+    ----------
+    workspace
+        The models: the mask layers, the undo history, the loaded products (the
+        exported mask's source name) and the display settings (the PNG's gray picture).
+    paint_tool
+        Finishes a stroke before an action, and holds the tool, layer and brush size.
+    view
+        The image as shown (the PNG's gray picture).
+    port
+        Dialogs for problems, the status bar for news.
+    settings
+        The folder of the last mask imported or exported.
+    parent
+        Parent of the actions (their shortcuts work in it) and of the file dialogs.
+    loaded_input
+        The loaded image file a path names, or None: an export never replaces an input.
+    """
+
+    def __init__(self, workspace: Workspace, paint_tool: PaintTool, view: ImageView,
+                 port: MessagePort, settings: QSettings, parent: QWidget,
+                 loaded_input: Callable[[Path], Path | None]) -> None:
+        super().__init__(parent)
+        self.stack, self.display, self.view = workspace.stack, workspace.display, view
+        self.masks, self.tool = workspace.masks, paint_tool
+        self.history = workspace.undo
+        self.cleaning = workspace.cleaning
+        self.port, self.settings, self.loaded_input = port, settings, loaded_input
+        self._parent = parent  # of the actions and the dialogs
         self.tool_actions: dict[str, QAction] = {}
         self.layer_actions: dict[str, QAction] = {}
         self.actions: dict[str, QAction] = {}
         self.library_menu: QMenu | None = None
-        self.regions = RegionActions(window)
+        self.regions = RegionActions(workspace, paint_tool, port, settings, parent,
+                                     loaded_input)
 
     def _new(self, text: str, slot: Callable[[], object], shortcut: str | list[str] | None = None,
              checkable: bool = False, group: QActionGroup | None = None) -> QAction:
-        action = QAction(text, self.window)
+        action = QAction(text, self._parent)
         if shortcut:
             keys = [shortcut] if isinstance(shortcut, str) else shortcut
             action.setShortcuts([QKeySequence(k) for k in keys])
@@ -181,11 +206,11 @@ class MaskActions(QObject):
         """
         layers = self.masks.layers
         if layers is None:
-            self.window.show_message("No image", "Open an image before importing a mask.")
+            self.port.show_message("No image", "Open an image before importing a mask.")
             return False
         if path is None:
-            start = self.window.settings.value("lastMaskDirectory", "", type=str)
-            path, _ = QFileDialog.getOpenFileName(self.window, "Import mask", start, MASK_FILTER)
+            start = self.settings.value("lastMaskDirectory", "", type=str)
+            path, _ = QFileDialog.getOpenFileName(self._parent, "Import mask", start, MASK_FILTER)
             if not path:
                 return False
         path = Path(path)
@@ -194,7 +219,7 @@ class MaskActions(QObject):
             plane = None
             if info.kind == "jwst-cube" and info.nplanes > 1:
                 plane, ok = QInputDialog.getInt(
-                    self.window, "Choose a plane",
+                    self._parent, "Choose a plane",
                     f"{path.name} holds {info.nplanes} masks, one per integration.\n"
                     "Which one should be imported?", 0, 0, info.nplanes - 1,
                 )
@@ -205,10 +230,10 @@ class MaskActions(QObject):
                 return False
             return self._apply_import(read.mask, how, path.name, read.near_red)
         except NSCleanError as exc:
-            self.window.show_message("Mask not imported", f"{exc}\n\nThe layers are unchanged.")
+            self.port.show_message("Mask not imported", f"{exc}\n\nThe layers are unchanged.")
             return False
         finally:
-            self.window.settings.setValue("lastMaskDirectory", str(path.parent))
+            self.settings.setValue("lastMaskDirectory", str(path.parent))
 
     def _detector_agrees(self, mask_detector: str | None, name: str) -> bool:
         """True unless the mask records the other detector and the user declines it."""
@@ -217,7 +242,7 @@ class MaskActions(QObject):
             return True
         text = mismatch_text(name, mask_detector, "the image", image_detector)
         answer = QMessageBox.question(
-            self.window, "Mask for the other detector",
+            self._parent, "Mask for the other detector",
             f"{text}.\n\nThe spectra fall elsewhere on the other detector, so its background "
             "pixels are not this image's. Import it anyway?",
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
@@ -234,7 +259,7 @@ class MaskActions(QObject):
         if near_red:
             note += (f"; {near_red:,} pixels near pure red (within {RED_TOLERANCE} of 255, 0, 0)"
                      " counted as background")
-        self.window.statusBar().showMessage(f"Imported {name}{note}", 6000)
+        self.port.show_status(f"Imported {name}{note}", 6000)
         return True
 
     def _fill_library(self) -> None:
@@ -261,18 +286,18 @@ class MaskActions(QObject):
             if not self._library_fits(mask, entry.name):
                 return False
         except NSCleanError as exc:
-            self.window.show_message("Mask not loaded", f"{exc}\n\nThe layers are unchanged.")
+            self.port.show_message("Mask not loaded", f"{exc}\n\nThe layers are unchanged.")
             return False
         return self._apply_import(mask, "replace", entry.name)
 
     def _library_fits(self, mask: np.ndarray, name: str) -> bool:
         """Ask first when ``mask`` would leave lines of the loaded image unfittable, fitted
         by their mean only, or unstable in the published fit; True to go on."""
-        image, detector = self.window.stack.image, self.masks.detector
+        image, detector = self.stack.image, self.masks.detector
         if image is None or image.shape != mask.shape or detector not in ("NRS1", "NRS2"):
             return True
         coverage = line_coverage(mask & ~self.masks.layers.never_background(), detector,
-                                 image=image, params=self.window.preview.params)
+                                 image=image, params=self.cleaning.value)
         counts = [(coverage.unfit_lines.size, "cannot be fit (too few samples)"),
                   (coverage.sparse_lines.size, "are too clustered: only their mean level "
                                                "would be removed"),
@@ -283,7 +308,7 @@ class MaskActions(QObject):
         if not problems:
             return True
         answer = QMessageBox.question(
-            self.window, "Library mask leaves lines unfit",
+            self._parent, "Library mask leaves lines unfit",
             f"On this image, {name} leaves\n  " + "\n  ".join(problems) + "\n\nUse it "
             "anyway? (Threshold the traces, or add background where the lines need it.)",
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
@@ -299,23 +324,23 @@ class MaskActions(QObject):
         fmt = MASK_FORMATS[kind]
         text, file_filter, suffix = EXPORTS[kind], fmt.file_filter, fmt.export_suffix
         if path is None:
-            start = self.window.settings.value("lastMaskDirectory", "", type=str)
+            start = self.settings.value("lastMaskDirectory", "", type=str)
             stem = self._source_stem()
             default = str(Path(start) / f"{stem}_nsclean_mask{suffix}") if stem else start
             path, _ = QFileDialog.getSaveFileName(
-                self.window, text.replace("&", "").rstrip("…"), default, file_filter
+                self._parent, text.replace("&", "").rstrip("…"), default, file_filter
             )
             if not path:
                 return None
         path = Path(path)
-        if self.window.loaded_input(path) is not None:
-            self.window.show_message(
+        if self.loaded_input(path) is not None:
+            self.port.show_message(
                 "Mask not exported", f"{path}: this is a loaded image file; a mask never "
                 "replaces an input.\n\nNothing was written; choose another name.")
             return None
         self.tool.finish()
         allowed = ~layers.layer("exclude") & ~layers.never_background()
-        choice = choose_export(self.window, layers.background(), self.masks.detector, allowed)
+        choice = choose_export(self._parent, layers.background(), self.masks.detector, allowed)
         if choice is None:
             return None
         mask = choice.mask
@@ -328,17 +353,17 @@ class MaskActions(QObject):
         try:
             written = write_mask(path, mask, kind, **options)  # each writer takes its own
         except (NSCleanError, OSError) as exc:
-            self.window.show_message(
+            self.port.show_message(
                 "Mask not exported", f"{exc}\n\nNothing was written; the layers are unchanged."
             )
             return None
-        self.window.settings.setValue("lastMaskDirectory", str(path.parent))
+        self.settings.setValue("lastMaskDirectory", str(path.parent))
         note = f" — {choice.note}" if choice.note else ""
-        self.window.statusBar().showMessage(f"Wrote {written}{note}", 12000)
+        self.port.show_status(f"Wrote {written}{note}", 12000)
         return written
 
     def _source_stem(self) -> str:
-        products = self.window.stack.products
+        products = self.stack.products
         if not products:
             return ""
         name = products[0].path.name
@@ -349,12 +374,12 @@ class MaskActions(QObject):
 
     def _gray_picture(self) -> np.ndarray | None:
         """The image as shown (current limits and stretch), as gray bytes for the PNG."""
-        image = self.window.view.image
+        image = self.view.image
         layers = self.masks.layers
         if image is None or layers is None or image.shape != layers.shape:
             return None
-        lo, hi = self.window.display.levels
-        lut = np.asarray(self.window.display.lut)[:, :3].mean(axis=1)
+        lo, hi = self.display.levels
+        lut = np.asarray(self.display.lut)[:, :3].mean(axis=1)
         with np.errstate(invalid="ignore"):
             scaled = np.clip((image - lo) / max(hi - lo, 1e-30), 0.0, 1.0)
         index = np.nan_to_num(scaled * (len(lut) - 1), nan=0.0).astype(np.intp)

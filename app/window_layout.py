@@ -1,4 +1,4 @@
-"""Adds the Threshold, Coverage and Auto-tune parts to the main window and lays out docks.
+"""Places the docks of the main window's controllers and remembers the layout.
 
 The right-hand docks (Display, Cleaning, Threshold, Coverage) share one tab group under
 the Files list, each inside a scroll area: stacked, their minimum heights added up to
@@ -12,10 +12,6 @@ from typing import TYPE_CHECKING
 
 from PyQt6.QtCore import QByteArray, Qt, QTimer
 from PyQt6.QtWidgets import QDockWidget, QFrame, QScrollArea
-
-from app.coverage_controller import CoverageController
-from app.threshold_controller import ThresholdController
-from app.tune_controller import TuneController
 
 if TYPE_CHECKING:
     from app.main_window import MainWindow
@@ -35,31 +31,18 @@ def place_preview(window: MainWindow) -> None:
         window.view_menu.addAction(dock.toggleViewAction())
 
 
-def install_analysis(window: MainWindow) -> None:
-    """Create ``window.threshold``, ``window.coverage`` and ``window.tune`` and arrange
-    the docks (call once, after the preview controller exists)."""
-    ws = window.workspace
-    window.threshold = ThresholdController(  # type: ignore[attr-defined]
-        ws.stack, ws.masks, ws.threshold, ws.undo, window.view, window.runner, window,
-        window.paint_tool.finish, window)
-    window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea,
-                         window.threshold.dock)  # type: ignore[attr-defined]
-    window.coverage = CoverageController(  # type: ignore[attr-defined]
-        ws.stack, ws.masks, ws.cleaning, window.preview.current_mask, window.view, window.runner,
-        window)
-    window.coverage.dock = window._dock(  # type: ignore[attr-defined]
-        "Coverage", window.coverage.panel, Qt.DockWidgetArea.RightDockWidgetArea)
-    window.tune = TuneController(  # type: ignore[attr-defined]
-        ws.stack, ws.cleaning, ws.undo, window.preview.current_mask, window.runner, window,
-        window)
+def place_analysis(window: MainWindow) -> None:
+    """Place the Threshold and Coverage docks and the Auto-tune controls, and tab the
+    right-hand docks (call once, after :func:`place_preview`)."""
+    for dock in (window.threshold.dock, window.coverage.dock):
+        window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
     form = window.preview.panel.form  # Auto-tune sits under the cleaning form
     panel_layout = window.preview.panel.layout()
-    panel_layout.insertWidget(panel_layout.indexOf(form) + 1,
-                              window.tune.controls)  # type: ignore[attr-defined]
-    for dock in (window.threshold.dock, window.coverage.dock):  # type: ignore[attr-defined]
+    panel_layout.insertWidget(panel_layout.indexOf(form) + 1, window.tune.controls)
+    for dock in (window.threshold.dock, window.coverage.dock):
         window.view_menu.addAction(dock.toggleViewAction())
     tab_right_docks(window, [window.display_dock, window.preview.dock,
-                             window.threshold.dock, window.coverage.dock])  # type: ignore[attr-defined]
+                             window.threshold.dock, window.coverage.dock])
 
 
 def scrollable(dock: QDockWidget) -> None:
