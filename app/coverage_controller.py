@@ -23,7 +23,14 @@ from app.core.files.stack import ImageStack
 from app.core.mask.coverage import LineCoverage, line_coverage
 from app.core.mask.model import MaskModel
 from app.core.state.states import SettingsState
-from app.widgets.coverage_panel import BANDS_Z, SPARSE_RGBA, UNFIT_RGBA, ColumnBands, CoveragePanel
+from app.widgets.coverage_panel import (
+    BANDS_Z,
+    PUBLISHED_RGBA,
+    SPARSE_RGBA,
+    UNFIT_RGBA,
+    ColumnBands,
+    CoveragePanel,
+)
 from app.widgets.image_view import ImageView
 from app.widgets.live_task import LiveTask
 from app.widgets.workers import TaskRunner
@@ -46,7 +53,8 @@ def coverage_rows(coverage: LineCoverage) -> list[tuple[str, str, str, object]]:
     """Rows for :meth:`CoveragePanel.set_rows`: ``(text, tooltip, kind, (x0, x1))`` with
     the DMS column span ``x0..x1`` of each range of starved lines."""
     rows: list[tuple[str, str, str, object]] = []
-    for kind, lines in (("unfit", coverage.unfit_lines), ("sparse", coverage.sparse_lines)):
+    for kind, lines in (("unfit", coverage.unfit_lines), ("sparse", coverage.sparse_lines),
+                        ("published", coverage.published_unstable_lines)):
         for run in line_ranges(lines):
             columns = coverage.columns(run)
             x0, x1 = int(columns.min()), int(columns.max())
@@ -57,11 +65,16 @@ def coverage_rows(coverage: LineCoverage) -> list[tuple[str, str, str, object]]:
                 got = f"{low}" if low == high else f"{low}–{high}"
                 text = f"lines {span}: {got} samples (need {coverage.min_samples})"
                 tip = f"Not cleaned. DMS columns {cols}; free some background there."
-            else:
+            elif kind == "sparse":
                 gap = int(coverage.max_gap[run].max())
-                text = f"lines {span}: gap of {gap} samples"
-                tip = (f"Poorly constrained: no background over {gap} samples (more than "
-                       f"{coverage.gap_limit}). DMS columns {cols}.")
+                text = f"lines {span}: too clustered (gap of {gap} samples)"
+                tip = (f"Only the mean level is removed: {coverage.criterion}. DMS columns "
+                       f"{cols}.")
+            else:
+                text = f"lines {span}: published fit unstable"
+                tip = ("The JWST pipeline's NSClean (and NSClean 1.x) would swing across "
+                       "the gaps of these lines with this mask; exporting offers a remedy. "
+                       f"DMS columns {cols}.")
             rows.append((text, tip, kind, (x0, x1)))
     return rows
 
@@ -91,6 +104,8 @@ class CoverageController(QObject):
         self.panel = CoveragePanel()
         self.unfit_bands = ColumnBands(UNFIT_RGBA)
         self.sparse_bands = ColumnBands(SPARSE_RGBA)
+        self.published_bands = ColumnBands(PUBLISHED_RGBA)
+        view.add_overlay(self.published_bands, BANDS_Z - 1)
         view.add_overlay(self.sparse_bands, BANDS_Z)
         view.add_overlay(self.unfit_bands, BANDS_Z + 1)
         self.coverage: LineCoverage | None = None
@@ -154,6 +169,8 @@ class CoverageController(QObject):
         height = coverage.shape[0]
         self.unfit_bands.set_columns(coverage.columns(unfit), height)
         self.sparse_bands.set_columns(coverage.columns(sparse), height)
+        self.published_bands.set_columns(coverage.columns(coverage.published_unstable_lines),
+                                         height)
 
     def _on_error(self, inputs: tuple, text: str) -> None:
         if self._current(inputs[2], inputs[4]):
@@ -167,6 +184,7 @@ class CoverageController(QObject):
         if coverage is None:
             self.unfit_bands.set_columns(np.zeros(0, int), 0)
             self.sparse_bands.set_columns(np.zeros(0, int), 0)
+            self.published_bands.set_columns(np.zeros(0, int), 0)
         self._sync_bands()
         self.coverageShown.emit(coverage)
 
@@ -174,6 +192,7 @@ class CoverageController(QObject):
         on = self.panel.highlight.isChecked()
         self.unfit_bands.setVisible(on)
         self.sparse_bands.setVisible(on)
+        self.published_bands.setVisible(on)
 
     def centre_on(self, columns: tuple[int, int]) -> None:
         """Centre the main view on DMS columns ``x0..x1`` (keeping the zoom)."""

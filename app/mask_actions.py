@@ -23,11 +23,13 @@ from PyQt6.QtGui import QAction, QActionGroup, QKeySequence
 from PyQt6.QtWidgets import QFileDialog, QInputDialog, QMenu, QMenuBar, QMessageBox, QWidget
 
 from app.core.errors import NSCleanError
+from app.core.mask.coverage import line_coverage
 from app.core.mask.detector import detector_mismatch, mismatch_text
 from app.core.mask.format_table import MASK_FORMATS, import_filter, write_mask
 from app.core.mask.formats import RED_TOLERANCE, inspect_mask, read_mask
 from app.core.mask.library import LibraryEntry, library_entries
 from app.core.state.workspace import Workspace
+from app.published_check import choose_export
 from app.region_actions import RegionActions
 from app.widgets.image_view import ImageView
 from app.widgets.paint_tool import PaintTool
@@ -74,6 +76,7 @@ class MaskActions(QObject):
         self.stack, self.display, self.view = workspace.stack, workspace.display, view
         self.masks, self.tool = workspace.masks, paint_tool
         self.history = workspace.undo
+        self.cleaning = workspace.cleaning
         self.port, self.settings, self.loaded_input = port, settings, loaded_input
         self._parent = parent  # of the actions and the dialogs
         self.tool_actions: dict[str, QAction] = {}
@@ -280,10 +283,37 @@ class MaskActions(QObject):
             return False
         try:
             mask = read_mask(entry.path, shape=layers.shape, border=layers.border).mask
+            if not self._library_fits(mask, entry.name):
+                return False
         except NSCleanError as exc:
             self.port.show_message("Mask not loaded", f"{exc}\n\nThe layers are unchanged.")
             return False
         return self._apply_import(mask, "replace", entry.name)
+
+    def _library_fits(self, mask: np.ndarray, name: str) -> bool:
+        """Ask first when ``mask`` would leave lines of the loaded image unfittable, fitted
+        by their mean only, or unstable in the published fit; True to go on."""
+        image, detector = self.stack.image, self.masks.detector
+        if image is None or image.shape != mask.shape or detector not in ("NRS1", "NRS2"):
+            return True
+        coverage = line_coverage(mask & ~self.masks.layers.never_background(), detector,
+                                 image=image, params=self.cleaning.value)
+        counts = [(coverage.unfit_lines.size, "cannot be fit (too few samples)"),
+                  (coverage.sparse_lines.size, "are too clustered: only their mean level "
+                                               "would be removed"),
+                  (coverage.published_unstable_lines.size,
+                   "are unstable in the published fit (JWST pipeline, NSClean 1.x)")]
+        problems = [f"{n} detector line{'s' if n != 1 else ''} {what}" for n, what in counts
+                    if n]
+        if not problems:
+            return True
+        answer = QMessageBox.question(
+            self._parent, "Library mask leaves lines unfit",
+            f"On this image, {name} leaves\n  " + "\n  ".join(problems) + "\n\nUse it "
+            "anyway? (Threshold the traces, or add background where the lines need it.)",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No)
+        return answer == QMessageBox.StandardButton.Yes
 
     # --- export ----------------------------------------------------------------------
     def export_mask(self, kind: str, path: str | Path | None = None) -> Path | None:
@@ -309,9 +339,15 @@ class MaskActions(QObject):
                 "replaces an input.\n\nNothing was written; choose another name.")
             return None
         self.tool.finish()
-        mask = layers.background()
-        extra = {"NSC_SRC": (self._source_stem()[:60], "image the mask was painted on")}
-        options: dict[str, object] = {"extra": extra, "detector": self.masks.detector}
+        allowed = ~layers.layer("exclude") & ~layers.never_background()
+        choice = choose_export(self._parent, layers.background(), self.masks.detector, allowed)
+        if choice is None:
+            return None
+        mask = choice.mask
+        extra = {"NSC_SRC": (self._source_stem()[:60], "image the mask was painted on"),
+                 **choice.cards}
+        options: dict[str, object] = {"extra": extra, "detector": self.masks.detector,
+                                      "history": choice.history}
         if "gray" in fmt.options:  # the picture costs a pass over the image
             options["gray"] = self._gray_picture()
         try:
@@ -322,7 +358,8 @@ class MaskActions(QObject):
             )
             return None
         self.settings.setValue("lastMaskDirectory", str(path.parent))
-        self.port.show_status(f"Wrote {written}", 6000)
+        note = f" — {choice.note}" if choice.note else ""
+        self.port.show_status(f"Wrote {written}{note}", 12000)
         return written
 
     def _source_stem(self) -> str:

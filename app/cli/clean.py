@@ -304,6 +304,31 @@ def refuse_input(source: Path, checks: dict, detector: str | None, mask_name: st
                         allow=checks.get("any_mask_detector", False))
 
 
+def published_note(name: Path, mask, detector: str | None, files: list[Path]) -> str | None:
+    """What the published fit (jwst NSClean, NSClean 1.x) would make of the mask, when it
+    is unstable on some lines: the mask is likely to be reused in the pipeline."""
+    from astropy.io import fits
+
+    from app.core.mask.published import published_fit
+
+    if mask.shape != (2048, 2048):
+        return None
+    if detector is None:
+        for path in files:  # the first readable header that names one
+            try:
+                detector = str(fits.getval(path, "DETECTOR")).strip().upper()
+                break
+            except (OSError, KeyError, ValueError):
+                continue
+    if detector not in ("NRS1", "NRS2"):
+        return None
+    fit = published_fit(mask, detector)
+    if fit.stable:
+        return None
+    return (f"{name}: {fit.summary()}; our cleaning fits these lines by their mean level "
+            "where needed, but the mask is unsafe for the JWST pipeline as it is")
+
+
 def _line_warnings(source: Path, diagnostics) -> list[str]:
     """Warnings about lines left uncleaned or fitted by their mean level, one per distinct
     set of lines: a rateints file usually repeats the same lines in every integration."""
@@ -320,7 +345,8 @@ def _line_warnings(source: Path, diagnostics) -> list[str]:
                  else "1 detector line has")
         if kind == "unfit":
             what = (f"{count} fewer than {min_samples} background samples and "
-                    f"{'were' if len(lines) > 1 else 'was'} not cleaned")
+                    f"{'were' if len(lines) > 1 else 'was'} not fitted (buffing gives "
+                    f"{'them' if len(lines) > 1 else 'it'} part of the neighbours' model)")
         else:
             what = (f"{count} {'their' if len(lines) > 1 else 'its'} background in too few "
                     "places for the Fourier fit; only the mean level was removed")
@@ -460,6 +486,9 @@ def run(args: argparse.Namespace) -> int:
     if not mask.any():  # say it once, of the mask, rather than once per file
         raise MaskError(f"{args.mask}: the mask has no background pixel (all 0); nothing "
                         "could be fitted")
+    note = published_note(args.mask, mask, mask_read.detector or args.detector, args.files)
+    if note:
+        print(f"nsclean: note: {note}", file=sys.stderr)
     jobs, named = [], {}
     seen = set()
     for source in args.files:

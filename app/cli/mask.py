@@ -54,10 +54,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                        {s for f in MASK_FORMATS.values() for s in f.suffixes})) + ")")
     p.add_argument("--format", choices=tuple(MASK_FORMATS), default=None, help=cli_help())
     p.add_argument("--overwrite", action="store_true", help="replace MASK if it exists")
+    p.add_argument("--force", action="store_true",
+                   help="accept files nsclean-gui cleaned already (NSC_* keywords)")
     p.add_argument("--combine", choices=tuple(COMBINE_METHODS), default="mean",
                    help="how several frames are combined per pixel (default mean)")
     p.add_argument("--detector", choices=("NRS1", "NRS2"), type=str.upper, default=None,
                    help="override the DETECTOR header keyword")
+    p.add_argument("--published-fit", choices=("safe", "as-is"), default="safe",
+                   help="safe (default): remedy the lines where the published fit (jwst "
+                        "NSClean, NSClean 1.x) would be unstable, by borrowing background "
+                        "from neighbouring lines and dropping orphan samples; as-is: "
+                        "write the threshold as it is and only report those lines")
     g = p.add_argument_group("threshold")
     g.add_argument("--sigma", type=float, default=d.sigma, metavar="S",
                    help="light is what rises S sigma above the background (default %(default)s)")
@@ -141,7 +148,12 @@ def run(args: argparse.Namespace) -> int:
 
     settings = settings_from_args(args)
     kind = check_output(args.output, args.format, list(args.files), args.overwrite)
+    from app.core.files.frames import refuse_cleaned
+
     products = [read_product(path) for path in args.files]
+    for product in products:  # thresholds a residual: say so unless asked for
+        refuse_cleaned(product.path, product.primary_header, args.force,
+                       "pass --force to threshold it anyway")
     detector = resolve_detector(products[0], args.detector)
     image = combine(products, args.combine)  # checks that detectors and shapes match
     nframes = sum(p.nints for p in products)
@@ -152,16 +164,28 @@ def run(args: argparse.Namespace) -> int:
                                          len(products) > 1 else "")
         raise InputError(f"{where}: {exc}") from None
     mask = result.background
+    safety = None
+    if args.published_fit == "safe":  # lines the published fit cannot handle: remedied
+        from app.core.mask.safe import make_safe
+
+        safety = make_safe(mask, detector, allowed=result.usable & ~result.low, image=image)
+        mask = safety.mask
+    from app.core.mask.published import provenance_cards, published_fit
+
+    published = published_fit(mask, detector, image=image)
+    cards, notes = provenance_cards(published)
     sources = ", ".join(p.path.name for p in products)
     extra = {
         "NSC_SRC": (products[0].path.name[:68], "image the mask was made from"),
         "NSC_NSRC": (len(products), "number of files combined"),
         "NSC_THR": (settings.sigma, "threshold in sigma above the background"),
         "NSC_GROW": (settings.grow, "pixels grown around faint light"),
+        **cards,
     }
     history = [f"nsclean mask from {len(products)} file(s), {nframes} frame(s) "
                f"({args.combine}): {sources}"[:2000],
-               "settings: " + ", ".join(f"{k}={v}" for k, v in settings.as_dict().items())]
+               "settings: " + ", ".join(f"{k}={v}" for k, v in settings.as_dict().items()),
+               *([safety.summary()] if safety is not None else []), *notes]
     # each format's writer takes those of these options that apply to it
     write_mask(args.output, mask, kind, extra=extra, overwrite=args.overwrite, history=history,
                detector=detector)
@@ -170,6 +194,9 @@ def run(args: argparse.Namespace) -> int:
           f"{result.regions} light region{'' if result.regions == 1 else 's'} above "
           f"{settings.sigma:g} sigma "
           f"(noise {result.noise:.3g} after smoothing), from {nframes} frame(s)")
+    if safety is not None:
+        print(safety.summary())
     print(line_coverage(mask, detector, image=image).summary())
+    print(published.summary())
     return 0
 

@@ -244,8 +244,11 @@ class Diagnostics:
     samples_per_line : ndarray of int
         Usable background samples on each detector line (index = detector line).
     unfit_lines : ndarray of int
-        Detector lines (outside the reference border) with too few samples to be fit;
-        their model is zero and they are not cleaned.
+        Detector lines (outside the reference border) with too few samples to be fit.
+        Their own fit is zero; with buffing on they receive the smoothed model of their
+        neighbours (a line between two fitted ones about 73 %: all but the kernel's
+        central weight, 1 − 1/(1.5·√(2π)), as in the published code, which skips empty
+        lines the same way); without buffing they are left as they were.
     min_samples : int
         Samples a line needs to be fit (more than the number of fitted frequencies).
         "time": ticks at which some output sees background, for more than the mean.

@@ -12,10 +12,13 @@ from PyQt6.QtWidgets import QCheckBox, QLabel, QListWidget, QListWidgetItem, QVB
 
 from app.widgets.preview_panel import UnfitLinesItem
 
-#: Lines that cannot be fit at all (magenta) and lines with long gaps (orange).
+#: Lines that cannot be fit at all (magenta), lines too clustered for the fit in use
+#: (orange) and lines where the published fit is unstable (cyan).
 UNFIT_RGBA = (240, 60, 240, 220)
 SPARSE_RGBA = (255, 160, 0, 200)
-PROBLEM_COLORS = {"unfit": QColor(230, 80, 230), "sparse": QColor(255, 170, 40)}
+PUBLISHED_RGBA = (0, 200, 230, 200)
+PROBLEM_COLORS = {"unfit": QColor(230, 80, 230), "sparse": QColor(255, 170, 40),
+                  "published": QColor(40, 200, 230)}
 #: Above the mask overlay, below the preview's red unfit bands (z 30).
 BANDS_Z = 25.0
 
@@ -54,8 +57,10 @@ class CoveragePanel(QWidget):
         self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.summary.setToolTip(
             "NSClean fits every detector line (one DMS column) through its background "
-            "samples. A line with too few samples is not cleaned; a line whose samples "
-            "leave a long gap is poorly constrained there. Free some background on them.")
+            "samples. A line with too few samples is not cleaned; on a line whose samples "
+            "are too clustered the fit in use removes only the mean level. Apart from "
+            "that: lines where the published fit (JWST pipeline, NSClean 1.x) is unstable, "
+            "should the mask be used there. Free some background on them.")
         self.highlight = QCheckBox("Highlight these lines on the image")
         self.highlight.setChecked(True)
         self.highlight.toggled.connect(self.highlightToggled)
@@ -64,7 +69,9 @@ class CoveragePanel(QWidget):
         self.rows.itemClicked.connect(self._clicked)
         self.rows.itemActivated.connect(self._clicked)
         legend = QLabel("<span style='color:#e650e6'>■</span> too few samples: not cleaned  "
-                        "<span style='color:#ffaa28'>■</span> long gap")
+                        "<span style='color:#ffaa28'>■</span> too clustered for our fit  "
+                        "<span style='color:#28c8e6'>■</span> published fit unstable")
+        legend.setWordWrap(True)
         layout = QVBoxLayout(self)
         layout.addWidget(self.summary)
         layout.addWidget(self.highlight)

@@ -98,13 +98,16 @@ def test_line_warnings_of_a_rateints_name_each_set_of_lines_once():
     warnings = _line_warnings(Path("x_rateints.fits"), same)
     assert warnings == [
         "x_rateints.fits integrations 1-3: warning: 3 detector lines have fewer than 10 "
-        "background samples and were not cleaned (lines 5-7)",
+        "background samples and were not fitted (buffing gives them part of the neighbours' "
+        "model) (lines 5-7)",
         "x_rateints.fits integrations 2-3: warning: 1 detector line has its background in "
         "too few places for the Fourier fit; only the mean level was removed (lines 900)",
         "x_rateints.fits integration 4: warning: 1 detector line has fewer than 10 "
-        "background samples and was not cleaned (lines 8)"]
+        "background samples and was not fitted (buffing gives it part of the neighbours' "
+        "model) (lines 8)"]
     everywhere = _line_warnings(Path("y.fits"), [diag([1]), diag([1])])
     assert everywhere == ["y.fits (all 2 integrations): warning: 1 detector line has fewer "
-                          "than 10 background samples and was not cleaned (lines 1)"]
+                          "than 10 background samples and was not fitted (buffing gives it "
+                          "part of the neighbours' model) (lines 1)"]
     assert _line_warnings(Path("z_rate.fits"), [diag([2])])[0].startswith(
         "z_rate.fits: warning: 1 detector line has")

@@ -74,9 +74,35 @@ def test_full_frame_agrees_with_the_engine_diagnostics(detector):
     columns = set(cov.columns(cov.unfit_lines).tolist())
     assert columns == set(range(300, 310)) | {700, 702}
     assert 701 in cov.columns(cov.sparse_lines)
+    # "too clustered" is the fit in use's own verdict: the lines it fits by their mean
+    np.testing.assert_array_equal(cov.sparse_lines, diag.reduced_lines)
     assert not cov.fitted[:4].any() and not cov.fitted[-4:].any()
     text = cov.summary()
-    assert "12 lines cannot be fit" in text and "gap longer than" in text
+    assert "12 lines cannot be fit" in text and "too clustered for the fit in use" in text
+    assert "criterion: complex fit: lines whose normal matrix has a condition number" in text
+    # the published fit is judged apart: it is unstable on the clustered line 701 too
+    assert 701 in cov.columns(cov.published_unstable_lines)
+    assert "published fit (jwst NSClean, NSClean 1.x)" in text
+
+
+def test_the_criterion_follows_the_fit_in_use():
+    """With the real fit's 1/f prior a clustered line stays a full fit: not listed."""
+    from app.core.clean import CleanParams
+
+    mask = np.zeros((2048, 2048), bool)
+    mask[100:1900:3] = True
+    mask[:, 701] = False
+    mask[100:160, 701] = True  # 20 samples in one short stretch
+    image = np.zeros(mask.shape, np.float32)
+    plain = line_coverage(mask, "NRS1", image=image)
+    assert 701 in plain.columns(plain.sparse_lines)
+    ridge = CleanParams(fit="real", ridge=10.0)
+    prior = line_coverage(mask, "NRS1", image=image, params=ridge)
+    assert prior.sparse_lines.size == 0
+    assert clean(image, mask, "NRS1", params=ridge).diagnostics.reduced_lines.size == 0
+    assert "1/f prior (ridge 10)" in prior.summary()
+    # the published fit has no prior: the line stays unstable there whatever we use
+    assert 701 in prior.columns(prior.published_unstable_lines)
 
 
 def test_min_samples_follows_the_method():

@@ -126,7 +126,8 @@ def test_a_cleaned_file_is_refused_unless_forced(tmp_path, capsys):
     capsys.readouterr()
     for argv in (["clean", str(cleaned), "--mask", str(mask)],
                  ["clean", str(cleaned), "--mask", str(mask), "--tune"],
-                 ["tune", str(cleaned), "--mask", str(mask)]):
+                 ["tune", str(cleaned), "--mask", str(mask)],
+                 ["mask", str(cleaned), "-o", str(tmp_path / "from_cleaned.fits")]):
         assert main(argv) == 1
         err = capsys.readouterr().err
         assert "was cleaned already" in err and "--force" in err

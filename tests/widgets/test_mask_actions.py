@@ -239,13 +239,10 @@ def test_export_never_replaces_a_loaded_image(qtbot, window, write_rate, monkeyp
     assert "loaded image" in messages[0][1]
 
 
-def test_a_mask_of_the_other_detector_asks_first_naming_both(win, monkeypatch, tmp_path
-                                                            ) -> None:
+def answer_questions(monkeypatch) -> tuple[list[str], list]:
+    """QMessageBox.question answers ``answer[0]`` (No at first) and records its texts."""
     from PyQt6.QtWidgets import QMessageBox
 
-    from app.core.mask.formats import write_nsclean_fits
-
-    path = write_nsclean_fits(tmp_path / "nrs2.fits", some_mask(), detector="NRS2")
     asked: list[str] = []
     answer = [QMessageBox.StandardButton.No]
 
@@ -254,6 +251,17 @@ def test_a_mask_of_the_other_detector_asks_first_naming_both(win, monkeypatch, t
         return answer[0]
 
     monkeypatch.setattr(QMessageBox, "question", question)
+    return asked, answer
+
+
+def test_a_mask_of_the_other_detector_asks_first_naming_both(win, monkeypatch, tmp_path
+                                                            ) -> None:
+    from PyQt6.QtWidgets import QMessageBox
+
+    from app.core.mask.formats import write_nsclean_fits
+
+    path = write_nsclean_fits(tmp_path / "nrs2.fits", some_mask(), detector="NRS2")
+    asked, answer = answer_questions(monkeypatch)
     choose_file(monkeypatch, path)
     before = state(win)
     menu_action(win, "Replace background").trigger()
@@ -301,3 +309,107 @@ def test_loading_a_cleaned_file_says_so(qtbot, window, write_rate, messages) -> 
     title, text = messages[0]
     assert title == "Cleaned already" and "c_rate_nsclean.fits was cleaned already" in text
     assert window.stack.products  # loaded all the same: looking at it is fine
+
+
+FULL = (2048, 2048)
+
+
+@pytest.fixture
+def full_win(qtbot, window, make_product, monkeypatch, tmp_path):
+    monkeypatch.setenv("NSCLEAN_GUI_STATE_DIR", str(tmp_path / "state"))
+    window.stack.set_products([make_product(shape=FULL)])
+    qtbot.waitUntil(lambda: window.mask_layers is not None and not window.runner.is_busy(),
+                    timeout=60000)
+    return window
+
+
+def clustered_layers(win) -> None:
+    """Light over everything but 15-px gaps; DMS columns 600-639 keep one short stretch."""
+    light = np.ones(FULL, bool)
+    light[(np.arange(2048) % 48) >= 33, :] = False
+    light[:, 600:640] = True
+    light[1000:1060, 600:640] = False
+    win.mask_layers.import_background(~light, "replace")
+
+
+def press(monkeypatch, text: str, seen: list[str]) -> None:
+    """Answer the next QMessageBox.exec() by clicking the button labelled ``text``."""
+    from PyQt6.QtWidgets import QMessageBox
+
+    def exec_(box):
+        seen.append(box.text())
+        for button in box.buttons():
+            if button.text() == text or (text == "Cancel" and box.buttonRole(button)
+                                         == QMessageBox.ButtonRole.RejectRole):
+                button.click()
+                return 0
+        raise AssertionError(f"no button {text!r}")
+
+    monkeypatch.setattr(QMessageBox, "exec", exec_)
+
+
+@pytest.mark.parametrize("answer", ["Make it safe", "Export as painted", "Cancel"])
+def test_export_offers_the_remedy_for_the_published_fit(full_win, monkeypatch, tmp_path,
+                                                        answer) -> None:
+    from app.core.mask.published import published_fit
+
+    clustered_layers(full_win)
+    before = state(full_win)
+    path = tmp_path / "m_user_mask.fits"
+    choose_file(monkeypatch, path)
+    seen: list[str] = []
+    press(monkeypatch, answer, seen)
+    menu_action(full_win, "Export JWST").trigger()
+    assert len(seen) == 1 and "42 lines unstable" in seen[0], seen
+    assert "4, 600-640" in seen[0]  # line 640: weighted by the clustered line 639
+    assert_state(full_win, before)  # the layers never change
+    if answer == "Cancel":
+        assert not path.exists()
+        return
+    written = read_mask(path).mask
+    fit = published_fit(written, "NRS1")
+    header = fits.getheader(path)
+    assert header["NSC_PUBU"] == fit.unstable_lines.size
+    if answer == "Make it safe":
+        assert fit.stable and written[:, 600:640].sum() > full_win.mask_layers.background()[
+            :, 600:640].sum()
+        assert "made safe for the published fit" in full_win.statusBar().currentMessage()
+    else:
+        np.testing.assert_array_equal(written, full_win.mask_layers.background())
+        assert fit.unstable_lines.size >= 40
+        assert "lines unstable" in full_win.statusBar().currentMessage()
+
+
+def test_library_mask_that_leaves_lines_clustered_asks_first(full_win, monkeypatch) -> None:
+    from PyQt6.QtWidgets import QMessageBox
+
+    asked, answer = answer_questions(monkeypatch)
+    menu = full_win.mask_actions.library_menu
+    menu.aboutToShow.emit()
+    action = next(a for a in menu.actions() if a.isEnabled() and "MOS" in a.text())
+    before = state(full_win)
+    action.trigger()
+    assert len(asked) == 1
+    assert "detector lines are too clustered" in asked[0]
+    assert "unstable in the published fit" in asked[0]
+    assert_state(full_win, before)
+    answer[0] = QMessageBox.StandardButton.Yes
+    action.trigger()
+    assert len(asked) == 2 and full_win.mask_layers.background()[830:930, 4:-4].mean() > 0.99
+
+
+def test_coverage_lists_published_unstable_lines_apart(qtbot, full_win) -> None:
+    from PyQt6.QtCore import QPointF
+
+    coverage = full_win.coverage
+    with qtbot.waitSignal(coverage.coverageShown, timeout=120000,
+                          check_params_cb=lambda c: c is not None
+                          and c.published_unstable_lines.size > 0):
+        clustered_layers(full_win)
+    texts = coverage.panel.row_texts()
+    assert any(t.startswith("lines 600–640: published fit unstable") for t in texts), texts
+    # our own fit: the same clustered lines, fitted by their mean (its criterion is named)
+    assert any("too clustered" in t and t.startswith("lines 600–639") for t in texts), texts
+    assert "criterion: complex fit" in coverage.panel.summary.text()
+    path = coverage.published_bands.path()
+    assert path.contains(QPointF(620.5, 1000)) and not path.contains(QPointF(300.5, 1000))

@@ -141,7 +141,7 @@ def provenance(params: CleanParams, mask_name: str, result: ProductResult
         "NSC_METH": (result.diagnostics[0].method, "nsclean-gui cleaning method"),
         "NSC_MASK": (Path(mask_name).name[-60:], "mask file"),
         "NSC_DET": (result.detector, "detector orientation used"),
-        "NSC_UNFT": (unfit, "lines not cleaned (too little background)"),
+        "NSC_UNFT": (unfit, "lines not fitted (too little background)"),
     }
     history = [
         f"Cleaned with nsclean-gui {__version__} (NSClean, Rauscher 2023), method "

@@ -5,7 +5,11 @@ Fourier series through that line's background samples. A line with no more sampl
 fitted coefficients cannot be fit at all (the engine leaves it uncleaned), and a line
 whose samples bunch together is unconstrained in its long gaps: the fitted series may
 swing freely there. :func:`line_coverage` measures both for a mask, so the user can free
-some background where it is missing, before cleaning.
+some background where it is missing, before cleaning. Which lines are too clustered is
+judged by the fit actually in use (the cleaning parameters' method and fit: the
+conditioning of its normal matrices, a 1/f prior included), by running it; and, apart
+from it, by the published fit (:mod:`app.core.mask.published`), which the mask meets
+when it is passed to the JWST pipeline or NSClean 1.x.
 
 Per line it reports the number of samples, the fraction of each of :data:`SEGMENTS`
 equal segments that is background (how the samples spread along the line) and the
@@ -25,7 +29,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from app.core.errors import InputError, MaskError
+from app.core.engine.conditioning import COND_LIMIT
+from app.core.errors import MaskError
+from app.core.mask.published import PublishedFit, checked, published_fit
 
 #: Segments along a line for the spread diagnostic (2048 / 8 = 256 samples each).
 SEGMENTS = 8
@@ -68,6 +74,12 @@ class LineCoverage:
     min_samples: int
     gap_limit: int
     windowed: np.ndarray | None = None
+    #: Per detector line: the fit in use removes only the mean level (too clustered).
+    reduced: np.ndarray | None = None
+    #: The criterion that decides ``reduced``, in words.
+    criterion: str = ""
+    #: The published fit's conditioning (full frames), or None.
+    published: PublishedFit | None = None
 
     @property
     def unfit_lines(self) -> np.ndarray:
@@ -81,11 +93,21 @@ class LineCoverage:
 
     @property
     def sparse_lines(self) -> np.ndarray:
-        """Lines that can be fit but have a gap longer than ``gap_limit``."""
+        """Lines that can be fit but are too clustered for the fit in use (``reduced``);
+        without that measurement, lines with a gap longer than ``gap_limit``."""
         ok = self.fitted & (self.samples >= self.min_samples)
         if self.windowed is not None:
             ok = self.fitted & self.windowed
+        if self.reduced is not None:
+            return np.flatnonzero(ok & self.reduced)
         return np.flatnonzero(ok & (self.max_gap > self.gap_limit))
+
+    @property
+    def published_unstable_lines(self) -> np.ndarray:
+        """Lines where the published fit (jwst, NSClean 1.x) is unstable."""
+        if self.published is None:
+            return np.zeros(0, dtype=np.int64)
+        return self.published.unstable_lines
 
     def columns(self, lines: np.ndarray) -> np.ndarray:
         """DMS columns of detector ``lines`` (the same for NRS1, mirrored for NRS2)."""
@@ -111,11 +133,18 @@ class LineCoverage:
         if unfit.size:
             lines.append(f"  {unfit.size} lines cannot be fit and stay uncleaned: "
                          f"{format_ranges(unfit, max_ranges)}")
-        if sparse.size:
+        if sparse.size and self.reduced is not None:
+            lines.append(f"  {sparse.size} lines are too clustered for the fit in use "
+                         f"(only their mean level is removed): {format_ranges(sparse, max_ranges)}")
+        elif sparse.size:
             lines.append(f"  {sparse.size} lines have a gap longer than {self.gap_limit} "
                          f"samples (poorly constrained): {format_ranges(sparse, max_ranges)}")
         if not unfit.size and not sparse.size:
             lines.append("  every line has enough, well-spread background")
+        if self.criterion:
+            lines.append(f"  criterion: {self.criterion}")
+        if self.published is not None:
+            lines.append("  " + self.published.summary(max_ranges))
         return "\n".join(lines)
 
 
@@ -145,7 +174,9 @@ def min_samples(shape: tuple[int, int], detector: str, params: object | None = N
 
 
 def line_coverage(mask: np.ndarray, detector: str, *, image: np.ndarray | None = None,
-                  dq: np.ndarray | None = None, params: object | None = None) -> LineCoverage:
+                  dq: np.ndarray | None = None, params: object | None = None,
+                  fit_in_use: bool = True, published: PublishedFit | bool = True,
+                  readpatt: str | None = None) -> LineCoverage:
     """Measure how well ``mask`` covers every detector line.
 
     Parameters
@@ -158,6 +189,13 @@ def line_coverage(mask: np.ndarray, detector: str, *, image: np.ndarray | None =
         When given, NaN and DO_NOT_USE pixels do not count (as in the engine).
     params : CleanParams, optional
         Cleaning parameters (``fc`` and the method decide what a line needs).
+    fit_in_use : bool
+        Run the fit of ``params`` on the mask to find the lines it can only fit by their
+        mean (``reduced``); False falls back to the gap criterion (faster).
+    published : PublishedFit or bool
+        The published fit's conditioning: measured (True), given, or not (False).
+    readpatt : str, optional
+        Readout pattern, for the read-time method.
 
     Raises
     ------
@@ -168,12 +206,7 @@ def line_coverage(mask: np.ndarray, detector: str, *, image: np.ndarray | None =
     from app.core.engine.fourier_basis import BORDER
     from app.core.orientation import dms_to_detector_coords
 
-    mask = np.asarray(mask)
-    if mask.ndim != 2:
-        raise MaskError(f"a mask must be a 2-D image, not shape {mask.shape}")
-    name = str(detector or "").strip().upper()
-    if name not in ("NRS1", "NRS2"):
-        raise InputError(f"detector must be NRS1 or NRS2, got {detector!r}")
+    mask, name = checked(mask, detector)
     if image is not None and np.shape(image) != mask.shape:
         raise MaskError(f"mask shape {mask.shape} does not match image shape {np.shape(image)}")
     data = np.zeros(mask.shape, np.float32) if image is None else np.asarray(image)
@@ -198,8 +231,43 @@ def line_coverage(mask: np.ndarray, detector: str, *, image: np.ndarray | None =
     windowed = None
     if params.method != "median" and tuple(mask.shape) != FULL_FRAME:
         windowed = subarray_windowed(out[0], ny)
+    reduced, criterion = None, ""
+    if params.method == "time":  # its own criterion: gaps in read time (issue 18)
+        criterion = (f"read-time fit: gaps longer than {gap_limit} reads in read order leave "
+                     "the line poorly constrained")
+    elif fit_in_use and usable.any():
+        reduced, criterion = fit_in_use_reduced(data, mask, name, dq, params, readpatt)
+    if published is True:
+        published = published_fit(mask, name, image=image, dq=dq) if tuple(mask.shape) == \
+            FULL_FRAME else None
     return LineCoverage(name, (ny, nx), out[0], out[1], out[2], out[3],
-                        min_samples(mask.shape, name, params), gap_limit, windowed)
+                        min_samples(mask.shape, name, params), gap_limit, windowed, reduced,
+                        criterion, published or None)
+
+
+def fit_in_use_reduced(image: np.ndarray, mask: np.ndarray, detector: str,
+                       dq: np.ndarray | None, params: object, readpatt: str | None = None
+                       ) -> tuple[np.ndarray, str]:
+    """Per detector line, whether the fit of ``params`` removes only the mean level there
+    (it runs that fit), and the criterion it applies, in words."""
+    from app.core.clean import FULL_FRAME, clean
+
+    data = np.where(np.isfinite(image), 0.0, np.nan).astype(np.float32)  # mask matters only
+    result = clean(data, mask, detector, params.method, dq=dq, params=params, readpatt=readpatt)
+    reduced = np.zeros(mask.shape[1], dtype=bool)
+    reduced[result.diagnostics.reduced_lines] = True
+    if params.method == "median":
+        return reduced, "median method: every line with a sample gets its median; no gaps to span"
+    if tuple(mask.shape) != FULL_FRAME:
+        return reduced, "subarray fit: neighbouring lines are fitted together in windows"
+    if params.method == "time":
+        return reduced, ("read-time fit: its 1/f prior keeps lines with gaps stable; lines with "
+                         "fewer samples than its unknowns are fitted by their mean level")
+    if params.fit == "real" and params.ridge > 0:
+        return reduced, (f"real fit with a 1/f prior (ridge {params.ridge:g}): the prior keeps "
+                         "every fittable line stable, none is reduced to its mean")
+    return reduced, (f"{params.fit} fit: lines whose normal matrix has a condition number "
+                     f"above {COND_LIMIT:g} are fitted by their mean level only")
 
 
 def _read_order(usable: np.ndarray) -> np.ndarray:
