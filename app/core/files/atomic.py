@@ -9,8 +9,10 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import signal
 import socket
 import tempfile
+import threading
 import time
 import zlib
 from collections.abc import Callable, Iterator
@@ -41,13 +43,16 @@ def atomic_path(target: str | os.PathLike[str], *, overwrite: bool = True) -> It
         raise InputError(f"{target}: the folder {folder} does not exist")
     if not overwrite and target.exists():
         raise InputError(f"{target}: exists already (refusing to overwrite)")
+    held = hold_stop_signals()
     try:
         fd, tmp_name = tempfile.mkstemp(prefix=temporary_prefix(), suffix=_suffix(target),
                                         dir=folder)
     except OSError as exc:
+        release_signals(held)
         raise InputError(f"{target}: cannot write here ({exc.strerror})") from exc
     tmp = Path(tmp_name)
     try:  # from here on, a signal (KeyboardInterrupt, Terminated) removes the file too
+        release_signals(held)  # a signal that came during mkstemp is raised here, inside the try
         os.close(fd)
         # mkstemp creates 0600 files; give the result the permissions a plain open() would.
         umask = os.umask(0)
@@ -64,6 +69,37 @@ def atomic_path(target: str | os.PathLike[str], *, overwrite: bool = True) -> It
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
 
+
+
+#: The signals that stop a run (Ctrl-C, kill, timeout, a closed terminal).
+_STOP_SIGNALS = {getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP")
+                 if hasattr(signal, name)}
+
+
+def hold_stop_signals() -> set[int] | None:
+    """Hold SIGINT/SIGTERM/SIGHUP in the main thread until :func:`release_signals`.
+
+    ``mkstemp`` creates the file before it returns its name: a signal handled in between
+    would raise where no ``finally`` knows the name yet, and leave the file behind. Held,
+    the signal waits until the caller is inside the block that removes the file.
+
+    Returns
+    -------
+    set of int or None
+        The previous signal mask, or None where nothing was held (another thread, or a
+        platform without ``pthread_sigmask``).
+    """
+    if not hasattr(signal, "pthread_sigmask"):
+        return None
+    if threading.current_thread() is not threading.main_thread():
+        return None  # Python runs handlers in the main thread only
+    return signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+
+
+def release_signals(previous: set[int] | None) -> None:
+    """Restore the mask :func:`hold_stop_signals` returned; a held signal is handled now."""
+    if previous is not None:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 def _rename_new(tmp: Path, target: Path) -> None:
     """Rename ``tmp`` to ``target`` unless ``target`` exists: another writer of the same
