@@ -24,6 +24,7 @@ import scipy.fft
 
 from app.core.engine.incremental import PreviewResult
 from app.core.errors import MaskError
+from app.core.generators import run_to_end
 from app.core.orientation import detector_to_dms_coords
 from app.core.simulation.noise import TICK_SECONDS
 
@@ -160,12 +161,7 @@ class CurveBuilder:
     def curves(self, result: PreviewResult, axis: str = "rows",
                spectrum: bool = True) -> PreviewCurves:
         """The curves of ``result``; see :meth:`iter_curves`."""
-        gen = self.iter_curves(result, axis, spectrum)
-        while True:
-            try:
-                next(gen)
-            except StopIteration as stop:
-                return stop.value
+        return run_to_end(self.iter_curves(result, axis, spectrum))
 
     def iter_curves(self, result: PreviewResult, axis: str = "rows",
                     spectrum: bool = True) -> CurveProgress:

@@ -61,6 +61,7 @@ from app.core.engine.fourier_real import fit_lines_real, single_threaded_blas
 from app.core.engine.incremental_time import TimeState, refit
 from app.core.engine.readtime import line_timing
 from app.core.errors import MaskError
+from app.core.generators import run_to_end
 from app.core.mask.paint import Box
 from app.core.orientation import dms_to_detector_coords
 
@@ -193,13 +194,8 @@ class IncrementalCleaner:
                params: CleanParams | None = None, readpatt: str | None = None
                ) -> PreviewResult:
         """Clean with ``mask``, refitting only what changed; see :meth:`iter_update`."""
-        gen = self.iter_update(mask, changed_box, image=image, detector=detector, params=params,
-                               readpatt=readpatt)
-        while True:
-            try:
-                next(gen)
-            except StopIteration as stop:
-                return stop.value
+        return run_to_end(self.iter_update(mask, changed_box, image=image, detector=detector,
+                                           params=params, readpatt=readpatt))
 
     def iter_update(self, mask: np.ndarray, changed_box: Box | None = None, *,
                     image: np.ndarray | None = None, detector: str | None = None,

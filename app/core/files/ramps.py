@@ -50,6 +50,7 @@ from app.core.files.stepoptions import (
     median_frames,
     params_for_file,
 )
+from app.core.generators import run_to_end
 from app.core.mask.detector import check_mask_detector
 
 #: GROUPDQ bit 2: a jump (cosmic ray) was detected in this group.
@@ -198,14 +199,8 @@ def clean_ramp(ramp: Ramp, mask: np.ndarray, params: CleanParams | None = None,
 
 def _drain(steps: Generator[tuple[int, int], None, RampResult],
            on_step: StepCallback | None) -> RampResult:
-    """Run a cleaning generator to its end, reporting each step."""
-    while True:
-        try:
-            done, total = next(steps)
-        except StopIteration as stop:
-            return stop.value
-        if on_step is not None:
-            on_step(done, total)
+    """Run a cleaning generator to its end, reporting each (done, total) step."""
+    return run_to_end(steps, None if on_step is None else lambda step: on_step(*step))
 
 
 def iter_clean_ramp(ramp: Ramp, mask: np.ndarray, params: CleanParams | None = None,

@@ -17,6 +17,7 @@ import numpy as np
 
 from app.core.errors import InputError
 from app.core.files.products import DO_NOT_USE, Product, read_product
+from app.core.generators import run_to_end
 from app.core.orientation import naxis_text
 from app.core.state.events import Event
 
@@ -181,12 +182,7 @@ def iter_combine(
 
 def combine(products: Sequence[Product], method: str = "mean", **kwargs: float) -> np.ndarray:
     """Run :func:`iter_combine` to the end and return the combined image."""
-    gen = iter_combine(products, method, **kwargs)  # type: ignore[arg-type]
-    while True:
-        try:
-            next(gen)
-        except StopIteration as stop:
-            return stop.value
+    return run_to_end(iter_combine(products, method, **kwargs))  # type: ignore[arg-type]
 
 
 def _nanmean_axis0(block: np.ndarray) -> np.ndarray:

@@ -39,6 +39,7 @@ import numpy as np
 
 from app.core.clean import FULL_FRAME, CleanParams, check_inputs, usable_background
 from app.core.errors import InputError
+from app.core.generators import run_to_end
 from app.core.tuning.cv import CrossValidation, NotEnoughBackground, Score
 
 __all__ = ["NotEnoughBackground", "Stage", "TuneResult", "TuneSettings", "iter_tune", "tune"]
@@ -416,10 +417,5 @@ def tune(image: np.ndarray, mask: np.ndarray, detector: str = "NRS1", *,
          dq: np.ndarray | None = None, start: CleanParams | None = None,
          settings: TuneSettings | None = None, readpatt: str | None = None) -> TuneResult:
     """Run :func:`iter_tune` to the end and return its :class:`TuneResult`."""
-    gen = iter_tune(image, mask, detector, dq=dq, start=start, settings=settings,
-                    readpatt=readpatt)
-    while True:
-        try:
-            next(gen)
-        except StopIteration as stop:
-            return stop.value
+    return run_to_end(iter_tune(image, mask, detector, dq=dq, start=start, settings=settings,
+                                readpatt=readpatt))
