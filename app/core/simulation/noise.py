@@ -44,6 +44,9 @@ REFERENCE_BORDER = 4
 OUTPUTS_FULL_FRAME = 4
 LINE_OVERHEAD_TICKS = 12
 TICK_SECONDS = 10e-6
+#: The 1/f amplitudes of :class:`NoiseModel` hold over this many ticks, one traditional
+#: full-frame read; other reads use the same amplitude per unit of time.
+REFERENCE_READ_TICKS = FULL_SIZE * (FULL_SIZE // OUTPUTS_FULL_FRAME + LINE_OVERHEAD_TICKS)
 
 
 @dataclass(frozen=True)
@@ -190,6 +193,49 @@ def one_over_f_series(
     return out
 
 
+def one_over_f_autocovariance(
+    max_lag: int, rms_reference: float, n_reference: int, n: int, alpha: float = 1.0
+) -> np.ndarray:
+    """Autocovariance of :func:`one_over_f_series` at lags ``0 … max_lag`` (float64).
+
+    Exact for the generator: the series is the real part of an inverse FFT of length
+    ``L`` (``n`` rounded up to a fast length) whose bins have variance ``f_k^-α``, so
+    ``R(τ) = s² (1/L) Σ_k ½ f_k^-α cos(2πkτ/L)`` with ``s`` the RMS scale. Optimal
+    (Gaussian-process) estimates of the simulated noise, the floor any cleaner can reach,
+    are built from it (``bench/bench_time_floor.py``).
+
+    Parameters
+    ----------
+    max_lag : int
+        Largest lag, in samples (< n).
+    rms_reference, n_reference : float, int
+        As for :func:`one_over_f_series`.
+    n : int
+        Length of the generated series (it fixes the lowest frequency).
+    alpha : float
+        Spectral index.
+
+    Returns
+    -------
+    ndarray
+        ``R(0) … R(max_lag)``.
+    """
+    length = scipy.fft.next_fast_len(max(int(n), 2))
+    power = np.asarray(_unit_amplitude(length, float(alpha)), dtype=np.float64) ** 2
+    covariance = scipy.fft.ifft(power).real[: int(max_lag) + 1]
+    return covariance * rms_reference**2 / _unit_variance(int(n_reference), float(alpha))
+
+
+def edge_profile(index: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """Shape of the picture frame along full-frame ``index`` (line or sample numbers):
+    ``exp(−d/scale)`` with ``d`` the distance inside the reference border, from the low
+    and from the high edge (the two profiles an edge's random amplitude multiplies)."""
+    first, last = REFERENCE_BORDER, FULL_SIZE - 1 - REFERENCE_BORDER
+    low = np.exp(-np.clip(index - first, 0, None) / scale)
+    high = np.exp(-np.clip(last - index, 0, None) / scale)
+    return low, high
+
+
 def _detector_geometry(window: Window, detector: str) -> tuple[np.ndarray, np.ndarray]:
     """Full-frame (line, sample) index of each detector-orientation line and sample."""
     i = np.arange(window.nx)
@@ -204,12 +250,9 @@ def _picture_frame(
 ) -> np.ndarray:
     """Edge offsets in detector orientation, from full-frame line/sample indices."""
     amps = rng.standard_normal(4) * model.picture_frame
-    first, last = REFERENCE_BORDER, FULL_SIZE - 1 - REFERENCE_BORDER
-    scale = model.picture_frame_scale
 
     def edge(index: np.ndarray, a_low: float, a_high: float) -> np.ndarray:
-        low = np.exp(-np.clip(index - first, 0, None) / scale)
-        high = np.exp(-np.clip(last - index, 0, None) / scale)
+        low, high = edge_profile(index, model.picture_frame_scale)
         return (a_low * low + a_high * high).astype(np.float32)
 
     return edge(lines, amps[0], amps[1])[:, None] + edge(samples, amps[2], amps[3])[None, :]
@@ -244,11 +287,9 @@ def correlated_noise(
     timing = line_timing(FULL_SIZE if nsamples == FULL_SIZE else nsamples, readpatt)
     noutputs, period = timing.outputs, timing.line_ticks
     nticks = nlines * period
-    # the amplitude per unit time is fixed by a traditional full-frame read
-    full_ticks = FULL_SIZE * (FULL_SIZE // OUTPUTS_FULL_FRAME + LINE_OVERHEAD_TICKS)
 
     rms = [model.common_1f] + [model.output_1f] * noutputs
-    series = one_over_f_series(nticks, np.array(rms), full_ticks, rng, model.alpha)
+    series = one_over_f_series(nticks, np.array(rms), REFERENCE_READ_TICKS, rng, model.alpha)
     acn = one_over_f_series(nlines, np.full(noutputs, model.acn_drift), FULL_SIZE, rng)
     acn += (rng.standard_normal(noutputs) * model.acn_offset).astype(np.float32)[:, None]
 
