@@ -121,7 +121,7 @@ def _run_ramp(args: argparse.Namespace, shape: tuple[int, int] | None) -> int:
     from app.core.simulation.ramp import simulate_ramp, write_ramp_simulation
 
     sim = simulate_ramp(args.scene, args.detector, nints=args.nints, ngroups=args.ngroups,
-                        seed=args.seed, shape=shape)
+                        seed=args.seed, shape=shape, readpatt=args.readpatt)
     write_ramp_simulation(sim, args.output, overwrite=args.overwrite)
     nints, ngroups, ny, nx = sim.sci.shape
     print(f"wrote {args.output}: {args.scene} {args.detector} ramp, {nints} integration(s) of "

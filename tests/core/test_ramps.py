@@ -204,6 +204,37 @@ def test_cli_simulate_writes_a_ramp(tmp_path, capsys):
     assert "at least 2 groups" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(("shape", "readpatt", "expected"), [
+    ((2048, 64), "nrsirs2", "NRSIRS2"), ((2048, 64), None, "NRSRAPID"),
+    ((32, 2048), None, "NRSRAPID")])
+def test_ramp_noise_is_read_with_the_timing_its_header_states(monkeypatch, shape, readpatt,
+                                                              expected):
+    """Every group's correlated noise is made with the READPATT the ramp's header states
+    (a ramp made with traditional timing under an IRS² header misleads the read-time
+    fit); ``correlated_noise`` itself is tested for each timing in test_simulate.py."""
+    import app.core.simulation.ramp as ramp_module
+    from app.core.simulation.noise import correlated_noise
+
+    asked = []
+
+    def recording(*args, **kwargs):
+        asked.append(args[4] if len(args) > 4 else kwargs.get("readpatt"))
+        return correlated_noise(*args, **kwargs)
+
+    monkeypatch.setattr(ramp_module, "correlated_noise", recording)
+    sim = ramp_module.simulate_ramp("ifu", "NRS1", ngroups=3, seed=2, shape=shape,
+                                    readpatt=readpatt)
+    assert sim.primary["READPATT"] == expected
+    assert asked == [expected] * 3
+
+
+def test_ramp_refuses_irs2_on_short_lines():
+    from app.core.simulation.ramp import simulate_ramp
+
+    with pytest.raises(InputError, match="IRS² readout"):
+        simulate_ramp("bots", "NRS1", ngroups=2, readpatt="NRSIRS2")
+
+
 def test_a_ramp_opens_as_group_difference_rates(tmp_path):
     from app.core.files.ramp_draft import frame_label, is_ramp_product, read_ramp_draft
 

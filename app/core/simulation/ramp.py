@@ -39,6 +39,7 @@ from app.core.simulation.noise import NoiseModel, correlated_noise
 from app.core.simulation.scene import (
     build_scene,
     exposure_headers,
+    resolve_readpatt,
     static_defects,
     transients,
 )
@@ -101,8 +102,13 @@ def fitted_slope(ramp: np.ndarray, tgroup: float) -> np.ndarray:
 
 def simulate_ramp(scene: str = "ifu", detector: str = "NRS1", nints: int = 1,
                   ngroups: int = 5, seed: int = 0, shape: tuple[int, int] | None = None,
-                  noise_model: NoiseModel | None = None) -> RampSimulation:
+                  noise_model: NoiseModel | None = None, readpatt: str | None = None
+                  ) -> RampSimulation:
     """Simulate a ramp (see the module docstring); deterministic for given arguments.
+
+    ``readpatt`` (header ``READPATT``; default NRSIRS2RAPID for full frames, NRSRAPID
+    otherwise) fixes when each pixel is read, so the correlated noise of every group is
+    made with the timing its header states (as :func:`simulate_exposure`).
 
     Raises
     ------
@@ -110,6 +116,7 @@ def simulate_ramp(scene: str = "ifu", detector: str = "NRS1", nints: int = 1,
         Unknown scene or detector, fewer than 2 groups, an impossible size, or too much.
     """
     scene_name, det, window = _check_inputs(scene, detector, nints, seed, shape)
+    readpatt = resolve_readpatt(readpatt, window)
     if isinstance(ngroups, bool) or not isinstance(ngroups, (int, np.integer)) or ngroups < 2:
         raise InputError(f"a ramp needs at least 2 groups, not {ngroups!r}")
     ny, nx = window.shape
@@ -150,7 +157,7 @@ def simulate_ramp(scene: str = "ifu", detector: str = "NRS1", nints: int = 1,
             read = (accumulated + np.where(arrived, jump, np.float32(0.0))
                     + np.float32(READ_DN * model.white)
                     * rng.normal(0.0, 1.0, window.shape).astype(np.float32))
-            correlated = np.float32(READ_DN) * correlated_noise(window, det, model, rng)
+            correlated = np.float32(READ_DN) * correlated_noise(window, det, model, rng, readpatt)
             sci[i, g] = read + correlated
             clean_slope += weights[g] * read
             corr_slope += weights[g] * correlated
@@ -159,7 +166,8 @@ def simulate_ramp(scene: str = "ifu", detector: str = "NRS1", nints: int = 1,
     ideal = (scene_image < SIGNAL_THRESHOLD) & ~hit_anywhere
     ideal &= (defects.dq & 1) == 0
     ideal &= ~defects.nan & ~window.reference_pixels()
-    primary, _sci_header = exposure_headers(scene_name, det, window, nints, seed, model)
+    primary, _sci_header = exposure_headers(scene_name, det, window, nints, seed, model,
+                                           readpatt)
     primary["DATAMODL"] = "RampModel"
     primary["NGROUPS"] = (ngroups, "groups per integration")
     primary["NFRAMES"] = (1, "frames per group")

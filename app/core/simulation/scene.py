@@ -26,6 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 from astropy.io import fits
 
+from app.core.engine.readtime import is_irs2
+from app.core.errors import InputError
 from app.core.simulation.noise import FULL_SIZE, REFERENCE_BORDER, NoiseModel, Window
 from app.core.version import __version__
 
@@ -260,6 +262,21 @@ def _subarray_name(scene: str, window: Window) -> str:
 def default_readpatt(window: Window) -> str:
     """The readout pattern a simulation of ``window`` uses unless told otherwise."""
     return "NRSIRS2RAPID" if window.is_full else "NRSRAPID"
+
+
+def resolve_readpatt(readpatt: str | None, window: Window) -> str:
+    """The readout pattern a simulation uses: ``readpatt`` (upper case) or the default.
+
+    Raises
+    ------
+    InputError
+        IRS² asked for lines shorter than the full 2048 samples.
+    """
+    name = str(readpatt or default_readpatt(window)).strip().upper()
+    if is_irs2(name) and window.ny != FULL_SIZE:
+        raise InputError(f"IRS² readout ({name}) needs full 2048-pixel detector lines; "
+                         f"this image has {window.ny} rows")
+    return name
 
 
 def exposure_headers(

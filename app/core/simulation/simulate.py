@@ -27,7 +27,6 @@ from pathlib import Path
 import numpy as np
 from astropy.io import fits
 
-from app.core.engine.readtime import is_irs2
 from app.core.errors import InputError
 from app.core.files.atomic import atomic_path
 from app.core.files.fitstext import fits_text
@@ -37,9 +36,9 @@ from app.core.simulation.noise import expected_error as _expected_error
 from app.core.simulation.scene import (
     SCENES,
     build_scene,
-    default_readpatt,
     exposure_headers,
     placement,
+    resolve_readpatt,
     static_defects,
     transients,
 )
@@ -176,10 +175,7 @@ def simulate_exposure(
     """
     scene_name, det, window = _check_inputs(scene, detector, nints, seed, shape)
     model = noise_model or NoiseModel()
-    readpatt = str(readpatt or default_readpatt(window)).strip().upper()
-    if is_irs2(readpatt) and window.ny != FULL_SIZE:
-        raise InputError(f"IRS² readout ({readpatt}) needs full 2048-pixel detector lines; "
-                         f"this image has {window.ny} rows")
+    readpatt = resolve_readpatt(readpatt, window)
     # Independent streams: the scene does not change when only nints changes, and
     # each integration's noise does not depend on how many follow it.
     scene_seq, defect_seq, *int_seqs = np.random.SeedSequence(seed).spawn(2 + nints)
