@@ -68,3 +68,19 @@ def test_a_new_readout_pattern_recomputes(exposure):
     result = cleaner.update(mask, readpatt="NRSRAPID")
     assert result.full
     assert_matches_clean(result, image, mask, "NRSRAPID")
+
+
+def test_buffing_settings_leave_the_time_fit_alone(exposure):
+    """The read-time fit ignores buffing: changing buffing (the Cleaning form's spin box)
+    keeps the model and reports no error (it used to raise AttributeError)."""
+    from dataclasses import replace
+
+    image, mask, readpatt = exposure
+    cleaner = IncrementalCleaner(image, "NRS2", TIME, readpatt=readpatt)
+    first = cleaner.update(mask)
+    for changed in (replace(TIME, buff_sigma=2.5), replace(TIME, buff=False)):
+        again = cleaner.update(mask, params=changed)
+        assert again.params == changed
+        assert not again.full
+        np.testing.assert_array_equal(again.model, first.model)
+    assert_matches_clean(again, image, mask, readpatt)

@@ -236,7 +236,10 @@ class IncrementalCleaner:
                 yield 0.0, "cleaning the whole frame"
                 result, state = self._full(mask, start)
             else:
-                rebuff = self._rebuff
+                # the read-time fit ignores buffing: its model stays as it is
+                rebuff = self._rebuff and not isinstance(state, TimeState)
+                if self._rebuff:
+                    previous = replace(previous, params=self._params)
                 if rebuff:
                     yield 0.0, "buffing"
                     previous, state = self._rebuffed(previous, state)

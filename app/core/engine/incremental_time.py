@@ -60,8 +60,8 @@ def refit(state: TimeState, image: np.ndarray, usable: np.ndarray, columns: np.n
         The new state (``sorted_background`` left for the caller to set).
     """
     shift = np.float32(level - state.level)
-    out = model.copy()
-    out[:, state.fitted] -= shift
+    # one broadcast pass (a boolean column index would copy the frame twice)
+    out = model - shift * state.fitted.astype(np.float32) if shift else model.copy()
     sub_usable = np.ascontiguousarray(usable[:, columns])
     sub_data = np.ascontiguousarray(image[:, columns]) - np.float32(level)
     fitter = TimeFitter(sub_usable.shape, detector, state.timing, state.settings)
