@@ -88,7 +88,7 @@ def test_help_explains_parameters(capsys):
 def test_line_warnings_of_a_rateints_name_each_set_of_lines_once():
     from types import SimpleNamespace
 
-    from app.cli.clean import _line_warnings
+    from app.cli.clean_workers import _line_warnings
 
     def diag(unfit, reduced=()):
         return SimpleNamespace(unfit_lines=np.array(unfit, int),

@@ -206,7 +206,7 @@ def test_non_ascii_file_names_reach_the_headers_escaped(tmp_path, capsys):
 
 def test_an_unwritable_folder_is_found_before_cleaning(tmp_path, bots, capsys, monkeypatch):
     """Files whose output folder cannot be written fail at once; the others are cleaned."""
-    import app.cli.clean
+    import app.cli.clean_workers
     import app.core.files.atomic
 
     rate, mask = bots
@@ -222,8 +222,8 @@ def test_an_unwritable_folder_is_found_before_cleaning(tmp_path, bots, capsys, m
 
     monkeypatch.setattr(app.core.files.atomic.tempfile, "mkstemp", mkstemp)
     cleaned = []
-    real_clean_one = app.cli.clean._clean_one
-    monkeypatch.setattr(app.cli.clean, "_clean_one",
+    real_clean_one = app.cli.clean_workers.clean_one
+    monkeypatch.setattr(app.cli.clean_workers, "clean_one",
                         lambda s, t: cleaned.append(s) or real_clean_one(s, t))
     assert main(["clean", str(other), str(rate), "--mask", str(mask)]) == 1
     line = one_error_line(capsys)

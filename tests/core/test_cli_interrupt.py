@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pytest
 
-from app.cli import clean as clean_cli
+from app.cli import clean_workers
 from app.core.mask.formats import write_nsclean_fits
 from tests.core.products_factory import banded_frame, write_product
 
@@ -19,9 +19,9 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
 
 def test_a_worker_starts_no_file_once_interrupted(tmp_path, monkeypatch):
-    monkeypatch.setattr(clean_cli, "_WORKER", {"interrupted": True})
+    monkeypatch.setattr(clean_workers, "_WORKER", {"interrupted": True})
     target = tmp_path / "out.fits"
-    assert clean_cli._clean_in_pool(tmp_path / "in.fits", target) == ("cancelled", [])
+    assert clean_workers._clean_in_pool(tmp_path / "in.fits", target) == ("cancelled", [])
     assert not target.exists()
 
 
@@ -75,8 +75,8 @@ def test_stopping_the_pool_interrupts_workers_only_where_kill_sends_a_signal(
     import threading
 
     killed = []
-    monkeypatch.setattr(clean_cli.os, "kill", lambda pid, sig: killed.append(pid))
-    monkeypatch.setattr(clean_cli.sys, "platform", platform)
+    monkeypatch.setattr(clean_workers.os, "kill", lambda pid, sig: killed.append(pid))
+    monkeypatch.setattr(clean_workers.sys, "platform", platform)
     pool, stop = _FakePool(), threading.Event()
-    clean_cli._stop_pool(pool, [], stop)
+    clean_workers.stop_pool(pool, [], stop)
     assert killed == forwarded and stop.is_set() and pool.shut
