@@ -199,8 +199,9 @@ class ParameterForm(QWidget):
             widget = self.buff if name == "buff" else self.spins[name]
             widget.setEnabled(full)
         self.spins["buff_sigma"].setEnabled(full and self.buff.isChecked())
-        for name in ("sigrej", "weight_sigma"):
-            self.spins[name].setEnabled(full or in_time)
+        self.spins["sigrej"].setEnabled(full or in_time)
+        # the read-time fit is unweighted unless time_weighted (set by auto-tune or a session)
+        self.spins["weight_sigma"].setEnabled(full or (in_time and self.state.value.time_weighted))
         for name in TIME_ONLY:
             self.spins[name].setEnabled(in_time)
         self.by_channel.setEnabled(not fourier)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -277,6 +278,11 @@ def test_form_offers_the_read_time_fit(qtbot, window) -> None:
     assert form.state.value.method == "time"
     assert form.spins["harmonics"].isEnabled() and not form.spins["fc"].isEnabled()
     assert not form.buff.isEnabled() and "read time" in form.variant.text()
+    # unweighted by default: weight σ would change nothing, so it is not offered
+    assert form.spins["sigrej"].isEnabled() and not form.spins["weight_sigma"].isEnabled()
+    form.set_params(replace(form.params(), time_weighted=True))
+    assert form.spins["weight_sigma"].isEnabled()
+    form.set_params(replace(form.params(), time_weighted=False))
     form.spins["harmonics"].setValue(20)
     form.spins["output_terms"].setValue(3)
     params = form.params()
