@@ -180,8 +180,8 @@ class ThresholdController(QObject):
         else:
             self.panel.show_message(
                 f"{result.regions} light region(s): {preview.light_fraction:.1%} of the frame "
-                f"would be light, {preview.background_fraction:.1%} background. "
-                f"Noise σ = {result.noise:.3g}.")
+                f"light, {preview.background_fraction:.1%} background; noise σ "
+                f"{result.noise:.3g}.")
 
     def _on_preview_error(self, inputs: tuple, text: str) -> None:
         cache, settings = inputs

@@ -77,7 +77,7 @@ class ThresholdPanel(QWidget):
     regionChanged(str)
         A key of :data:`REGIONS`.
     overlayToggled(bool)
-        The "show would-be light pixels" check box.
+        The "Show in green" check box (the would-be light pixels over the image).
     """
 
     applyRequested = pyqtSignal()
@@ -125,7 +125,7 @@ class ThresholdPanel(QWidget):
         self.region_hint.setWordWrap(True)
         self.region_hint.setStyleSheet("color: palette(mid);")
         self.region_hint.setVisible(False)
-        self.show_overlay = QCheckBox("Show would-be light pixels")
+        self.show_overlay = QCheckBox("Show in green")
         self.show_overlay.setChecked(True)
         self.show_overlay.setToolTip("Green: what Apply would write into the light layer.")
         self.apply_mode = QComboBox()
@@ -155,16 +155,20 @@ class ThresholdPanel(QWidget):
         form.addRow("Low-side σ", self.low_sigma)
         form.addRow("Region", self.region)
         form.addRow(self.region_hint)
-        form.addRow("Apply", self.apply_mode)
+        apply_row = QHBoxLayout()  # one row: the panel must fit a 900-pixel screen
+        apply_row.addWidget(self.apply_mode, 1)
+        apply_row.addWidget(self.show_overlay)
+        form.addRow("Apply", apply_row)
         buttons = QHBoxLayout()
         buttons.addWidget(self.apply_button, 1)
         buttons.addWidget(self.reset_button)
         layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addWidget(self.show_overlay)
-        layout.addLayout(buttons)
-        layout.addWidget(self.progress)
+        # the result of the settings first: below the form it fell under the fold of a
+        # 900-pixel screen
         layout.addWidget(self.message)
+        layout.addWidget(self.progress)
+        layout.addLayout(form)
+        layout.addLayout(buttons)
         layout.addStretch(1)
 
         self._show(self.state.value)
