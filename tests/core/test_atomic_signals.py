@@ -54,3 +54,36 @@ def test_sigterm_right_after_the_file_exists_leaves_nothing(tmp_path, monkeypatc
     finally:
         signal.signal(signal.SIGTERM, previous)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_sigterm_taken_by_another_thread_leaves_nothing(tmp_path, monkeypatch):
+    """With the engine's threads running, the kernel hands a process-directed SIGTERM to
+    a thread that does not block it, and Python still runs the handler in the main
+    thread at its next instruction: masking the main thread alone left the file behind
+    (the flaky ``j2 SIGTERM`` hostile case)."""
+    import os
+    import threading
+    import time
+
+    stop_thread = threading.Event()
+    receiver = threading.Thread(target=stop_thread.wait)  # signals unblocked there
+    receiver.start()
+    real = tempfile.mkstemp
+
+    def signalled(*args, **kwargs):
+        made = real(*args, **kwargs)
+        os.kill(os.getpid(), signal.SIGTERM)  # the main thread blocks it: the other takes it
+        time.sleep(0.05)  # let it arrive; then Python runs the handler on the main thread
+        return made
+
+    monkeypatch.setattr(atomic.tempfile, "mkstemp", signalled)
+    previous = signal.signal(signal.SIGTERM, _raise_stopped)
+    try:
+        with pytest.raises(Stopped), atomic.atomic_path(tmp_path / "out.fits") as tmp:
+            tmp.write_bytes(b"x")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        stop_thread.set()
+        receiver.join()
+    assert list(tmp_path.iterdir()) == []
+    assert signal.getsignal(signal.SIGTERM) is previous

@@ -16,7 +16,9 @@ import threading
 import time
 import zlib
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from app.core.errors import InputError
 
@@ -76,30 +78,58 @@ _STOP_SIGNALS = {getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP
                  if hasattr(signal, name)}
 
 
-def hold_stop_signals() -> set[int] | None:
+@dataclass
+class HeldSignals:
+    """What :func:`hold_stop_signals` changed, for :func:`release_signals`."""
+
+    mask: set[int] | None  # the main thread's previous signal mask
+    handlers: dict[int, Any] = field(default_factory=dict)  # the handlers replaced
+    caught: list[int] = field(default_factory=list)  # signals that came while held
+
+
+def hold_stop_signals() -> HeldSignals | None:
     """Hold SIGINT/SIGTERM/SIGHUP in the main thread until :func:`release_signals`.
 
     ``mkstemp`` creates the file before it returns its name: a signal handled in between
     would raise where no ``finally`` knows the name yet, and leave the file behind. Held,
     the signal waits until the caller is inside the block that removes the file.
 
+    Masking the main thread is not enough once the engine has started its threads: the
+    kernel then hands the signal to one of them and Python still runs the handler in the
+    main thread, at its next instruction. So the Python handlers are also swapped for one
+    that notes the signal, and :func:`release_signals` raises it again.
+
     Returns
     -------
-    set of int or None
-        The previous signal mask, or None where nothing was held (another thread, or a
-        platform without ``pthread_sigmask``).
+    HeldSignals or None
+        None where nothing was held (another thread: Python runs handlers in the main
+        thread only).
     """
-    if not hasattr(signal, "pthread_sigmask"):
-        return None
     if threading.current_thread() is not threading.main_thread():
-        return None  # Python runs handlers in the main thread only
-    return signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+        return None
+    held = HeldSignals(None)
+    for number in _STOP_SIGNALS:
+        handler = signal.getsignal(number)
+        if handler is signal.SIG_IGN or handler is None:
+            continue  # ignored (a background job's SIGINT) stays ignored
+        held.handlers[number] = handler
+        signal.signal(number, lambda signum, _frame: held.caught.append(signum))
+    if hasattr(signal, "pthread_sigmask"):
+        held.mask = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+    return held
 
 
-def release_signals(previous: set[int] | None) -> None:
-    """Restore the mask :func:`hold_stop_signals` returned; a held signal is handled now."""
-    if previous is not None:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+def release_signals(held: HeldSignals | None) -> None:
+    """Undo :func:`hold_stop_signals`; a signal that came meanwhile is handled now."""
+    if held is None:
+        return
+    for number, handler in held.handlers.items():
+        signal.signal(number, handler)
+    if held.mask is not None:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held.mask)  # a masked one arrives here
+    for number in dict.fromkeys(held.caught):
+        signal.raise_signal(number)
+
 
 def _rename_new(tmp: Path, target: Path) -> None:
     """Rename ``tmp`` to ``target`` unless ``target`` exists: another writer of the same
