@@ -21,6 +21,18 @@ def _raise_stopped(signum, frame):
     raise Stopped
 
 
+def _write_expecting_stop(tmp_path) -> None:
+    """Write through ``atomic_path`` with SIGTERM raising :class:`Stopped`; expect the stop
+    and an empty folder (the handler put back afterwards)."""
+    previous = signal.signal(signal.SIGTERM, _raise_stopped)
+    try:
+        with pytest.raises(Stopped), atomic.atomic_path(tmp_path / "out.fits") as tmp:
+            tmp.write_bytes(b"x")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_stop_signals_held_only_while_the_file_is_created(tmp_path, monkeypatch):
     masks = []
     real = tempfile.mkstemp
@@ -47,13 +59,7 @@ def test_sigterm_right_after_the_file_exists_leaves_nothing(tmp_path, monkeypatc
         return made
 
     monkeypatch.setattr(atomic.tempfile, "mkstemp", signalled)
-    previous = signal.signal(signal.SIGTERM, _raise_stopped)
-    try:
-        with pytest.raises(Stopped), atomic.atomic_path(tmp_path / "out.fits") as tmp:
-            tmp.write_bytes(b"x")
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-    assert list(tmp_path.iterdir()) == []
+    _write_expecting_stop(tmp_path)
 
 
 def test_sigterm_taken_by_another_thread_leaves_nothing(tmp_path, monkeypatch):
@@ -77,13 +83,10 @@ def test_sigterm_taken_by_another_thread_leaves_nothing(tmp_path, monkeypatch):
         return made
 
     monkeypatch.setattr(atomic.tempfile, "mkstemp", signalled)
-    previous = signal.signal(signal.SIGTERM, _raise_stopped)
+    before = signal.getsignal(signal.SIGTERM)
     try:
-        with pytest.raises(Stopped), atomic.atomic_path(tmp_path / "out.fits") as tmp:
-            tmp.write_bytes(b"x")
+        _write_expecting_stop(tmp_path)
     finally:
-        signal.signal(signal.SIGTERM, previous)
         stop_thread.set()
         receiver.join()
-    assert list(tmp_path.iterdir()) == []
-    assert signal.getsignal(signal.SIGTERM) is previous
+    assert signal.getsignal(signal.SIGTERM) is before
