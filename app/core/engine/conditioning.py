@@ -17,7 +17,7 @@ import contextlib
 
 import numpy as np
 
-from app.core.engine.robust import parallel_map, thread_spans
+from app.core.engine.robust import per_line_parallel
 
 #: Lines whose normal matrix has a 1-norm condition number above this are fitted by their
 #: mean level only. Well-spread masks stay far below it (the published "thorough" IFU
@@ -33,17 +33,7 @@ def invert(gram: np.ndarray) -> np.ndarray:
     Large batches are split over the engine's threads (NumPy's batched inverse releases
     the GIL): a full frame's 2040 inverses take half the time on two cores.
     """
-    inverse = np.empty_like(gram)
-
-    def invert_part(part: slice) -> None:
-        inverse[part] = _invert_serial(gram[part])
-
-    parallel_map(invert_part, thread_spans(gram.shape[0], _MIN_PARALLEL))
-    return inverse
-
-
-#: Fewer matrices than this are inverted on the calling thread (thread hand-off costs more).
-_MIN_PARALLEL = 256
+    return per_line_parallel(_invert_serial, np.empty_like(gram), gram)
 
 
 def _invert_serial(gram: np.ndarray) -> np.ndarray:

@@ -34,7 +34,7 @@ import numpy as np
 
 from app.core.engine.conditioning import COND_LIMIT, condition, invert
 from app.core.engine.fourier import LineFitter
-from app.core.engine.robust import parallel_map, thread_spans
+from app.core.engine.robust import per_line_parallel
 
 
 @functools.lru_cache(maxsize=16)
@@ -151,20 +151,15 @@ def solve_batch(gram: np.ndarray, rhs: np.ndarray) -> np.ndarray:
     which only picks the smallest solution among the undetermined ones; one singular
     line must not send the whole batch to a slow per-line loop.
     """
+    # split over the engine's threads; each part falls back to diagonal loading alone
     solution = np.empty(rhs.shape, dtype=np.result_type(gram, rhs))
-
-    def solve_part(part: slice) -> None:
-        with single_threaded_blas():
-            solution[part] = _solve_batch(gram[part], rhs[part])
-
-    # NumPy's batched solve releases the GIL: a full frame's lines in half the time on
-    # two cores; each part falls back to diagonal loading on its own
-    parallel_map(solve_part, thread_spans(gram.shape[0], _MIN_PARALLEL_SOLVE))
-    return solution
+    return per_line_parallel(_solve_serial, solution, gram, rhs)
 
 
-#: Fewer systems than this are solved on the calling thread (thread hand-off costs more).
-_MIN_PARALLEL_SOLVE = 256
+def _solve_serial(gram: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    """:func:`solve_batch` of some lines on the calling thread."""
+    with single_threaded_blas():
+        return _solve_batch(gram, rhs)
 
 
 def _solve_batch(gram: np.ndarray, rhs: np.ndarray) -> np.ndarray:

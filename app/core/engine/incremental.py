@@ -236,10 +236,9 @@ class IncrementalCleaner:
                 yield 0.0, "cleaning the whole frame"
                 result, state = self._full(mask, start)
             else:
-                # the read-time fit ignores buffing: its model stays as it is
-                rebuff = self._rebuff and not isinstance(state, TimeState)
-                if self._rebuff:
-                    previous = replace(previous, params=self._params)
+                rebuff = self._rebuff
+                if rebuff and isinstance(state, TimeState):  # it ignores buffing
+                    previous, rebuff = replace(previous, params=self._params), False
                 if rebuff:
                     yield 0.0, "buffing"
                     previous, state = self._rebuffed(previous, state)

@@ -21,7 +21,12 @@ import scipy.fft
 
 from app.core.engine.fourier_real import solve_batch
 from app.core.engine.readtime import LineTiming
-from app.core.engine.robust import parallel_map, thread_spans, workers
+from app.core.engine.robust import (
+    MIN_PARALLEL_MATRICES,
+    parallel_map,
+    thread_spans,
+    workers,
+)
 
 
 @dataclass(frozen=True)
@@ -208,7 +213,7 @@ def normal_blocks(weights: np.ndarray, timing: LineTiming, settings: TimeFitSett
     def reduce_part(lines: slice) -> None:
         schur[lines] -= scaled[lines] @ coupling[lines].transpose(0, 2, 1)
 
-    parallel_map(reduce_part, thread_spans(ncols, 256))
+    parallel_map(reduce_part, thread_spans(ncols, MIN_PARALLEL_MATRICES))
     return Blocks(schur, coupling, scaled, own_inverse)
 
 
